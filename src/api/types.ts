@@ -1,0 +1,327 @@
+/**
+ * Typed shapes of the Kubernetes objects grpcroute reads, after parsing and after the defaults an API
+ * server would apply (method match type Exact, weight 1, parentRef group/kind, namespace `default`, ...).
+ *
+ * Only the fields grpcroute uses are typed; `raw` keeps the object as read, so outputs (`validate -o yaml`)
+ * can print it back unchanged with `.status` filled in.
+ */
+
+export const GATEWAY_GROUP = "gateway.networking.k8s.io";
+export const GATEWAY_V1 = `${GATEWAY_GROUP}/v1`;
+
+/** Where an object came from: file path and 0-based document index inside a multi-document file. */
+export interface Origin {
+  readonly file: string;
+  readonly index: number;
+}
+
+export interface ObjectMeta {
+  name: string;
+  /** Defaults to `default`. */
+  namespace: string;
+  /** Defaults to 1 in file mode. */
+  generation: number;
+  /** RFC 3339; empty string when not given (sorts after every given timestamp). */
+  creationTimestamp: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  uid?: string;
+  resourceVersion?: string;
+}
+
+export interface K8sObject<K extends string, S> {
+  apiVersion: string;
+  kind: K;
+  metadata: ObjectMeta;
+  spec: S;
+  /** The object exactly as read (for printing back). */
+  raw: Record<string, unknown>;
+  origin: Origin;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// GatewayClass, Gateway
+
+export interface GatewayClassSpec {
+  controllerName: string;
+  description?: string;
+}
+export type GatewayClass = K8sObject<"GatewayClass", GatewayClassSpec>;
+
+export interface SecretObjectReference {
+  group: string; // "" (core)
+  kind: string; // "Secret"
+  name: string;
+  namespace?: string;
+}
+
+export interface RouteGroupKind {
+  group: string; // defaults to gateway.networking.k8s.io
+  kind: string;
+}
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: {
+    key: string;
+    operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
+    values?: string[];
+  }[];
+}
+
+export interface AllowedRoutes {
+  namespaces: { from: "Same" | "All" | "Selector"; selector?: LabelSelector };
+  kinds?: RouteGroupKind[];
+}
+
+export interface GatewayTLSConfig {
+  mode: "Terminate" | "Passthrough";
+  certificateRefs: SecretObjectReference[];
+  options?: Record<string, string>;
+}
+
+export interface Listener {
+  name: string;
+  hostname?: string;
+  port: number;
+  /** HTTP, HTTPS, TLS, TCP, UDP or a domain-prefixed custom protocol. */
+  protocol: string;
+  tls?: GatewayTLSConfig;
+  allowedRoutes: AllowedRoutes;
+}
+
+export interface GatewaySpec {
+  gatewayClassName: string;
+  listeners: Listener[];
+  addresses?: { type?: string; value: string }[];
+}
+export type Gateway = K8sObject<"Gateway", GatewaySpec>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// GRPCRoute
+
+export interface ParentReference {
+  group: string; // default gateway.networking.k8s.io
+  kind: string; // default Gateway
+  namespace?: string;
+  name: string;
+  sectionName?: string;
+  port?: number;
+}
+
+export interface GRPCMethodMatch {
+  type: "Exact" | "RegularExpression";
+  service?: string;
+  method?: string;
+}
+
+export interface GRPCHeaderMatch {
+  type: "Exact" | "RegularExpression";
+  name: string;
+  value: string;
+}
+
+export interface GRPCRouteMatch {
+  method?: GRPCMethodMatch;
+  headers: GRPCHeaderMatch[];
+}
+
+export interface HTTPHeader {
+  name: string;
+  value: string;
+}
+
+export interface HTTPHeaderFilter {
+  set: HTTPHeader[];
+  add: HTTPHeader[];
+  remove: string[];
+}
+
+export interface BackendObjectReference {
+  group: string; // default ""
+  kind: string; // default Service
+  name: string;
+  namespace?: string;
+  port?: number;
+}
+
+export interface HTTPRequestMirrorFilter {
+  backendRef: BackendObjectReference;
+  percent?: number;
+  fraction?: { numerator: number; denominator: number };
+}
+
+export type GRPCRouteFilter =
+  | { type: "RequestHeaderModifier"; requestHeaderModifier: HTTPHeaderFilter }
+  | { type: "ResponseHeaderModifier"; responseHeaderModifier: HTTPHeaderFilter }
+  | { type: "RequestMirror"; requestMirror: HTTPRequestMirrorFilter }
+  | { type: "ExtensionRef"; extensionRef: { group: string; kind: string; name: string } };
+
+export interface GRPCBackendRef extends BackendObjectReference {
+  /** 0..1,000,000, default 1. */
+  weight: number;
+  filters: GRPCRouteFilter[];
+}
+
+export interface GRPCRouteRule {
+  name?: string;
+  matches: GRPCRouteMatch[];
+  filters: GRPCRouteFilter[];
+  backendRefs: GRPCBackendRef[];
+}
+
+export interface GRPCRouteSpec {
+  parentRefs: ParentReference[];
+  hostnames: string[];
+  rules: GRPCRouteRule[];
+}
+export type GRPCRoute = K8sObject<"GRPCRoute", GRPCRouteSpec>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Core objects
+
+export interface ServicePort {
+  name: string; // "" when unnamed
+  port: number;
+  protocol: string; // TCP
+  targetPort?: number | string;
+  appProtocol?: string;
+}
+
+export interface ServiceSpec {
+  type: "ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalName";
+  ports: ServicePort[];
+  externalName?: string;
+  clusterIP?: string;
+  ipFamilies?: string[];
+}
+export type Service = K8sObject<"Service", ServiceSpec>;
+
+export interface EndpointSlicePort {
+  name: string; // "" when unnamed
+  port: number;
+  protocol: string;
+  appProtocol?: string;
+}
+
+export interface Endpoint {
+  addresses: string[];
+  conditions: { ready?: boolean; serving?: boolean; terminating?: boolean };
+  hostname?: string;
+  targetRef?: { kind?: string; name?: string; namespace?: string };
+}
+
+export interface EndpointSliceSpec {
+  /** From label `kubernetes.io/service-name`. */
+  serviceName: string;
+  addressType: "IPv4" | "IPv6" | "FQDN";
+  endpoints: Endpoint[];
+  ports: EndpointSlicePort[];
+}
+/** EndpointSlice has no `spec` in Kubernetes; its top-level fields are gathered here. */
+export type EndpointSlice = K8sObject<"EndpointSlice", EndpointSliceSpec>;
+
+export interface SecretSpec {
+  type: string;
+  /** Decoded values (from base64 `data` and plain `stringData`). Never log these. */
+  data: Record<string, string>;
+}
+/** Secret has no `spec` in Kubernetes; `type` and decoded data are gathered here. */
+export type Secret = K8sObject<"Secret", SecretSpec>;
+
+export interface ReferenceGrantSpec {
+  from: { group: string; kind: string; namespace: string }[];
+  to: { group: string; kind: string; name?: string }[];
+}
+export type ReferenceGrant = K8sObject<"ReferenceGrant", ReferenceGrantSpec>;
+
+export type Namespace = K8sObject<"Namespace", Record<string, never>>;
+
+/** Every object grpcroute reads, grouped by kind. Arrays are in input order. */
+export interface ResourceSet {
+  gatewayClasses: GatewayClass[];
+  gateways: Gateway[];
+  grpcRoutes: GRPCRoute[];
+  services: Service[];
+  endpointSlices: EndpointSlice[];
+  secrets: Secret[];
+  referenceGrants: ReferenceGrant[];
+  namespaces: Namespace[];
+}
+
+export function emptyResourceSet(): ResourceSet {
+  return {
+    gatewayClasses: [],
+    gateways: [],
+    grpcRoutes: [],
+    services: [],
+    endpointSlices: [],
+    secrets: [],
+    referenceGrants: [],
+    namespaces: [],
+  };
+}
+
+/** Names one object. */
+export interface ObjectRef {
+  kind: string;
+  namespace?: string;
+  name?: string;
+}
+
+/**
+ * A problem found while reading input. `error`: the object was rejected as an API server would reject it
+ * (it is not used); `note`: informational (an unknown kind skipped, ...).
+ */
+export interface Issue {
+  severity: "error" | "note";
+  origin?: Origin;
+  ref?: ObjectRef;
+  /** Field path, e.g. `spec.rules[2].matches[0].method.service`; empty for the whole object. */
+  path: string;
+  message: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Status (what the translator computes; `lastTransitionTime` is stamped by the sink, never the translator)
+
+export type ConditionStatus = "True" | "False" | "Unknown";
+
+export interface Condition {
+  type: string;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+  observedGeneration: number;
+  lastTransitionTime?: string;
+}
+
+export interface RouteParentStatus {
+  parentRef: ParentReference;
+  controllerName: string;
+  conditions: Condition[];
+}
+
+export interface RouteStatus {
+  parents: RouteParentStatus[];
+}
+
+export interface ListenerStatus {
+  name: string;
+  supportedKinds: RouteGroupKind[];
+  attachedRoutes: number;
+  conditions: Condition[];
+}
+
+export interface GatewayStatus {
+  addresses: { type: string; value: string }[];
+  conditions: Condition[];
+  listeners: ListenerStatus[];
+}
+
+/** Key of a namespaced object in status maps: `namespace/name`. */
+export type ObjectKey = string;
+
+export function objectKey(meta: { namespace: string; name: string }): ObjectKey {
+  return `${meta.namespace}/${meta.name}`;
+}

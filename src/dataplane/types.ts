@@ -1,0 +1,40 @@
+import type { RoutingTable } from "../ir/routing-table.js";
+
+/** What the data plane reports when a call ends (access log, metrics). Plain data, built once per call. */
+export interface CallInfo {
+  /** IR listener name, or `port/<n>` when no listener matched the authority. */
+  listener: string;
+  gateway?: string;
+  authority: string;
+  path: string;
+  /** IR route name (`grpcroute/<ns>/<name>/rule/<i>/match/<j>`), absent when no route matched. */
+  route?: string;
+  /** Cluster name of the chosen backend. */
+  backend?: string;
+  /** `host:port` of the upstream endpoint used. */
+  endpoint?: string;
+  /** Final gRPC status seen by the client (from upstream trailers or made by the gateway). */
+  grpcStatus: number;
+  /** HTTP status sent to the client. */
+  httpStatus: number;
+  /** Set when the gateway made the answer itself (no route, no endpoint, timeout, reset, ...). */
+  gatewayError?: string;
+  durationMs: number;
+  requestBytes: number;
+  responseBytes: number;
+}
+
+export interface DataplaneOptions {
+  /** Address every listener binds to. Default all interfaces (`::` / `0.0.0.0`). */
+  address?: string;
+  /** Listener port -> local port to bind instead (0 = ephemeral, useful in tests). */
+  portMap?: ReadonlyMap<number, number>;
+  /** Called once per finished call. Must be cheap: it runs on the hot path. */
+  onCallEnd?: (info: CallInfo) => void;
+}
+
+/** Counters the admin `/metrics` endpoint reads. */
+export interface DataplaneStats {
+  activeCalls: number;
+  upstreamSessions: number;
+}

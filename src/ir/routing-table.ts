@@ -1,0 +1,163 @@
+/**
+ * The routing table: what the translator produces and the data plane (and the Lattice planner) consume.
+ * Plain data, JSON-serialisable (served by the admin `/config` endpoint), immutable once built.
+ * The data plane imports only this module, never `api/`.
+ */
+
+/** Where an IR element came from, for logs, metrics and `explain`. */
+export interface IrSource {
+  kind: "Gateway" | "GRPCRoute" | "Service";
+  namespace: string;
+  name: string;
+  /** Listener name (Gateway) or `rule/<i>/match/<j>` (GRPCRoute). */
+  section?: string;
+}
+
+export interface RoutingTable {
+  /** Copied from the snapshot that produced it; increases on every reload. */
+  version: number;
+  /** One per programmed Gateway listener, in a stable order. */
+  listeners: IrListener[];
+  /** Backends by cluster name (see `names.ts`). Sorted keys. */
+  clusters: Record<string, IrCluster>;
+}
+
+export type IrProfile = "standard" | "lattice";
+
+export interface IrListener {
+  /** `gateway/<ns>/<gateway>/listener/<listener>` */
+  name: string;
+  gateway: { namespace: string; name: string };
+  listener: string;
+  profile: IrProfile;
+  port: number;
+  protocol: "HTTP" | "HTTPS";
+  /** Listener hostname, possibly a wildcard `*.example.com`; undefined means any host. */
+  hostname?: string;
+  tls?: IrTls;
+  /**
+   * Routes of this listener in precedence order: the data plane takes the first whose hostnames and match
+   * accept the call. One entry per (route, rule, match).
+   */
+  routes: IrRoute[];
+  /** What a call that matches no route gets. Standard: gRPC UNIMPLEMENTED; Lattice: HTTP 404. */
+  noRoute: IrDirect;
+}
+
+export interface IrTls {
+  /** Certificates from the listener's `certificateRefs` (PEM). The first is the default for unknown SNI. */
+  certificates: { certPem: string; keyPem: string; source: string }[];
+  /**
+   * When set (Lattice listeners without certificateRefs), the data plane generates a self-signed certificate
+   * for these DNS names at start-up, since Lattice manages its own.
+   */
+  generate?: { dnsNames: string[] };
+}
+
+export interface IrRoute {
+  /** `grpcroute/<ns>/<name>/rule/<i>/match/<j>` (stable, unique in the table). */
+  name: string;
+  source: IrSource & { kind: "GRPCRoute"; rule: number; match: number; ruleName?: string };
+  /**
+   * Hostnames this route answers on for this listener (the intersection of route and listener hostnames,
+   * lowercase, wildcards as `*.suffix`). Empty: any host the listener accepts.
+   */
+  hostnames: string[];
+  match: IrMatch;
+  action: IrAction;
+}
+
+export interface IrMatch {
+  /** Absent: every service and method. */
+  method?: IrMethodMatch;
+  /** All must match (AND). Names lowercase. */
+  headers: IrHeaderMatch[];
+}
+
+export interface IrMethodMatch {
+  /**
+   * Exact: `service` and/or `method` compared to the `:path` parts (an absent one matches any non-empty part).
+   * RegularExpression: RE2 patterns, each anchored to the whole part.
+   */
+  type: "Exact" | "RegularExpression";
+  service?: string;
+  method?: string;
+  /** Lattice profile (as its docs state): compare without regard to case. Default false. */
+  caseInsensitive?: boolean;
+}
+
+export interface IrHeaderMatch {
+  type: "Exact" | "RegularExpression";
+  /** Lowercase. */
+  name: string;
+  value: string;
+  /** Lattice: header values compare without regard to case. Default false. */
+  caseInsensitive?: boolean;
+}
+
+export type IrAction = IrForward | IrDirect;
+
+export interface IrForward {
+  kind: "forward";
+  /** Weighted choice per call; weight 0 entries never get traffic. Sum of weights > 0. */
+  backends: IrBackend[];
+  /** Rule-level filters, applied to every call of the rule. */
+  requestHeaders?: IrHeaderModifier;
+  responseHeaders?: IrHeaderModifier;
+  mirrors: IrMirror[];
+}
+
+/** A response made by the gateway itself. */
+export interface IrDirect {
+  kind: "direct";
+  /** gRPC status code sent as a trailers-only response (HTTP 200). */
+  grpcStatus?: number;
+  /** When set, answer with this HTTP status instead (Lattice's fixed 404 / 500), no grpc-status. */
+  httpStatus?: number;
+  /** Becomes `grpc-message` (percent-encoded). */
+  message: string;
+}
+
+export interface IrBackend {
+  weight: number;
+  /** Key into `RoutingTable.clusters`; absent when the backendRef is invalid. */
+  cluster?: string;
+  /** For an invalid backendRef: what its share of the traffic gets (UNAVAILABLE with a reason). */
+  invalid?: IrDirect;
+  /** backendRef-level filters, applied only when this backend is chosen. */
+  requestHeaders?: IrHeaderModifier;
+  responseHeaders?: IrHeaderModifier;
+  source: IrSource;
+}
+
+export interface IrHeaderModifier {
+  /** Names lowercase. */
+  set: { name: string; value: string }[];
+  add: { name: string; value: string }[];
+  remove: string[];
+}
+
+export interface IrMirror {
+  cluster: string;
+  /** Share of calls mirrored: numerator / denominator (100/100 when the filter gives neither). */
+  numerator: number;
+  denominator: number;
+}
+
+export interface IrCluster {
+  /** `service/<ns>/<name>/port/<port>` */
+  name: string;
+  source: IrSource;
+  /** Ready endpoints (or one for an ExternalName service), in a stable order. */
+  endpoints: IrEndpoint[];
+  /** Speak TLS (h2 via ALPN) to the backend, from the Service port's appProtocol. Default h2c. */
+  tls: boolean;
+  /** SNI / authority for TLS backends (ExternalName host or Service DNS name). */
+  serverName?: string;
+}
+
+export interface IrEndpoint {
+  /** IP address or DNS name (ExternalName). */
+  host: string;
+  port: number;
+}

@@ -1,0 +1,42 @@
+import type { GatewayStatus, ObjectKey, ResourceSet, RouteStatus } from "../api/types.js";
+import type { RoutingTable } from "../ir/routing-table.js";
+
+/** Our controller name: Gateways of a GatewayClass with this controllerName are ours. */
+export const CONTROLLER_NAME = "grpcroute.dev/gateway-controller";
+/** The AWS Gateway API Controller's name: Gateways of such a class use the Lattice profile. */
+export const LATTICE_CONTROLLER_NAME = "application-networking.k8s.aws/gateway-api-controller";
+/** GatewayClass name that selects the Lattice profile when no GatewayClass object is given (file mode). */
+export const LATTICE_CLASS_NAME = "amazon-vpc-lattice";
+/** Default GatewayClass name of the standard profile. */
+export const DEFAULT_CLASS_NAME = "grpcroute";
+
+export interface TranslateOptions {
+  /** Snapshot version copied into the table. Default 0. */
+  version?: number;
+  /** Controller name written into route status. Default CONTROLLER_NAME. */
+  controllerName?: string;
+  /** Addresses reported in Gateway `status.addresses` when the Gateway lists none. Default `[]`. */
+  addresses?: { type: string; value: string }[];
+  /** Lattice profile options. */
+  lattice?: {
+    /** Suffix of generated Lattice domain names. Default `vpc-lattice-svcs.us-west-2.on.aws`. */
+    domainSuffix?: string;
+    /** Default method matching for Lattice routes: `insensitive` (the seed's docs) or `sensitive` (AWS since late 2023). */
+    methodCase?: "insensitive" | "sensitive";
+  };
+}
+
+/** Status of every Gateway and GRPCRoute we own, by `namespace/name`. Sorted keys. */
+export interface StatusReport {
+  gateways: Map<ObjectKey, GatewayStatus>;
+  grpcRoutes: Map<ObjectKey, RouteStatus>;
+  /** Annotations we set on routes (Lattice assigned domain name), by `namespace/name`. */
+  routeAnnotations: Map<ObjectKey, Record<string, string>>;
+}
+
+export interface TranslateResult {
+  table: RoutingTable;
+  status: StatusReport;
+}
+
+export type Translate = (input: ResourceSet, opts?: TranslateOptions) => TranslateResult;
