@@ -31,6 +31,11 @@ export interface DataplaneOptions {
   portMap?: ReadonlyMap<number, number>;
   /** Called once per finished call. Must be cheap: it runs on the hot path. */
   onCallEnd?: (info: CallInfo) => void;
+  /**
+   * Called when the data plane generated a self-signed certificate for a listener whose IR asks for one
+   * (`IrTls.generate`), so the runner can write it where clients can trust it and log the path.
+   */
+  onCertificateGenerated?: (listener: string, dnsNames: string[], certPem: string) => void;
 }
 
 /** Counters the admin `/metrics` endpoint reads. */
