@@ -1,0 +1,7 @@
+/**
+ * The gRPC test kit: real grpc-js backends and clients on 127.0.0.1, port 0.
+ * @internal test-only
+ */
+export * from "./backend.js";
+export * from "./clients.js";
+export * from "./protos.js";
