@@ -1,0 +1,72 @@
+/**
+ * Turns the data plane's per-call report into the labels shared by the access log and the metrics:
+ * gateway, route (`namespace/name`), rule index and the gRPC status name. Results are cached by IR name so
+ * the hot path does string work once per route, not once per call.
+ */
+import type { CallInfo } from "../dataplane/types.js";
+
+/** gRPC status code names, indexed by code (the gRPC status code table). */
+export const GRPC_CODE_NAMES: readonly string[] = [
+  "OK",
+  "CANCELLED",
+  "UNKNOWN",
+  "INVALID_ARGUMENT",
+  "DEADLINE_EXCEEDED",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "OUT_OF_RANGE",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+  "UNAVAILABLE",
+  "DATA_LOSS",
+  "UNAUTHENTICATED",
+];
+
+/** The name of a gRPC status code, or the number as text for codes outside the table. */
+export function grpcCodeName(code: number): string {
+  return GRPC_CODE_NAMES[code] ?? String(code);
+}
+
+/** Route and rule of an IR route name `grpcroute/<ns>/<name>/rule/<i>/match/<j>`. */
+export interface RouteParts {
+  /** `namespace/name` of the GRPCRoute. */
+  route: string;
+  /** Rule index as text. */
+  rule: string;
+}
+
+const routeCache = new Map<string, RouteParts>();
+const gatewayCache = new Map<string, string>();
+/** Bounds the caches: a configuration with more routes than this still works, it just parses again. */
+const CACHE_LIMIT = 10_000;
+
+/** Splits an IR route name into its GRPCRoute and rule; unknown shapes are returned whole as the route. */
+export function routeParts(name: string): RouteParts {
+  const hit = routeCache.get(name);
+  if (hit !== undefined) return hit;
+  const m = /^grpcroute\/([^/]+)\/([^/]+)\/rule\/(\d+)(?:\/|$)/.exec(name);
+  const parts: RouteParts = m ? { route: `${m[1]}/${m[2]}`, rule: m[3] ?? "" } : { route: name, rule: "" };
+  if (routeCache.size < CACHE_LIMIT) routeCache.set(name, parts);
+  return parts;
+}
+
+/** `namespace/name` of the Gateway of a call, from the report or from the IR listener name. */
+export function gatewayOf(info: CallInfo): string {
+  if (info.gateway !== undefined) return info.gateway;
+  const hit = gatewayCache.get(info.listener);
+  if (hit !== undefined) return hit;
+  const m = /^gateway\/([^/]+)\/([^/]+)\/listener\//.exec(info.listener);
+  const gw = m ? `${m[1]}/${m[2]}` : "";
+  if (gatewayCache.size < CACHE_LIMIT) gatewayCache.set(info.listener, gw);
+  return gw;
+}
+
+/** Listener section name from an IR listener name (`gateway/<ns>/<gw>/listener/<name>`), else the name. */
+export function listenerSection(listener: string): string {
+  const i = listener.lastIndexOf("/listener/");
+  return i >= 0 ? listener.slice(i + "/listener/".length) : listener;
+}
