@@ -8,11 +8,13 @@ import type { Gateway, GatewayClass } from "../../api/types.js";
 import type { IrProfile } from "../../ir/routing-table.js";
 import type { GatewayProfile } from "../profile.js";
 import { CONTROLLER_NAME, LATTICE_CLASS_NAME, LATTICE_CONTROLLER_NAME } from "../types.js";
+import { latticeProfile } from "./lattice.js";
 import { standardProfile } from "./standard.js";
 
 /** Registered profiles by name. A profile that is not registered falls back to the standard one. */
 export const PROFILES: Partial<Record<IrProfile, GatewayProfile>> = {
   standard: standardProfile,
+  lattice: latticeProfile,
 };
 
 /** The profile implementation for a profile name (the standard profile when that name is not registered). */
