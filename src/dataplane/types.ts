@@ -43,3 +43,17 @@ export interface DataplaneStats {
   activeCalls: number;
   upstreamSessions: number;
 }
+
+/**
+ * What the runner needs of a data plane (implemented by `Dataplane` in `dataplane.ts`), so it can be
+ * replaced by a fake in tests.
+ */
+export interface DataplaneApi {
+  /** Swap in a new table atomically (see `Dataplane.apply`). */
+  apply(table: RoutingTable): Promise<void>;
+  /** Listener port -> bound local port (after port mapping, 0 resolved). */
+  boundPorts(): ReadonlyMap<number, number>;
+  stats(): DataplaneStats;
+  /** Stop accepting, drain calls in flight up to `graceMs` (default 10000), then close everything. */
+  close(graceMs?: number): Promise<void>;
+}

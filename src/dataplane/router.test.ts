@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { IrDirect, IrListener, IrMatch, IrRoute } from "../ir/routing-table.js";
+import { compileRouter, hostFromAuthority, parseGrpcPath } from "./router.js";
+
+const NO_ROUTE: IrDirect = { kind: "direct", grpcStatus: 12, message: "no route" };
+
+function route(name: string, match: Partial<IrMatch>, hostnames: string[] = []): IrRoute {
+  return {
+    name,
+    source: { kind: "GRPCRoute", namespace: "default", name, rule: 0, match: 0 },
+    hostnames,
+    match: { headers: [], ...match },
+    action: { kind: "direct", grpcStatus: 0, message: name },
+  };
+}
+
+function listener(name: string, routes: IrRoute[], hostname?: string): IrListener {
+  return {
+    name: `gateway/default/gw/listener/${name}`,
+    gateway: { namespace: "default", name: "gw" },
+    listener: name,
+    profile: "standard",
+    port: 80,
+    protocol: "HTTP",
+    ...(hostname === undefined ? {} : { hostname }),
+    routes,
+    noRoute: NO_ROUTE,
+  };
+}
+
+describe("router", () => {
+  it("parses paths and authorities", () => {
+    const cases: [string, { service: string; method: string } | undefined][] = [
+      ["/a.B/C", { service: "a.B", method: "C" }],
+      ["/a/b/c", undefined],
+      ["//C", undefined],
+      ["/a/", undefined],
+      ["a/b", undefined],
+      ["", undefined],
+    ];
+    for (const [p, want] of cases) assert.deepEqual(parseGrpcPath(p), want, p);
+    const hosts: [string, string][] = [
+      ["Foo.Example.com:8080", "foo.example.com"],
+      ["foo.example.com.", "foo.example.com"],
+      ["[::1]:80", "[::1]"],
+      ["10.0.0.1", "10.0.0.1"],
+      ["", ""],
+    ];
+    for (const [a, want] of hosts) assert.equal(hostFromAuthority(a), want, a);
+  });
+
+  const routes = [
+    route("hdr", {
+      method: { type: "Exact", service: "s.A", method: "M" },
+      headers: [{ type: "Exact", name: "x-v", value: "two" }],
+    }),
+    route("exact", { method: { type: "Exact", service: "s.A", method: "M" } }),
+    route("regex-early", { method: { type: "RegularExpression", service: "s\\.R.*", method: "M[0-9]+" } }),
+    route("service", { method: { type: "Exact", service: "s.A" } }),
+    route("method-only", { method: { type: "Exact", method: "Only" } }),
+    route("ci", { method: { type: "Exact", service: "s.ci", method: "get", caseInsensitive: true } }),
+    route("hdr-regex", { headers: [{ type: "RegularExpression", name: "x-r", value: "a+b" }] }),
+    route("host", { method: { type: "Exact", service: "s.H" } }, ["h.example.com"]),
+    route("host-wild", { method: { type: "Exact", service: "s.H" } }, ["*.example.com"]),
+  ];
+  const router = compileRouter([listener("any", routes)]);
+  const cases: {
+    name: string;
+    authority?: string;
+    path: string;
+    headers?: Record<string, string | string[]>;
+    want?: string;
+  }[] = [
+    { name: "header match wins first", path: "/s.A/M", headers: { "x-v": "two" }, want: "hdr" },
+    { name: "header mismatch falls to exact", path: "/s.A/M", headers: { "x-v": "one" }, want: "exact" },
+    { name: "service-only", path: "/s.A/Other", want: "service" },
+    { name: "regex anchored", path: "/s.Rx/M12", want: "regex-early" },
+    { name: "regex not partial", path: "/s.Rx/M12x", want: undefined },
+    { name: "method-only", path: "/any.S/Only", want: "method-only" },
+    { name: "case-insensitive", path: "/S.CI/GET", want: "ci" },
+    { name: "case-sensitive exact", path: "/S.A/M", want: undefined },
+    { name: "header regex whole value", path: "/z/z", headers: { "x-r": "aab" }, want: "hdr-regex" },
+    { name: "header regex partial fails", path: "/z/z", headers: { "x-r": "aabc" }, want: undefined },
+    { name: "repeated header joined", path: "/z/z", headers: { "x-r": ["a", "b"] }, want: undefined },
+    { name: "route hostname exact", authority: "h.example.com:80", path: "/s.H/M", want: "host" },
+    { name: "route hostname wildcard", authority: "x.y.example.com", path: "/s.H/M", want: "host-wild" },
+    { name: "wildcard needs a label", authority: "example.com", path: "/s.H/M", want: undefined },
+    { name: "malformed path", path: "/s.A/M/x", want: undefined },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const m = router.match(c.authority ?? "gw", c.path, c.headers ?? {});
+      assert.equal(m.route?.name, c.want);
+      if (c.want === undefined) assert.equal(m.action, NO_ROUTE);
+    });
+  }
+
+  it("chooses the listener by authority and isolates its routes", () => {
+    const r = compileRouter([
+      listener("any", [route("any", {})]),
+      listener("short", [route("short", {})], "*.example.com"),
+      listener("long", [route("long", {})], "*.a.example.com"),
+      listener("exact", [route("exact", { method: { type: "Exact", service: "only" } })], "x.a.example.com"),
+    ]);
+    const cases: [string, string, string | undefined][] = [
+      ["x.a.example.com", "exact", undefined],
+      ["y.a.example.com:443", "long", "long"],
+      ["b.example.com", "short", "short"],
+      ["example.com", "any", "any"],
+      ["10.1.2.3:8080", "any", "any"],
+    ];
+    for (const [authority, wantListener, wantRoute] of cases) {
+      const m = r.match(authority, "/a/b", {});
+      assert.equal(m.listener?.listener, wantListener, authority);
+      assert.equal(m.route?.name, wantRoute, authority);
+    }
+    const noAny = compileRouter([listener("only", [route("r", {})], "a.example.com")]);
+    const m = noAny.match("b.example.com", "/a/b", {});
+    assert.equal(m.listener, undefined);
+    assert.equal(m.action.kind === "direct" && m.action.grpcStatus, 12);
+  });
+});

@@ -1,0 +1,378 @@
+/**
+ * The router: compiled once per routing table (per listener port) into an immutable structure, then asked
+ * for every call which listener, route and action serve `(:authority, :path, headers)`.
+ *
+ * Semantics (Gateway API GRPCRoute, reference section 2): the listener is chosen by the `:authority` host
+ * (port stripped, lowercased): an exact hostname beats a wildcard, a longer wildcard beats a shorter one, and
+ * any wildcard beats a listener without hostname; only the chosen listener's routes serve the call ("listener
+ * isolation"). Within it, the first IrRoute in table order (the translator already sorted them by
+ * precedence) whose hostnames accept the host and whose match accepts the path and headers wins.
+ *
+ * Speed: exact `service/method` and exact service-only matches are found by Map lookup; only the routes that
+ * need it (regular expressions, method-only, case-insensitive) are scanned in order, and only up to the best
+ * index found so far, so table order is preserved exactly. Results are precomputed objects: a match allocates
+ * nothing.
+ *
+ * Shared with the frame-level relay: the exports here are stable.
+ */
+import RE2 from "re2";
+import type {
+  IrAction,
+  IrDirect,
+  IrHeaderMatch,
+  IrListener,
+  IrMethodMatch,
+  IrRoute,
+} from "../ir/routing-table.js";
+import { GrpcCode } from "./grpc-status.js";
+
+/** Request headers as Node's http2 gives them (names lowercase); arrays for repeated headers. */
+export type RequestHeaders = Readonly<Record<string, string | string[] | undefined>>;
+
+/** What the router decided for one call. Shared, immutable objects: never mutate. */
+export interface RouteMatch {
+  /** The listener chosen by `:authority`; undefined when no listener of the port accepts the host. */
+  readonly listener: IrListener | undefined;
+  /** The winning route; undefined when none matched (then `action` is the listener's `noRoute`). */
+  readonly route: IrRoute | undefined;
+  /** What to do: forward to backends, or answer directly. */
+  readonly action: IrAction;
+}
+
+/** The compiled routes of one listener port. */
+export interface Router {
+  /** The listener port (as in the table, before any port mapping). */
+  readonly port: number;
+  /** The listeners of this port, in table order. */
+  readonly listeners: readonly IrListener[];
+  /** Decides listener, route and action for a call. Never throws. */
+  match(authority: string, path: string, headers: RequestHeaders): RouteMatch;
+  /** The listener chosen for a host (already port-stripped and lowercased, see `hostFromAuthority`). */
+  selectListener(host: string): IrListener | undefined;
+}
+
+/** Splits a gRPC `:path` (`/<service>/<method>`) into its parts; undefined when malformed. */
+export function parseGrpcPath(path: string): { service: string; method: string } | undefined {
+  const slash = grpcPathSlash(path);
+  if (slash < 0) return undefined;
+  return { service: path.slice(1, slash), method: path.slice(slash + 1) };
+}
+
+/** Index of the slash between service and method, or -1 when the path is not `/<service>/<method>`. */
+function grpcPathSlash(path: string): number {
+  if (path.length < 4 || path.charCodeAt(0) !== 0x2f) return -1;
+  const slash = path.indexOf("/", 1);
+  if (slash <= 1 || slash === path.length - 1) return -1;
+  if (path.indexOf("/", slash + 1) !== -1) return -1;
+  return slash;
+}
+
+/**
+ * The host part of an `:authority`: port stripped, lowercased, IPv6 brackets kept (`[::1]`), a trailing dot
+ * removed. Empty for an empty authority.
+ */
+export function hostFromAuthority(authority: string): string {
+  let host = authority;
+  if (host.charCodeAt(0) === 0x5b /* [ */) {
+    const end = host.indexOf("]");
+    host = end > 0 ? host.slice(0, end + 1) : host;
+  } else {
+    const colon = host.lastIndexOf(":");
+    if (colon >= 0 && host.indexOf(":") === colon) host = host.slice(0, colon);
+  }
+  if (host.endsWith(".")) host = host.slice(0, -1);
+  return host.toLowerCase();
+}
+
+/** Does `host` match `pattern` (a hostname or `*.suffix`, lowercase)? A wildcard needs at least one label. */
+export function hostnameMatches(pattern: string, host: string): boolean {
+  if (pattern.startsWith("*.")) {
+    const suffix = pattern.slice(1); // ".example.com"
+    return host.length > suffix.length && host.endsWith(suffix);
+  }
+  return pattern === host;
+}
+
+/** Joins a header's values the way the comparison sees them (multiple values joined with ", "). */
+export function headerValue(headers: RequestHeaders, name: string): string | undefined {
+  const v = headers[name];
+  if (v === undefined) return undefined;
+  return typeof v === "string" ? v : v.join(", ");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Compiled form. Exported for `explain` (which must never disagree with the proxy) and the benchmarks.
+
+/** @internal */
+export interface CompiledRoute {
+  readonly index: number;
+  readonly route: IrRoute;
+  readonly result: RouteMatch;
+  /** undefined: every host the listener accepts. */
+  readonly hostExact: ReadonlySet<string> | undefined;
+  readonly hostWild: readonly string[];
+  /** undefined: every service and method. */
+  readonly method: ((service: string, method: string) => boolean) | undefined;
+  readonly headers: readonly CompiledHeader[];
+}
+
+/** @internal */
+export interface CompiledHeader {
+  readonly name: string;
+  readonly test: (value: string) => boolean;
+}
+
+/** @internal */
+export interface CompiledListener {
+  readonly listener: IrListener;
+  readonly routes: readonly CompiledRoute[];
+  /** Exact `/service/method` (case-sensitive) -> routes in table order. */
+  readonly byPath: ReadonlyMap<string, readonly CompiledRoute[]>;
+  /** Exact service-only (case-sensitive) -> routes in table order. */
+  readonly byService: ReadonlyMap<string, readonly CompiledRoute[]>;
+  /** Every other route, in table order. */
+  readonly scan: readonly CompiledRoute[];
+  readonly noRoute: RouteMatch;
+}
+
+/** Never matches: a pattern RE2 rejects (the translator should have refused it) serves no call. */
+const NEVER = (): boolean => false;
+
+function compileRegex(pattern: string, caseInsensitive: boolean | undefined): (s: string) => boolean {
+  try {
+    const re = new RE2(`^(?:${pattern})$`, caseInsensitive ? "iu" : "u");
+    return (s: string) => re.test(s);
+  } catch {
+    return NEVER;
+  }
+}
+
+function compileText(m: { type: "Exact" | "RegularExpression"; caseInsensitive?: boolean }, value: string) {
+  if (m.type === "RegularExpression") return compileRegex(value, m.caseInsensitive);
+  if (m.caseInsensitive) {
+    const lower = value.toLowerCase();
+    return (s: string) => s.length === lower.length && s.toLowerCase() === lower;
+  }
+  return (s: string) => s === value;
+}
+
+function compileMethod(m: IrMethodMatch | undefined): CompiledRoute["method"] {
+  if (m === undefined || (m.service === undefined && m.method === undefined)) return undefined;
+  const svc = m.service === undefined ? undefined : compileText(m, m.service);
+  const mth = m.method === undefined ? undefined : compileText(m, m.method);
+  if (svc && mth) return (s, x) => svc(s) && mth(x);
+  if (svc) return (s) => svc(s);
+  return (_s, x) => (mth as (v: string) => boolean)(x);
+}
+
+function compileHeader(h: IrHeaderMatch): CompiledHeader {
+  return { name: h.name.toLowerCase(), test: compileText(h, h.value) };
+}
+
+function compileRoute(listener: IrListener, route: IrRoute, index: number): CompiledRoute {
+  const exact = new Set<string>();
+  const wild: string[] = [];
+  for (const h of route.hostnames) {
+    const lower = h.toLowerCase();
+    if (lower.startsWith("*.")) wild.push(lower);
+    else exact.add(lower);
+  }
+  const any = route.hostnames.length === 0;
+  return {
+    index,
+    route,
+    result: Object.freeze({ listener, route, action: route.action }),
+    hostExact: any ? undefined : exact,
+    hostWild: wild,
+    method: compileMethod(route.match.method),
+    headers: route.match.headers.map(compileHeader),
+  };
+}
+
+/** @internal Does the route accept the host? */
+export function routeAcceptsHost(r: CompiledRoute, host: string): boolean {
+  if (r.hostExact === undefined || r.hostExact.has(host)) return true;
+  for (const w of r.hostWild) if (hostnameMatches(w, host)) return true;
+  return false;
+}
+
+/** @internal Do all header matches accept the request headers? */
+export function routeAcceptsHeaders(r: CompiledRoute, headers: RequestHeaders): boolean {
+  for (const h of r.headers) {
+    const v = headerValue(headers, h.name);
+    if (v === undefined || !h.test(v)) return false;
+  }
+  return true;
+}
+
+function indexable(m: IrMethodMatch | undefined): "path" | "service" | undefined {
+  if (m === undefined || m.type !== "Exact" || m.caseInsensitive) return undefined;
+  if (m.service !== undefined && m.method !== undefined) return "path";
+  if (m.service !== undefined) return "service";
+  return undefined;
+}
+
+function push<K>(map: Map<K, CompiledRoute[]>, key: K, r: CompiledRoute): void {
+  const list = map.get(key);
+  if (list) list.push(r);
+  else map.set(key, [r]);
+}
+
+/** @internal */
+export function compileListener(listener: IrListener): CompiledListener {
+  const routes = listener.routes.map((r, i) => compileRoute(listener, r, i));
+  const byPath = new Map<string, CompiledRoute[]>();
+  const byService = new Map<string, CompiledRoute[]>();
+  const scan: CompiledRoute[] = [];
+  for (const r of routes) {
+    const m = r.route.match.method;
+    const kind = indexable(m);
+    if (kind === "path") push(byPath, `/${m?.service}/${m?.method}`, r);
+    else if (kind === "service") push(byService, m?.service as string, r);
+    else scan.push(r);
+  }
+  return {
+    listener,
+    routes,
+    byPath,
+    byService,
+    scan,
+    noRoute: Object.freeze({ listener, route: undefined, action: listener.noRoute }),
+  };
+}
+
+/** @internal The first route of `l` (table order) that accepts the call, or undefined. */
+export function firstMatch(
+  l: CompiledListener,
+  host: string,
+  path: string,
+  headers: RequestHeaders,
+): CompiledRoute | undefined {
+  const slash = grpcPathSlash(path);
+  if (slash < 0) return undefined;
+  let best: CompiledRoute | undefined;
+  const exact = l.byPath.get(path);
+  if (exact !== undefined) {
+    for (const r of exact) {
+      if (routeAcceptsHost(r, host) && routeAcceptsHeaders(r, headers)) {
+        best = r;
+        break;
+      }
+    }
+  }
+  if (l.byService.size > 0) {
+    const svc = l.byService.get(path.slice(1, slash));
+    if (svc !== undefined) {
+      for (const r of svc) {
+        if (best !== undefined && r.index >= best.index) break;
+        if (routeAcceptsHost(r, host) && routeAcceptsHeaders(r, headers)) {
+          best = r;
+          break;
+        }
+      }
+    }
+  }
+  if (l.scan.length > 0) {
+    let service: string | undefined;
+    let method: string | undefined;
+    for (const r of l.scan) {
+      if (best !== undefined && r.index >= best.index) break;
+      if (!routeAcceptsHost(r, host)) continue;
+      if (r.method !== undefined) {
+        service ??= path.slice(1, slash);
+        method ??= path.slice(slash + 1);
+        if (!r.method(service, method)) continue;
+      }
+      if (!routeAcceptsHeaders(r, headers)) continue;
+      best = r;
+      break;
+    }
+  }
+  return best;
+}
+
+/** The gateway-made answer when no listener of a port accepts the host. */
+function noListenerAction(listeners: readonly IrListener[], port: number): IrDirect {
+  const first = listeners[0];
+  const message = `no listener on port ${port} accepts this :authority`;
+  if (first?.noRoute.httpStatus !== undefined)
+    return { kind: "direct", httpStatus: first.noRoute.httpStatus, message };
+  return { kind: "direct", grpcStatus: GrpcCode.UNIMPLEMENTED, message };
+}
+
+/** @internal The compiled router, with its parts visible to `explain`. */
+export class CompiledRouter implements Router {
+  readonly port: number;
+  readonly listeners: readonly IrListener[];
+  readonly compiled: readonly CompiledListener[];
+  private readonly exact: ReadonlyMap<string, CompiledListener>;
+  /** Wildcard listeners, longest suffix first (ties keep table order). */
+  private readonly wild: readonly { suffix: string; l: CompiledListener }[];
+  private readonly any: CompiledListener | undefined;
+  readonly noListener: RouteMatch;
+
+  constructor(listeners: readonly IrListener[]) {
+    this.listeners = listeners;
+    this.port = listeners[0]?.port ?? 0;
+    this.compiled = listeners.map(compileListener);
+    const exact = new Map<string, CompiledListener>();
+    const wild: { suffix: string; l: CompiledListener }[] = [];
+    let any: CompiledListener | undefined;
+    for (const l of this.compiled) {
+      const h = l.listener.hostname?.toLowerCase();
+      if (h === undefined || h === "" || h === "*") any ??= l;
+      else if (h.startsWith("*.")) wild.push({ suffix: h.slice(1), l });
+      else if (!exact.has(h)) exact.set(h, l);
+    }
+    // Array.prototype.sort is stable: equal lengths keep table order.
+    wild.sort((a, b) => b.suffix.length - a.suffix.length);
+    this.exact = exact;
+    this.wild = wild;
+    this.any = any;
+    this.noListener = Object.freeze({
+      listener: undefined,
+      route: undefined,
+      action: noListenerAction(listeners, this.port),
+    });
+  }
+
+  /** @internal The compiled listener chosen for a host. */
+  selectCompiled(host: string): CompiledListener | undefined {
+    const e = this.exact.get(host);
+    if (e !== undefined) return e;
+    for (const w of this.wild) {
+      if (host.length > w.suffix.length && host.endsWith(w.suffix)) return w.l;
+    }
+    return this.any;
+  }
+
+  selectListener(host: string): IrListener | undefined {
+    return this.selectCompiled(host)?.listener;
+  }
+
+  match(authority: string, path: string, headers: RequestHeaders): RouteMatch {
+    const host = hostFromAuthority(authority);
+    const l = this.selectCompiled(host);
+    if (l === undefined) return this.noListener;
+    const r = firstMatch(l, host, path, headers);
+    return r === undefined ? l.noRoute : r.result;
+  }
+}
+
+/** Compiles the listeners of one port (table order) into a router. */
+export function compileRouter(listeners: IrListener[]): Router {
+  return new CompiledRouter(listeners);
+}
+
+/** Groups a table's listeners by port (table order inside each port) and compiles one router per port. */
+export function compileRouters(listeners: readonly IrListener[]): Map<number, Router> {
+  const byPort = new Map<number, IrListener[]>();
+  for (const l of listeners) {
+    const list = byPort.get(l.port);
+    if (list) list.push(l);
+    else byPort.set(l.port, [l]);
+  }
+  const out = new Map<number, Router>();
+  for (const [port, ls] of byPort) out.set(port, compileRouter(ls));
+  return out;
+}
