@@ -70,7 +70,7 @@ describe("router", () => {
     authority?: string;
     path: string;
     headers?: Record<string, string | string[]>;
-    want?: string;
+    want: string | undefined;
   }[] = [
     { name: "header match wins first", path: "/s.A/M", headers: { "x-v": "two" }, want: "hdr" },
     { name: "header mismatch falls to exact", path: "/s.A/M", headers: { "x-v": "one" }, want: "exact" },
