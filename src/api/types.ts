@@ -13,11 +13,16 @@ export const GATEWAY_V1 = `${GATEWAY_GROUP}/v1`;
 export interface Origin {
   readonly file: string;
   readonly index: number;
+  /** 0-based position inside the `items` of a `kind: List` document, when the object came from one. */
+  readonly item?: number;
+  /** 1-based line and column of the document (or, for a syntax error, of the error), when known. */
+  readonly line?: number;
+  readonly column?: number;
 }
 
 export interface ObjectMeta {
   name: string;
-  /** Defaults to `default`. */
+  /** Defaults to `default`; `""` for cluster-scoped kinds (GatewayClass, Namespace). */
   namespace: string;
   /** Defaults to 1 in file mode. */
   generation: number;
@@ -280,6 +285,8 @@ export interface Issue {
   /** Field path, e.g. `spec.rules[2].matches[0].method.service`; empty for the whole object. */
   path: string;
   message: string;
+  /** Stable error code (`GW_ERR_READ`, `GW_ERR_PARSE`, ... see docs/errors.md) of fatal input problems. */
+  code?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
