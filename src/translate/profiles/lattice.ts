@@ -14,6 +14,7 @@ import { GATEWAY_GROUP, type GRPCRoute, type RouteGroupKind } from "../../api/ty
 import type { IrAction, IrBackend } from "../../ir/routing-table.js";
 import { checkLatticeRoute, type LatticeRouteCheck } from "../../lattice/checks.js";
 import { routeAuthorities } from "../../lattice/domains.js";
+import { methodCaseAnnotation, methodCaseInsensitive } from "../../lattice/method-case.js";
 import { ANNOTATION_ASSIGNED_DOMAIN, ANNOTATION_METHOD_MATCH } from "../../lattice/names.js";
 import type { GatewayProfile, ListenerEntry, ProfileContext, RuleActionInput } from "../profile.js";
 import { standardProfile } from "./standard.js";
@@ -56,32 +57,17 @@ function routeCheck(route: GRPCRoute): LatticeRouteCheck {
   return c;
 }
 
-type MethodCase = "sensitive" | "insensitive";
-
-/** Reads `grpcroute.dev/lattice-method-match`; undefined when absent, "invalid" when unreadable. */
-function methodCaseAnnotation(
-  annotations: Readonly<Record<string, string>>,
-): MethodCase | "invalid" | undefined {
-  const v = annotations[ANNOTATION_METHOD_MATCH];
-  if (v === undefined) return undefined;
-  const t = v.trim().toLowerCase();
-  if (t === "case-sensitive") return "sensitive";
-  if (t === "case-insensitive") return "insensitive";
-  return "invalid";
-}
-
 /**
  * Whether a route's method matches ignore case: the route's `grpcroute.dev/lattice-method-match` annotation,
  * else the Gateway's, else `TranslateOptions.lattice.methodCase`, else case-insensitive (the seed's words:
  * "All method matches are currently case-insensitive").
  */
 export function latticeMethodCaseInsensitive(route: GRPCRoute, ctx: ProfileContext): boolean {
-  for (const source of [route.metadata.annotations, ctx.gateway.metadata.annotations]) {
-    const c = methodCaseAnnotation(source);
-    if (c === "sensitive") return false;
-    if (c === "insensitive") return true;
-  }
-  return (ctx.options.lattice?.methodCase ?? "insensitive") === "insensitive";
+  return methodCaseInsensitive(
+    route.metadata.annotations,
+    ctx.gateway.metadata.annotations,
+    ctx.options.lattice?.methodCase,
+  );
 }
 
 /** Lattice rule action: forward to the valid target groups only; none valid -> fixed HTTP 500. */
