@@ -1,0 +1,191 @@
+/**
+ * The gateway process: logger, metrics, data plane, runner and admin server put together, with signal
+ * handling. `grpcroute serve` calls {@link startGateway} with the real source, translator and data plane;
+ * tests may pass their own.
+ */
+
+import { GatewayMetrics } from "../admin/metrics.js";
+import { AdminServer } from "../admin/server.js";
+import type { ResourceSet } from "../api/types.js";
+import type { CallInfo, DataplaneOptions } from "../dataplane/types.js";
+import { AccessLog } from "../log/access-log.js";
+import { closeLogger, createLogger, type Logger } from "../log/logger.js";
+import type { StatusReport, TranslateOptions, TranslateResult } from "../translate/types.js";
+import { certificateWriter } from "./certificates.js";
+import { formatHostPort, type ServeOptions } from "./options.js";
+import { Runner, type RunnerDataplane, type RunnerSource } from "./runner.js";
+
+/** The parts of the pipeline, injected so tests can replace them. */
+export interface GatewayDeps {
+  createSource(files: string[], opts: { watch: boolean; debounceMs: number }): RunnerSource;
+  translate(resources: ResourceSet, opts: TranslateOptions): TranslateResult;
+  renderStatus(resources: ResourceSet, status: StatusReport): string;
+  createDataplane(opts: DataplaneOptions): RunnerDataplane;
+}
+
+export interface GatewayEnv {
+  /** Use this logger instead of one built from the options (tests). */
+  log?: Logger;
+  /** Install SIGHUP / SIGTERM / SIGINT handlers. Default false. */
+  handleSignals?: boolean;
+  /** Where start-up errors are written for people. Default stderr. */
+  stderr?: (text: string) => void;
+}
+
+/** A started gateway. */
+export interface RunningGateway {
+  readonly runner: Runner;
+  /** Bound admin address. */
+  readonly admin: { host: string; port: number };
+  readonly log: Logger;
+  /** Drains and stops; resolves with the exit code (0). Idempotent. */
+  stop(): Promise<number>;
+  /** Resolves with the exit code once the gateway stopped (by `stop()` or a signal). */
+  readonly exited: Promise<number>;
+}
+
+/** Why the gateway did not start, and the exit code: 2 for unreadable input, 1 otherwise. */
+export interface StartFailure {
+  code: number;
+  message: string;
+}
+
+/**
+ * Starts the gateway: the admin server first (so `/healthz` and `/readyz` answer during start-up), then the
+ * first configuration. Input that cannot be read at start is a failure (exit 2); a first configuration
+ * that cannot be applied (a port in use) is a failure (exit 1) unless `watch` is on, in which case the
+ * gateway keeps running, not ready, until a later configuration applies.
+ */
+export async function startGateway(
+  opts: ServeOptions,
+  deps: GatewayDeps,
+  env: GatewayEnv = {},
+): Promise<RunningGateway | StartFailure> {
+  const log = env.log ?? createLogger({ format: opts.logFormat, level: opts.logLevel });
+  let dataplane: RunnerDataplane | undefined;
+  const metrics = new GatewayMetrics({ stats: () => dataplane?.stats() });
+  const access = new AccessLog(log);
+  const dpOptions: DataplaneOptions = {
+    portMap: opts.portMap,
+    onCallEnd: (info: CallInfo) => {
+      metrics.observeCall(info);
+      access.record(info);
+    },
+    onCertificateGenerated: certificateWriter(opts.certDir, log),
+  };
+  if (opts.address !== undefined) dpOptions.address = opts.address;
+  dataplane = deps.createDataplane(dpOptions);
+  const runner = new Runner({
+    source: deps.createSource(opts.files, { watch: opts.watch, debounceMs: opts.debounceMs }),
+    translate: deps.translate,
+    renderStatus: deps.renderStatus,
+    dataplane,
+    metrics,
+    log,
+  });
+
+  const adminServer = new AdminServer(runner, log);
+  let admin: { host: string; port: number };
+  try {
+    admin = await adminServer.listen(opts.admin.host, opts.admin.port);
+  } catch (err: unknown) {
+    const reason = err instanceof Error ? err.message : String(err);
+    const message = `cannot start the admin server on ${formatHostPort(opts.admin.host, opts.admin.port)}: ${reason} (choose another with --admin HOST:PORT)`;
+    log.error(
+      { admin: formatHostPort(opts.admin.host, opts.admin.port), reason },
+      "admin server failed to start",
+    );
+    await dataplane.close(0);
+    await closeLogger(log);
+    return { code: 1, message };
+  }
+  const adminText = formatHostPort(admin.host, admin.port);
+  log.info({ admin: adminText, files: opts.files, watch: opts.watch }, "admin server listening");
+
+  let stopping: Promise<number> | undefined;
+  let resolveExited: (code: number) => void = () => {};
+  const exited = new Promise<number>((r) => {
+    resolveExited = r;
+  });
+  const signalHandlers: [NodeJS.Signals, () => void][] = [];
+  const removeSignals = (): void => {
+    for (const [sig, fn] of signalHandlers) process.off(sig, fn);
+  };
+
+  const stop = (): Promise<number> => {
+    if (stopping !== undefined) return stopping;
+    stopping = (async () => {
+      log.info({ drainTimeoutMs: opts.drainTimeoutMs }, "shutting down: draining calls in flight");
+      const started = performance.now();
+      await runner.stop(opts.drainTimeoutMs);
+      await adminServer.close();
+      access.flush();
+      log.info({ drainMs: Math.round(performance.now() - started) }, "stopped");
+      removeSignals();
+      await closeLogger(log);
+      resolveExited(0);
+      return 0;
+    })();
+    return stopping;
+  };
+
+  const first = await runner.start();
+  if (!first.ok && (first.stage === "read" || !opts.watch)) {
+    await runner.stop(0);
+    await adminServer.close();
+    await closeLogger(log);
+    const message =
+      first.stage === "read"
+        ? `cannot read the input: ${first.reason}`
+        : `cannot serve the configuration: ${first.reason}`;
+    return { code: first.stage === "read" ? 2 : 1, message };
+  }
+  const ready = (): void => {
+    log.info(
+      { version: runner.table()?.version, listeners: runner.listeners(), admin: adminText },
+      "gateway ready",
+    );
+  };
+  if (first.ok) {
+    ready();
+  } else {
+    log.warn({ admin: adminText }, "not ready: waiting for a configuration that applies (files are watched)");
+    const off = runner.onOutcome((o) => {
+      if (o.ok) {
+        off();
+        ready();
+      }
+    });
+  }
+
+  if (env.handleSignals === true) {
+    const onTerm = (): void => {
+      if (stopping !== undefined) {
+        // A second signal while draining: people pressing Ctrl-C twice want out now.
+        log.warn("second signal: exiting without waiting for calls in flight");
+        access.flush();
+        process.exit(1);
+      }
+      void stop();
+    };
+    const onHup = (): void => runner.reload();
+    signalHandlers.push(["SIGTERM", onTerm], ["SIGINT", onTerm], ["SIGHUP", onHup]);
+    for (const [sig, fn] of signalHandlers) process.on(sig, fn);
+  }
+  return { runner, admin, log, stop, exited };
+}
+
+/** Runs the gateway until a signal stops it; returns the exit code. Start-up failures are printed. */
+export async function serveGateway(
+  opts: ServeOptions,
+  deps: GatewayDeps,
+  env: GatewayEnv = {},
+): Promise<number> {
+  const stderr = env.stderr ?? ((t: string) => process.stderr.write(t));
+  const started = await startGateway(opts, deps, { handleSignals: true, ...env });
+  if (!("runner" in started)) {
+    stderr(`grpcroute serve: ${started.message}\n`);
+    return started.code;
+  }
+  return started.exited;
+}

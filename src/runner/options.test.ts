@@ -1,0 +1,100 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { formatHostPort, parseHostPort, parseServeArgs } from "./options.js";
+
+test("serve options: valid command lines", () => {
+  const cases: { argv: string[]; want: Record<string, unknown> }[] = [
+    {
+      argv: ["-f", "a.yaml"],
+      want: {
+        files: ["a.yaml"],
+        watch: false,
+        admin: { host: "127.0.0.1", port: 9901 },
+        drainTimeoutMs: 10000,
+      },
+    },
+    {
+      argv: ["-f", "a.yaml", "--file", "dir/", "--watch", "--address", "127.0.0.1", "--admin", "[::1]:0"],
+      want: { files: ["a.yaml", "dir/"], watch: true, address: "127.0.0.1", admin: { host: "::1", port: 0 } },
+    },
+    {
+      argv: [
+        "-f",
+        "a",
+        "--log-format",
+        "pretty",
+        "--log-level",
+        "debug",
+        "--drain-timeout",
+        "0",
+        "--cert-dir",
+        "/c",
+      ],
+      want: { logFormat: "pretty", logLevel: "debug", drainTimeoutMs: 0, certDir: "/c" },
+    },
+  ];
+  for (const c of cases) {
+    const r = parseServeArgs(c.argv);
+    assert.equal(r.kind, "ok", c.argv.join(" "));
+    if (r.kind !== "ok") continue;
+    for (const [k, v] of Object.entries(c.want)) {
+      assert.deepEqual((r.options as unknown as Record<string, unknown>)[k], v, `${c.argv.join(" ")}: ${k}`);
+    }
+  }
+  const pm = parseServeArgs(["-f", "a", "--port-map", "443=8443", "--port-map", "80=0"]);
+  assert.equal(pm.kind, "ok");
+  if (pm.kind === "ok")
+    assert.deepEqual(
+      [...pm.options.portMap],
+      [
+        [443, 8443],
+        [80, 0],
+      ],
+    );
+  assert.equal(parseServeArgs(["--help"]).kind, "help");
+});
+
+test("serve options: bad flags give a message naming the flag and what is expected", () => {
+  const cases: { argv: string[]; error: RegExp }[] = [
+    { argv: [], error: /no input: give at least one -f PATH/ },
+    { argv: ["-f"], error: /argument missing|-f/ },
+    { argv: ["-f", "a", "--bogus"], error: /Unknown option '--bogus'/ },
+    { argv: ["a.yaml"], error: /unexpected argument "a\.yaml": manifest paths are given with -f PATH/ },
+    { argv: ["-f", "a", "--port-map", "443"], error: /--port-map "443": expected LISTENER_PORT=LOCAL_PORT/ },
+    { argv: ["-f", "a", "--port-map", "0=1"], error: /listener port 1\.\.65535/ },
+    { argv: ["-f", "a", "--port-map", "80=70000"], error: /--port-map "80=70000"/ },
+    {
+      argv: ["-f", "a", "--port-map", "80=1", "--port-map", "80=2"],
+      error: /listener port 80 is mapped twice/,
+    },
+    { argv: ["-f", "a", "--admin", "9901"], error: /--admin "9901": expected HOST:PORT/ },
+    { argv: ["-f", "a", "--admin", "localhost:99999"], error: /--admin "localhost:99999"/ },
+    { argv: ["-f", "a", "--log-format", "xml"], error: /--log-format "xml": expected one of json, pretty/ },
+    { argv: ["-f", "a", "--log-level", "loud"], error: /--log-level "loud": expected one of trace/ },
+    {
+      argv: ["-f", "a", "--drain-timeout", "10s"],
+      error: /--drain-timeout "10s": expected a whole number of milliseconds/,
+    },
+    { argv: ["-f", "a", "--address", ""], error: /--address: the address is empty/ },
+  ];
+  for (const c of cases) {
+    const r = parseServeArgs(c.argv);
+    assert.equal(r.kind, "error", c.argv.join(" "));
+    if (r.kind === "error") assert.match(r.message, c.error, c.argv.join(" "));
+  }
+});
+
+test("host:port parsing and formatting round-trip, IPv6 in brackets", () => {
+  const cases: [string, { host: string; port: number } | undefined][] = [
+    ["127.0.0.1:9901", { host: "127.0.0.1", port: 9901 }],
+    ["localhost:0", { host: "localhost", port: 0 }],
+    ["[::1]:9901", { host: "::1", port: 9901 }],
+    ["::1:9901", undefined],
+    ["[localhost]:1", undefined],
+    [":9901", undefined],
+  ];
+  for (const [s, want] of cases) {
+    assert.deepEqual(parseHostPort(s), want, s);
+    if (want) assert.equal(formatHostPort(want.host, want.port), s);
+  }
+});

@@ -1,0 +1,213 @@
+/**
+ * `grpcroute serve` options: parsing and checking the command line. Bad flags never throw: they come back as
+ * a message naming the flag, the value and what is expected (the command prints it and exits 2).
+ */
+import { isIP } from "node:net";
+import { parseArgs } from "node:util";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../log/logger.js";
+import { defaultCertDir } from "./certificates.js";
+
+/** Everything `serve` needs, with defaults applied. */
+export interface ServeOptions {
+  /** Manifest files and folders (`-f`, repeatable). */
+  files: string[];
+  /** Reload when the files change (`--watch`). Default false; SIGHUP reloads either way. */
+  watch: boolean;
+  /** Address listeners bind to (`--address`). Default: all interfaces. */
+  address?: string;
+  /** Listener port -> local port (`--port-map`, repeatable; local 0 = any free port). */
+  portMap: Map<number, number>;
+  /** Admin server address (`--admin HOST:PORT`). Default 127.0.0.1:9901; port 0 picks a free port. */
+  admin: { host: string; port: number };
+  /** Default json. */
+  logFormat: LogFormat;
+  /** Default info. */
+  logLevel: LogLevel;
+  /** How long calls in flight may run after SIGTERM before they are cancelled, in ms. Default 10,000. */
+  drainTimeoutMs: number;
+  /** Where generated certificates are written. Default `<os tmpdir>/grpcroute-certs`. */
+  certDir: string;
+  /** Quiet time after a file change before reloading, in ms. Default 200. */
+  debounceMs: number;
+}
+
+export const DEFAULT_ADMIN = { host: "127.0.0.1", port: 9901 } as const;
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+export const DEFAULT_DEBOUNCE_MS = 200;
+
+export const SERVE_USAGE = `usage: grpcroute serve -f PATH [-f PATH ...] [options]
+
+Runs the gateway: serves every Gateway listener of the manifests and routes gRPC calls by their GRPCRoutes.
+
+options:
+  -f, --file PATH              manifest file or folder (YAML or JSON); repeatable; required
+  -w, --watch                  reload when the files change (SIGHUP reloads too)
+      --address ADDR           address the listeners bind to (default: all interfaces)
+      --port-map LP=PORT       bind listener port LP on local PORT instead (repeatable; 0 = any free port),
+                               e.g. --port-map 443=8443 to run without privileges
+      --admin HOST:PORT        admin server address (default ${DEFAULT_ADMIN.host}:${DEFAULT_ADMIN.port}; port 0 = any free port)
+      --log-format json|pretty log format (default json: one JSON object per line on stdout)
+      --log-level LEVEL        ${LOG_LEVELS.join(", ")} (default info)
+      --drain-timeout MS       on SIGTERM, how long calls in flight may finish (default ${DEFAULT_DRAIN_TIMEOUT_MS})
+      --cert-dir DIR           where generated listener certificates are written (default ${defaultCertDir()})
+      --debounce MS            quiet time after a file change before reloading (default ${DEFAULT_DEBOUNCE_MS})
+  -h, --help                   show this help
+
+admin endpoints: /healthz /readyz /config /status /metrics
+signals: SIGHUP reloads; SIGTERM or SIGINT drains calls in flight and exits 0.
+`;
+
+export type ParseResult =
+  | { kind: "ok"; options: ServeOptions }
+  | { kind: "help" }
+  | { kind: "error"; message: string };
+
+/** Parses `serve`'s arguments. */
+export function parseServeArgs(argv: string[]): ParseResult {
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        file: { type: "string", short: "f", multiple: true },
+        watch: { type: "boolean", short: "w" },
+        address: { type: "string" },
+        "port-map": { type: "string", multiple: true },
+        admin: { type: "string" },
+        "log-format": { type: "string" },
+        "log-level": { type: "string" },
+        "drain-timeout": { type: "string" },
+        "cert-dir": { type: "string" },
+        debounce: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (err: unknown) {
+    return { kind: "error", message: err instanceof Error ? err.message : String(err) };
+  }
+  if (values.help === true) return { kind: "help" };
+  if (positionals.length > 0) {
+    return {
+      kind: "error",
+      message: `unexpected argument "${positionals[0]}": manifest paths are given with -f PATH`,
+    };
+  }
+  const files = strings(values.file);
+  if (files.length === 0) return { kind: "error", message: "no input: give at least one -f PATH" };
+  if (files.some((f) => f === "")) return { kind: "error", message: "-f: the path is empty" };
+
+  const portMap = new Map<number, number>();
+  for (const spec of strings(values["port-map"])) {
+    const m = /^(\d+)=(\d+)$/.exec(spec);
+    const from = m ? Number(m[1]) : Number.NaN;
+    const to = m ? Number(m[2]) : Number.NaN;
+    if (!m || !isPort(from, 1) || !isPort(to, 0)) {
+      return {
+        kind: "error",
+        message: `--port-map "${spec}": expected LISTENER_PORT=LOCAL_PORT, listener port 1..65535 and local port 0..65535 (0 = any free port)`,
+      };
+    }
+    if (portMap.has(from))
+      return { kind: "error", message: `--port-map: listener port ${from} is mapped twice` };
+    portMap.set(from, to);
+  }
+
+  let admin: { host: string; port: number } = { ...DEFAULT_ADMIN };
+  const adminArg = str(values.admin);
+  if (adminArg !== undefined) {
+    const parsed = parseHostPort(adminArg);
+    if (parsed === undefined) {
+      return {
+        kind: "error",
+        message: `--admin "${adminArg}": expected HOST:PORT with port 0..65535, e.g. 127.0.0.1:9901 or [::1]:9901`,
+      };
+    }
+    admin = parsed;
+  }
+
+  const address = str(values.address);
+  if (address !== undefined && address === "")
+    return { kind: "error", message: "--address: the address is empty" };
+
+  const logFormat = str(values["log-format"]) ?? "json";
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
+    return {
+      kind: "error",
+      message: `--log-format "${logFormat}": expected one of ${LOG_FORMATS.join(", ")}`,
+    };
+  }
+  const logLevel = str(values["log-level"]) ?? "info";
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    return { kind: "error", message: `--log-level "${logLevel}": expected one of ${LOG_LEVELS.join(", ")}` };
+  }
+
+  const drain = parseMs(values["drain-timeout"], DEFAULT_DRAIN_TIMEOUT_MS);
+  if (drain === undefined) {
+    return {
+      kind: "error",
+      message: `--drain-timeout "${str(values["drain-timeout"])}": expected a whole number of milliseconds, 0..3600000`,
+    };
+  }
+  const debounce = parseMs(values.debounce, DEFAULT_DEBOUNCE_MS);
+  if (debounce === undefined) {
+    return {
+      kind: "error",
+      message: `--debounce "${str(values.debounce)}": expected a whole number of milliseconds, 0..3600000`,
+    };
+  }
+  const certDir = str(values["cert-dir"]) ?? defaultCertDir();
+  if (certDir === "") return { kind: "error", message: "--cert-dir: the directory is empty" };
+
+  const options: ServeOptions = {
+    files,
+    watch: values.watch === true,
+    portMap,
+    admin,
+    logFormat: logFormat as LogFormat,
+    logLevel: logLevel as LogLevel,
+    drainTimeoutMs: drain,
+    certDir,
+    debounceMs: debounce,
+  };
+  if (address !== undefined) options.address = address;
+  return { kind: "ok", options };
+}
+
+/** `host:port`, `[v6]:port`; undefined when malformed. */
+export function parseHostPort(s: string): { host: string; port: number } | undefined {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:[\]]+):(\d+)$/.exec(s);
+  if (!m) return undefined;
+  const host = m[1] ?? "";
+  const port = Number(m[2]);
+  if (!isPort(port, 0)) return undefined;
+  if (s.startsWith("[") && isIP(host) !== 6) return undefined;
+  return { host, port };
+}
+
+/** `host:port` for logs and URLs, with IPv6 hosts in brackets. */
+export function formatHostPort(host: string, port: number): string {
+  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function isPort(n: number, min: number): boolean {
+  return Number.isInteger(n) && n >= min && n <= 65535;
+}
+
+function parseMs(v: unknown, dflt: number): number | undefined {
+  const s = str(v);
+  if (s === undefined) return dflt;
+  if (!/^\d+$/.test(s)) return undefined;
+  const n = Number(s);
+  return n <= 3_600_000 ? n : undefined;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === "string" ? v : undefined;
+}
+
+function strings(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+}
