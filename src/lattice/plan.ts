@@ -489,3 +489,15 @@ function planAction(
   if (out.length === 0) return { fixedResponse: { statusCode: 500 } };
   return { forward: { targetGroups: out } };
 }
+
+/** The plan as one printable document (`grpcroute plan` output): a kind header, the plan and its issues. */
+export function planDocument(plan: LatticePlan, issues: PlanIssue[]): Record<string, unknown> {
+  return {
+    apiVersion: "grpcroute.dev/v1alpha1",
+    kind: "LatticePlan",
+    serviceNetworks: plan.serviceNetworks,
+    services: plan.services,
+    targetGroups: plan.targetGroups,
+    issues,
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * `grpcroute plan -f PATH [-f PATH ...] [-o yaml|json] [--domain-suffix SUFFIX] [--method-case CASE]
+ * [--vpc-id ID] [--cluster-name NAME] [--account-id ID]`: prints the VPC Lattice resources (service
+ * network, service, listener, rules, target groups and targets) of every Lattice-profile GRPCRoute, in the
+ * VPC Lattice API's input shapes. Exit 0 when every Lattice route planned cleanly, 1 when a rule or route
+ * was rejected (each reason on stderr), 2 for bad flags or input that cannot be read.
+ */
+import { stringify } from "yaml";
+import { formatIssue, loadPaths } from "../../api/parse.js";
+import { type LatticePlanOptions, planDocument, planLattice } from "../../lattice/plan.js";
+import { translate } from "../../translate/translator.js";
+import type { TranslateOptions } from "../../translate/types.js";
+
+export const PLAN_USAGE = `usage: grpcroute plan -f PATH [-f PATH ...] [-o yaml|json] [options]
+
+Prints the VPC Lattice resources the AWS Gateway API Controller would create for every GRPCRoute of a
+Lattice-profile Gateway (class amazon-vpc-lattice, or controllerName
+application-networking.k8s.aws/gateway-api-controller), in the VPC Lattice API's input shapes.
+
+options:
+  -f, --filename PATH     manifest file or folder (repeatable)
+  -o, --output FORMAT     yaml (default) or json
+  --domain-suffix SUFFIX  suffix of assigned domain names (default vpc-lattice-svcs.us-west-2.on.aws)
+  --method-case CASE      default method matching: insensitive (the seed's docs, default) or sensitive
+  --vpc-id ID             target group vpcIdentifier (the controller's CLUSTER_VPC_ID)
+  --cluster-name NAME     ClusterName tag (the controller's CLUSTER_NAME)
+  --account-id ID         account id in the ManagedBy tag
+  -h, --help              this text
+
+exit: 0 every Lattice route planned cleanly; 1 a rule or route was rejected (reasons on stderr);
+      2 bad options or input that cannot be read
+`;
+
+interface PlanArgs {
+  files: string[];
+  output: "yaml" | "json";
+  opts: LatticePlanOptions;
+}
+
+function parseArgs(argv: string[]): PlanArgs | { help: true } | { error: string } {
+  const files: string[] = [];
+  let output: "yaml" | "json" = "yaml";
+  const opts: LatticePlanOptions = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? "";
+    if (a === "-h" || a === "--help") return { help: true };
+    const eq = a.startsWith("--") ? a.indexOf("=") : -1;
+    const flag = eq > 0 ? a.slice(0, eq) : a;
+    const known = [
+      "-f",
+      "--filename",
+      "-o",
+      "--output",
+      "--domain-suffix",
+      "--method-case",
+      "--vpc-id",
+      "--cluster-name",
+      "--account-id",
+    ];
+    if (!known.includes(flag)) return { error: `unknown option "${a}"` };
+    let value: string | undefined;
+    if (eq > 0) value = a.slice(eq + 1);
+    else {
+      value = argv[i + 1];
+      i++;
+    }
+    if (value === undefined || value === "") return { error: `option ${flag} needs a value` };
+    switch (flag) {
+      case "-f":
+      case "--filename":
+        files.push(value);
+        break;
+      case "-o":
+      case "--output":
+        if (value !== "yaml" && value !== "json") return { error: `-o must be yaml or json, not "${value}"` };
+        output = value;
+        break;
+      case "--domain-suffix":
+        opts.domainSuffix = value;
+        break;
+      case "--method-case":
+        if (value !== "sensitive" && value !== "insensitive") {
+          return { error: `--method-case must be sensitive or insensitive, not "${value}"` };
+        }
+        opts.methodCase = value;
+        break;
+      case "--vpc-id":
+        opts.vpcId = value;
+        break;
+      case "--cluster-name":
+        opts.clusterName = value;
+        break;
+      case "--account-id":
+        opts.accountId = value;
+        break;
+    }
+  }
+  if (files.length === 0) return { error: "at least one -f PATH is required" };
+  return { files, output, opts };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  if ("help" in args) {
+    process.stdout.write(PLAN_USAGE);
+    return 0;
+  }
+  if ("error" in args) {
+    process.stderr.write(`grpcroute plan: ${args.error}\nRun \`grpcroute plan --help\` for the options.\n`);
+    return 2;
+  }
+  const loaded = await loadPaths(args.files);
+  if (loaded.fatal.length > 0) {
+    for (const i of loaded.fatal) process.stderr.write(`grpcroute plan: ${formatIssue(i)}\n`);
+    return 2;
+  }
+  let rejected = false;
+  for (const i of loaded.issues) {
+    if (i.severity === "error") rejected = true;
+    process.stderr.write(`${i.severity}: ${formatIssue(i)}\n`);
+  }
+  const lattice: NonNullable<TranslateOptions["lattice"]> = {};
+  if (args.opts.domainSuffix !== undefined) lattice.domainSuffix = args.opts.domainSuffix;
+  if (args.opts.methodCase !== undefined) lattice.methodCase = args.opts.methodCase;
+  const result = translate(loaded.resources, { lattice });
+  const { plan, issues } = planLattice(loaded.resources, result, args.opts);
+  for (const i of issues) {
+    rejected = true;
+    process.stderr.write(
+      `rejected: GRPCRoute ${i.route}: ${i.path === "" ? "" : `${i.path}: `}${i.message}\n`,
+    );
+  }
+  const doc = planDocument(plan, issues);
+  process.stdout.write(
+    args.output === "json" ? `${JSON.stringify(doc, null, 2)}\n` : stringify(doc, { lineWidth: 0 }),
+  );
+  return rejected ? 1 : 0;
+}
