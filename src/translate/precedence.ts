@@ -92,7 +92,37 @@ export function comparePrecedence(a: ListenerEntry, b: ListenerEntry): number {
   );
 }
 
-/** Returns the entries sorted by `comparePrecedence` (a new array; the input is not changed). */
+/**
+ * Splits entries whose hostnames have different precedence keys, so each entry's hostnames share one
+ * (non-wildcard length, length) pair and a single position in the order is right for every host it
+ * answers. An entry answering `a.example.com` and `*.example.com` becomes two: the exact name ranks by its
+ * own length, the wildcard by its. A split entry's name gets the suffix `/host/<first hostname>`.
+ */
+export function splitByHostnameKey(entries: readonly ListenerEntry[]): ListenerEntry[] {
+  const out: ListenerEntry[] = [];
+  for (const e of entries) {
+    const groups = new Map<string, string[]>();
+    for (const h of e.ir.hostnames) {
+      const k = `${h.startsWith("*.") ? 0 : h.length}/${h.length}`;
+      const g = groups.get(k) ?? [];
+      g.push(h);
+      groups.set(k, g);
+    }
+    if (groups.size <= 1) {
+      out.push(e);
+      continue;
+    }
+    for (const hostnames of groups.values()) {
+      out.push({ ...e, ir: { ...e.ir, name: `${e.ir.name}/host/${hostnames[0]}`, hostnames } });
+    }
+  }
+  return out;
+}
+
+/**
+ * The standard order of a listener's entries: split by hostname key, then sorted by `comparePrecedence`
+ * (a new array; the input is not changed).
+ */
 export function sortByPrecedence(entries: readonly ListenerEntry[]): ListenerEntry[] {
-  return [...entries].sort(comparePrecedence);
+  return splitByHostnameKey(entries).sort(comparePrecedence);
 }

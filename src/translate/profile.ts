@@ -166,7 +166,8 @@ export interface GatewayProfile {
 
   /**
    * Orders every entry of one listener; the data plane takes the first that accepts a call. Standard: the
-   * Gateway API precedence (`precedence.ts`). Must be deterministic.
+   * Gateway API precedence (`precedence.ts`), after splitting an entry whose hostnames rank differently
+   * into one entry per rank (names suffixed `/host/<hostname>`). Must be deterministic.
    */
   orderEntries(entries: readonly ListenerEntry[], ctx: ProfileContext): ListenerEntry[];
 

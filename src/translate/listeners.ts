@@ -1,0 +1,286 @@
+/**
+ * Listener status: supported kinds, TLS certificates, conflicts, and the Accepted / ResolvedRefs /
+ * Programmed / Conflicted conditions (reference sections 3.2 and 3.3).
+ */
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import {
+  type Condition,
+  GATEWAY_GROUP,
+  type Gateway,
+  type Listener,
+  type RouteGroupKind,
+} from "../api/types.js";
+import type { IrTls } from "../ir/routing-table.js";
+import { type Indexes, referenceGranted } from "./context.js";
+import type { GatewayProfile, ProfileContext } from "./profile.js";
+import { condition } from "./status/conditions.js";
+import {
+  CondAccepted,
+  CondConflicted,
+  CondProgrammed,
+  CondResolvedRefs,
+  ListenerReason,
+} from "./status/reasons.js";
+
+/** A listener after evaluation, before routes attach. */
+export interface ListenerState {
+  readonly listener: Listener;
+  readonly index: number;
+  /** Kinds the listener supports (its status `supportedKinds`). */
+  readonly supportedKinds: RouteGroupKind[];
+  /** GRPCRoute is among the supported kinds. */
+  readonly allowsGrpcRoute: boolean;
+  /** Why GRPCRoute is not allowed (for NotAllowedByListeners messages). */
+  readonly kindProblem?: string;
+  readonly accepted: boolean;
+  readonly conflicted: boolean;
+  /** Certificates from valid certificateRefs (HTTPS). */
+  readonly certificates: IrTls["certificates"];
+  /** HTTPS listener served with a generated certificate (profile hook). */
+  readonly generateTls: boolean;
+  /** Whether the data plane serves this listener. */
+  readonly programmed: boolean;
+  /** Accepted, Programmed, ResolvedRefs, Conflicted. */
+  readonly conditions: Condition[];
+}
+
+interface CertResult {
+  certificates: IrTls["certificates"];
+  problems: { reason: string; message: string }[];
+}
+
+/** Resolves an HTTPS listener's certificateRefs to PEM pairs (InvalidCertificateRef / RefNotPermitted). */
+function resolveCertificates(idx: Indexes, gateway: Gateway, listener: Listener): CertResult {
+  const out: CertResult = { certificates: [], problems: [] };
+  const gwNs = gateway.metadata.namespace;
+  (listener.tls?.certificateRefs ?? []).forEach((ref, i) => {
+    const ns = ref.namespace ?? gwNs;
+    const where = `tls.certificateRefs[${i}] (${ref.kind} ${ns}/${ref.name})`;
+    if (ref.group !== "" || ref.kind !== "Secret") {
+      out.problems.push({
+        reason: ListenerReason.InvalidCertificateRef,
+        message: `${where}: only core Secrets are supported`,
+      });
+      return;
+    }
+    if (ns !== gwNs) {
+      const ok = referenceGranted(
+        idx,
+        { group: GATEWAY_GROUP, kind: "Gateway", namespace: gwNs },
+        { group: "", kind: "Secret", namespace: ns, name: ref.name },
+      );
+      if (!ok) {
+        out.problems.push({
+          reason: ListenerReason.RefNotPermitted,
+          message: `${where}: no ReferenceGrant in ${ns} allows Gateways from ${gwNs}`,
+        });
+        return;
+      }
+    }
+    const secret = idx.secrets.get(`${ns}/${ref.name}`);
+    if (secret === undefined) {
+      out.problems.push({ reason: ListenerReason.InvalidCertificateRef, message: `${where}: not found` });
+      return;
+    }
+    if (secret.spec.type !== "kubernetes.io/tls") {
+      out.problems.push({
+        reason: ListenerReason.InvalidCertificateRef,
+        message: `${where}: type is "${secret.spec.type}", want kubernetes.io/tls`,
+      });
+      return;
+    }
+    const certPem = secret.spec.data["tls.crt"] ?? "";
+    const keyPem = secret.spec.data["tls.key"] ?? "";
+    const bad = pemProblem(certPem, keyPem);
+    if (bad !== undefined) {
+      out.problems.push({ reason: ListenerReason.InvalidCertificateRef, message: `${where}: ${bad}` });
+      return;
+    }
+    out.certificates.push({ certPem, keyPem, source: `secret/${ns}/${ref.name}` });
+  });
+  return out;
+}
+
+/** Parses the pair (pure computation, no I/O) so a malformed Secret is reported, not served. */
+function pemProblem(certPem: string, keyPem: string): string | undefined {
+  if (certPem === "") return "tls.crt is missing";
+  if (keyPem === "") return "tls.key is missing";
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(certPem);
+  } catch {
+    return "tls.crt is not a PEM certificate";
+  }
+  try {
+    const key = createPrivateKey(keyPem);
+    if (!cert.checkPrivateKey(key)) return "tls.key does not match tls.crt";
+  } catch {
+    return "tls.key is not a PEM private key";
+  }
+  return undefined;
+}
+
+function kindName(k: RouteGroupKind): string {
+  return k.group === "" ? k.kind : `${k.kind}.${k.group}`;
+}
+
+/**
+ * Finds listeners that cannot be told apart (reference 3.3, "Listener distinctness"): on one port, a
+ * different protocol is a ProtocolConflict; the same protocol and the same hostname (none counts as one
+ * hostname) is a HostnameConflict. Returns the conflict reason per listener index.
+ */
+function conflicts(listeners: readonly Listener[]): Map<number, { reason: string; message: string }> {
+  const out = new Map<number, { reason: string; message: string }>();
+  listeners.forEach((a, i) => {
+    listeners.forEach((b, j) => {
+      if (i === j || a.port !== b.port || out.has(i)) return;
+      if (a.protocol !== b.protocol) {
+        out.set(i, {
+          reason: ListenerReason.ProtocolConflict,
+          message: `listener "${b.name}" uses port ${a.port} with protocol ${b.protocol}`,
+        });
+      } else if ((a.hostname ?? "") === (b.hostname ?? "")) {
+        out.set(i, {
+          reason: ListenerReason.HostnameConflict,
+          message: `listener "${b.name}" uses port ${a.port}, protocol ${a.protocol} and the same hostname ${a.hostname ?? "(none)"}`,
+        });
+      }
+    });
+  });
+  return out;
+}
+
+/** Evaluates every listener of a Gateway for its profile. */
+export function evaluateListeners(
+  idx: Indexes,
+  gateway: Gateway,
+  profile: GatewayProfile,
+  ctx: ProfileContext,
+): ListenerState[] {
+  const gen = gateway.metadata.generation;
+  const conflictMap = conflicts(gateway.spec.listeners);
+  return gateway.spec.listeners.map((listener, index) => {
+    const conditions: Condition[] = [];
+    const refProblems: { reason: string; message: string }[] = [];
+    let acceptedProblem: { reason: string; message: string } | undefined;
+    const httpLike = listener.protocol === "HTTP" || listener.protocol === "HTTPS";
+    if (!httpLike) {
+      acceptedProblem = {
+        reason: ListenerReason.UnsupportedProtocol,
+        message: `protocol ${listener.protocol} is not supported; grpcroute serves HTTP (h2c) and HTTPS (h2) listeners`,
+      };
+    }
+
+    // Route kinds: listed kinds are kept when the profile supports them on this protocol.
+    let supportedKinds: RouteGroupKind[];
+    let kindProblem: string | undefined;
+    const listed = listener.allowedRoutes.kinds;
+    if (listed !== undefined && listed.length > 0) {
+      supportedKinds = [];
+      const invalid: string[] = [];
+      for (const k of listed) {
+        if (profile.routeKindAllowed(listener.protocol, k, ctx))
+          supportedKinds.push({ group: k.group, kind: k.kind });
+        else invalid.push(kindName(k));
+      }
+      if (invalid.length > 0) {
+        refProblems.push({
+          reason: ListenerReason.InvalidRouteKinds,
+          message: `route kinds not supported on a ${listener.protocol} listener: ${invalid.join(", ")}`,
+        });
+      }
+      if (!supportedKinds.some((k) => k.group === GATEWAY_GROUP && k.kind === "GRPCRoute")) {
+        kindProblem = listed.some((k) => k.kind === "GRPCRoute")
+          ? `GRPCRoute is not supported on a ${listener.protocol} listener`
+          : "allowedRoutes.kinds does not include GRPCRoute";
+      }
+    } else {
+      supportedKinds = profile.defaultRouteKinds(listener.protocol, ctx);
+      if (!supportedKinds.some((k) => k.group === GATEWAY_GROUP && k.kind === "GRPCRoute")) {
+        kindProblem = `protocol ${listener.protocol} does not carry GRPCRoute`;
+      }
+    }
+    const allowsGrpcRoute = kindProblem === undefined;
+
+    // TLS.
+    let certificates: IrTls["certificates"] = [];
+    let generateTls = false;
+    let tlsUsable = true;
+    if (listener.protocol === "HTTPS" && acceptedProblem === undefined) {
+      if (listener.tls?.mode === "Passthrough") {
+        acceptedProblem = {
+          reason: ListenerReason.UnsupportedValue,
+          message: "tls.mode Passthrough is not supported on an HTTPS listener (TLS is terminated here)",
+        };
+      } else if ((listener.tls?.certificateRefs ?? []).length === 0) {
+        if (profile.missingCertificates(listener, ctx) === "generate") {
+          generateTls = true;
+        } else {
+          tlsUsable = false;
+          refProblems.push({
+            reason: ListenerReason.InvalidCertificateRef,
+            message: "an HTTPS listener needs tls.certificateRefs",
+          });
+        }
+      } else {
+        const r = resolveCertificates(idx, gateway, listener);
+        certificates = r.certificates;
+        refProblems.push(...r.problems);
+        tlsUsable = certificates.length > 0;
+      }
+    }
+
+    const conflict = conflictMap.get(index);
+    const accepted = acceptedProblem === undefined;
+    conditions.push(
+      accepted
+        ? condition(CondAccepted, "True", ListenerReason.Accepted, "Listener is accepted", gen)
+        : condition(CondAccepted, "False", acceptedProblem!.reason, acceptedProblem!.message, gen),
+    );
+
+    let notProgrammed: string | undefined;
+    if (!accepted) notProgrammed = "the listener is not accepted";
+    else if (conflict !== undefined) notProgrammed = "the listener conflicts with another listener";
+    else if (!tlsUsable) notProgrammed = "the listener has no usable certificate";
+    else if (supportedKinds.length === 0) notProgrammed = "the listener supports no route kind";
+    const programmed = notProgrammed === undefined;
+    conditions.push(
+      programmed
+        ? condition(CondProgrammed, "True", ListenerReason.Programmed, "Listener is programmed", gen)
+        : condition(CondProgrammed, "False", ListenerReason.Invalid, `Not programmed: ${notProgrammed}`, gen),
+    );
+
+    const first = refProblems[0];
+    conditions.push(
+      first === undefined
+        ? condition(CondResolvedRefs, "True", ListenerReason.ResolvedRefs, "All references resolved", gen)
+        : condition(
+            CondResolvedRefs,
+            "False",
+            first.reason,
+            refProblems.map((p) => p.message).join("; "),
+            gen,
+          ),
+    );
+    conditions.push(
+      conflict === undefined
+        ? condition(CondConflicted, "False", ListenerReason.NoConflicts, "No conflicts", gen)
+        : condition(CondConflicted, "True", conflict.reason, conflict.message, gen),
+    );
+
+    const state: ListenerState = {
+      listener,
+      index,
+      supportedKinds,
+      allowsGrpcRoute,
+      accepted,
+      conflicted: conflict !== undefined,
+      certificates,
+      generateTls,
+      programmed,
+      conditions,
+      ...(kindProblem === undefined ? {} : { kindProblem }),
+    };
+    return state;
+  });
+}
