@@ -1,0 +1,171 @@
+/** Command-line flags and `BENCH_*` environment variables of the benchmark suite. */
+
+/** Every setting of one run. Flags win over environment variables, which win over the defaults. */
+export interface BenchOptions {
+  /** Tiny loads, no apt-get, targets with missing binaries skipped, nothing written to RESULTS.md. */
+  smoke: boolean;
+  /** Phases to run: unary, latency, streaming, micro. */
+  phases: Set<string>;
+  /** Backends for the unary and latency phases. */
+  backends: ("greeter" | "fixed")[];
+  /** Target names to measure (unknown ones are reported). */
+  targets: string[];
+  connections: number;
+  streams: number;
+  /** Seconds per measured h2load run. */
+  durationSec: number;
+  /** Seconds of unmeasured load per target before the repetitions. */
+  warmupSec: number;
+  /** Repetitions of the unary phase (medians are reported). */
+  reps: number;
+  /** Repetitions of the latency and streaming phases. */
+  shortReps: number;
+  /** Share of direct's saturated req/s used for the latency phase. */
+  latencyLoad: number;
+  /** Streaming: message size in bytes, seconds per run, concurrent streams. */
+  streamSize: number;
+  streamSec: number;
+  streamConcurrency: number;
+  /** Micro benchmark route counts. */
+  microSizes: number[];
+  /** Workers of each proxy (HAProxy threads, nginx worker processes, grpcroute `--workers`). */
+  proxyWorkers: number;
+  /** `dist`: compile the gateway first and run the output; `tsx`: run the sources. */
+  gatewayRuntime: "dist" | "tsx";
+  /** apt-get the missing binaries. */
+  install: boolean;
+  /** Where the summary goes, and the section of it this run replaces. */
+  resultsFile: string | undefined;
+  section: string;
+  /** A note printed with the results (e.g. what else was running). */
+  note: string;
+}
+
+const HELP = `usage: npm run bench -- [options]     (node scripts/bench.mjs [options])
+
+  --smoke                 short check that the suite works (< 60 s; no apt-get; skips what is missing)
+  --phases LIST           unary,latency,streaming,micro (all)                  BENCH_PHASES
+  --backends LIST         greeter,fixed                                        BENCH_BACKENDS
+  --targets LIST          direct,grpcroute,grpcroute-relay,haproxy,nginx        BENCH_TARGETS
+  --connections N         h2load connections (8)                               BENCH_CONNECTIONS
+  --streams N             concurrent streams per connection (16)               BENCH_STREAMS
+  --duration S            seconds per measured run (10)                        BENCH_DURATION
+  --warmup S              unmeasured seconds per target first (3)              BENCH_WARMUP
+  --reps N                unary repetitions, interleaved (5)                   BENCH_REPS
+  --short-reps N          latency and streaming repetitions (3)                BENCH_SHORT_REPS
+  --latency-load F        share of direct's saturated rate for latency (0.5)   BENCH_LATENCY_LOAD
+  --stream-size BYTES     streaming message size (1048576)                     BENCH_STREAM_SIZE
+  --stream-seconds S      seconds per streaming run (5)                        BENCH_STREAM_SECONDS
+  --stream-concurrency N  concurrent streams (2)                               BENCH_STREAM_CONCURRENCY
+  --micro-sizes LIST      route counts (10,1000,10000)                         BENCH_MICRO_SIZES
+  --proxy-workers N       threads/processes of every proxy (1)                 BENCH_PROXY_WORKERS
+  --gateway-runtime R     dist (compile first) or tsx (dist)                   BENCH_GATEWAY_RUNTIME
+  --no-install            never run apt-get
+  --results FILE          summary file (bench/RESULTS.md; none with --smoke)   BENCH_RESULTS
+  --section NAME          section of the summary file this run replaces (main) BENCH_SECTION
+  --note TEXT             note recorded with the figures                       BENCH_NOTE
+`;
+
+/** Thrown for a bad flag: the message is for the user, without a stack trace. */
+export class UsageError extends Error {}
+
+function list(s: string): string[] {
+  return s
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x !== "");
+}
+
+/** Parses flags and environment into options. Throws {@link UsageError} on bad input; prints help on `-h`. */
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions | "help" {
+  const flags = new Map<string, string>();
+  const bools = new Set<string>();
+  const BOOL = new Set(["smoke", "no-install", "help"]);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === "-h") {
+      bools.add("help");
+      continue;
+    }
+    if (!a.startsWith("--")) throw new UsageError(`unexpected argument "${a}"\n\n${HELP}`);
+    const eq = a.indexOf("=");
+    const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
+    if (BOOL.has(name)) {
+      bools.add(name);
+      continue;
+    }
+    const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new UsageError(`--${name} needs a value\n\n${HELP}`);
+    flags.set(name, value);
+  }
+  if (bools.has("help")) return "help";
+  const known = new Set(HELP.match(/--[a-z-]+/g)?.map((f) => f.slice(2)));
+  for (const f of flags.keys()) if (!known.has(f)) throw new UsageError(`unknown option --${f}\n\n${HELP}`);
+
+  const smoke = bools.has("smoke");
+  const str = (flag: string, envName: string, dflt: string): string =>
+    flags.get(flag) ?? env[envName] ?? dflt;
+  const num = (flag: string, envName: string, dflt: number, min: number, max: number): number => {
+    const raw = str(flag, envName, String(dflt));
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min || n > max) {
+      throw new UsageError(`--${flag} (${envName}) must be a number from ${min} to ${max}, got "${raw}"`);
+    }
+    return n;
+  };
+
+  const phases = new Set(list(str("phases", "BENCH_PHASES", "unary,latency,streaming,micro")));
+  for (const p of phases) {
+    if (!["unary", "latency", "streaming", "micro"].includes(p)) {
+      throw new UsageError(`--phases: unknown phase "${p}" (unary, latency, streaming, micro)`);
+    }
+  }
+  const backends = list(str("backends", "BENCH_BACKENDS", "greeter,fixed"));
+  for (const b of backends) {
+    if (b !== "greeter" && b !== "fixed")
+      throw new UsageError(`--backends: unknown backend "${b}" (greeter, fixed)`);
+  }
+  const targets = list(str("targets", "BENCH_TARGETS", "direct,grpcroute,grpcroute-relay,haproxy,nginx"));
+  if (!targets.includes("direct")) targets.unshift("direct");
+  const runtime = str("gateway-runtime", "BENCH_GATEWAY_RUNTIME", smoke ? "tsx" : "dist");
+  if (runtime !== "dist" && runtime !== "tsx") {
+    throw new UsageError(`--gateway-runtime must be dist or tsx, got "${runtime}"`);
+  }
+  const sizes = list(str("micro-sizes", "BENCH_MICRO_SIZES", smoke ? "10,1000" : "10,1000,10000")).map(
+    Number,
+  );
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 100_000)) {
+    throw new UsageError("--micro-sizes must list whole numbers from 1 to 100000");
+  }
+  const resultsDefault = smoke ? "" : "bench/RESULTS.md";
+  const results = str("results", "BENCH_RESULTS", resultsDefault);
+  const section = str("section", "BENCH_SECTION", "main");
+  if (!/^[a-z0-9-]+$/.test(section))
+    throw new UsageError(`--section must be lowercase letters, digits and -`);
+
+  return {
+    smoke,
+    phases,
+    backends: backends as ("greeter" | "fixed")[],
+    targets,
+    connections: num("connections", "BENCH_CONNECTIONS", smoke ? 2 : 8, 1, 1000),
+    streams: num("streams", "BENCH_STREAMS", smoke ? 4 : 16, 1, 1000),
+    durationSec: num("duration", "BENCH_DURATION", smoke ? 1 : 10, 1, 3600),
+    warmupSec: num("warmup", "BENCH_WARMUP", smoke ? 0 : 3, 0, 600),
+    reps: num("reps", "BENCH_REPS", smoke ? 1 : 5, 1, 100),
+    shortReps: num("short-reps", "BENCH_SHORT_REPS", smoke ? 1 : 3, 1, 100),
+    latencyLoad: num("latency-load", "BENCH_LATENCY_LOAD", 0.5, 0.01, 1),
+    streamSize: num("stream-size", "BENCH_STREAM_SIZE", 1024 * 1024, 1, 16 * 1024 * 1024),
+    streamSec: num("stream-seconds", "BENCH_STREAM_SECONDS", smoke ? 1 : 5, 1, 3600),
+    streamConcurrency: num("stream-concurrency", "BENCH_STREAM_CONCURRENCY", 2, 1, 64),
+    microSizes: sizes,
+    proxyWorkers: num("proxy-workers", "BENCH_PROXY_WORKERS", 1, 1, 64),
+    gatewayRuntime: runtime,
+    install: !smoke && !bools.has("no-install"),
+    resultsFile: results === "" ? undefined : results,
+    section,
+    note: str("note", "BENCH_NOTE", ""),
+  };
+}
+
+export { HELP };

@@ -1,0 +1,292 @@
+/**
+ * The figures of one run: the one-screen table printed at the end, and the section of bench/RESULTS.md it
+ * replaces (between `<!-- bench:<section>:begin -->` and `<!-- bench:<section>:end -->`, so hand-written notes
+ * around it survive re-runs).
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import type { BenchOptions } from "./options.js";
+import { fmt, fmtRatio, ratio } from "./stats.js";
+import type { GatewayFeatures } from "./targets.js";
+
+/** Where and when the figures were taken. */
+export interface MachineInfo {
+  date: string;
+  cores: number;
+  model: string;
+  node: string;
+  /** h2load, HAProxy and nginx versions. */
+  tools: string;
+  /** 1, 5 and 15 minute load averages before and after the run. */
+  loadBefore: string;
+  loadAfter: string;
+  command: string;
+  note: string;
+}
+
+/** Median figures of one target on one backend (unary SayHello at saturation). */
+export interface UnaryRow {
+  backend: string;
+  target: string;
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Proxy process tree CPU (user + system) per completed call, µs. NaN for direct. */
+  proxyCpuUs: number;
+  backendCpuUs: number;
+  /** Failed calls over all repetitions. */
+  failed: number;
+  runs: number;
+}
+
+/** Latency at a fixed share of direct's saturated rate. */
+export interface LatencyRow {
+  backend: string;
+  target: string;
+  offeredPerSec: number;
+  achievedPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/** Streaming throughput of large messages. */
+export interface StreamingRow {
+  mode: "download" | "echo";
+  target: string;
+  bytesPerSec: number;
+  /** Proxy CPU µs per MiB moved. */
+  proxyCpuUsPerMiB: number;
+}
+
+/** Router and translator at one route count. */
+export interface MicroRow {
+  routes: number;
+  /** Mean ns per `match()` over a mix of hits and misses. */
+  matchNs: number;
+  /** ms to compile the router from the table. */
+  compileMs: number;
+  /** ms per `translate()` of the resource set. */
+  translateMs: number;
+  /** ms to parse the generated manifests. */
+  parseMs: number;
+  /** Heap held by the routing table plus the compiled router, MiB. */
+  heapMiB: number;
+}
+
+/** Everything one run measured. */
+export interface Results {
+  machine: MachineInfo;
+  options: BenchOptions;
+  gateway?: GatewayFeatures & { runtime: string };
+  unary: UnaryRow[];
+  latency: LatencyRow[];
+  streaming: StreamingRow[];
+  micro: MicroRow[];
+  /** Targets or phases that could not run, and why. */
+  skipped: string[];
+  /** Things that went wrong during the run. */
+  problems: string[];
+}
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ")} |`;
+  const sep = `|${widths.map((w, i) => (i < 2 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`;
+  return [line(head), sep, ...rows.map(line)].join("\n");
+}
+
+function unaryTable(r: Results): string {
+  const rows: string[][] = [];
+  for (const u of r.unary) {
+    const d = r.unary.find((x) => x.backend === u.backend && x.target === "direct");
+    const h = r.unary.find((x) => x.backend === u.backend && x.target === "haproxy");
+    rows.push([
+      u.backend,
+      u.target,
+      fmt(u.reqPerSec),
+      fmtRatio(ratio(u.reqPerSec, d?.reqPerSec)),
+      fmtRatio(ratio(u.reqPerSec, h?.reqPerSec)),
+      fmt(u.p50Ms, 2),
+      fmt(u.p99Ms, 2),
+      fmtRatio(ratio(u.p99Ms, d?.p99Ms)),
+      fmt(u.proxyCpuUs, 1),
+      fmtRatio(ratio(u.proxyCpuUs, h?.proxyCpuUs)),
+      fmt(u.backendCpuUs, 1),
+      fmt(u.failed),
+    ]);
+  }
+  return table(
+    [
+      "backend",
+      "target",
+      "req/s",
+      "x direct",
+      "x haproxy",
+      "p50 ms",
+      "p99 ms",
+      "p99 x direct",
+      "proxy CPU us/call",
+      "CPU x haproxy",
+      "backend us/call",
+      "failed",
+    ],
+    rows,
+  );
+}
+
+function latencyTable(r: Results): string {
+  const rows = r.latency.map((l) => {
+    const d = r.latency.find((x) => x.backend === l.backend && x.target === "direct");
+    const h = r.latency.find((x) => x.backend === l.backend && x.target === "haproxy");
+    return [
+      l.backend,
+      l.target,
+      fmt(l.offeredPerSec),
+      fmt(l.achievedPerSec),
+      fmt(l.p50Ms, 3),
+      fmt(l.p99Ms, 3),
+      l.target === "direct" ? "" : fmt((l.p50Ms - (d?.p50Ms ?? Number.NaN)) * 1000, 0),
+      l.target === "direct" ? "" : fmt((l.p99Ms - (d?.p99Ms ?? Number.NaN)) * 1000, 0),
+      fmtRatio(ratio(l.p99Ms, h?.p99Ms)),
+    ];
+  });
+  return table(
+    [
+      "backend",
+      "target",
+      "offered/s",
+      "achieved/s",
+      "p50 ms",
+      "p99 ms",
+      "+p50 us",
+      "+p99 us",
+      "p99 x haproxy",
+    ],
+    rows,
+  );
+}
+
+function streamingTable(r: Results): string {
+  const rows = r.streaming.map((s) => {
+    const d = r.streaming.find((x) => x.mode === s.mode && x.target === "direct");
+    return [
+      s.mode === "download" ? "server-streaming" : "bidi echo",
+      s.target,
+      fmt(s.bytesPerSec / 1048576, 0),
+      fmtRatio(ratio(s.bytesPerSec, d?.bytesPerSec)),
+      fmt(s.proxyCpuUsPerMiB, 0),
+    ];
+  });
+  return table(["pattern", "target", "MiB/s", "x direct", "proxy CPU us/MiB"], rows);
+}
+
+function microTable(r: Results): string {
+  const rows = r.micro.map((m) => [
+    String(m.routes),
+    "",
+    fmt(m.matchNs, 0),
+    fmt(m.compileMs, 2),
+    fmt(m.parseMs, 1),
+    fmt(m.translateMs, 1),
+    fmt(m.heapMiB, 1),
+  ]);
+  return table(
+    ["routes", "", "match ns/call", "compile ms", "parse ms", "translate ms", "table+router heap MiB"],
+    rows,
+  );
+}
+
+/** The targets of the issue, checked against this run's figures. */
+function goals(r: Results): string[] {
+  const out: string[] = [];
+  const mark = (ok: boolean | undefined) => (ok === undefined ? "n/a " : ok ? "MET " : "MISS");
+  const gateways = [...new Set(r.unary.filter((u) => u.target.startsWith("grpcroute")).map((u) => u.target))];
+  for (const g of gateways) {
+    const gd = r.unary.find((u) => u.backend === "greeter" && u.target === g);
+    const dd = r.unary.find((u) => u.backend === "greeter" && u.target === "direct");
+    const hd = r.unary.find((u) => u.backend === "greeter" && u.target === "haproxy");
+    const rd = ratio(gd?.reqPerSec, dd?.reqPerSec);
+    const rh = ratio(gd?.reqPerSec, hd?.reqPerSec);
+    out.push(
+      `${mark(Number.isFinite(rd) ? rd >= 0.95 : undefined)} ${g}: greeter req/s >= 0.95x direct (${fmtRatio(rd)})`,
+    );
+    out.push(
+      `${mark(Number.isFinite(rh) ? rh >= 1 : undefined)} ${g}: greeter req/s >= haproxy (${fmtRatio(rh)})`,
+    );
+    const gf = r.unary.find((u) => u.backend === "fixed" && u.target === g);
+    const nf = r.unary.find((u) => u.backend === "fixed" && u.target === "nginx");
+    const cpu = gf?.proxyCpuUs;
+    out.push(
+      `${mark(cpu !== undefined && Number.isFinite(cpu) ? cpu <= 40 : undefined)} ${g}: CPU per call <= 40 us, fixed backend (${fmt(cpu, 1)} us; nginx ${fmt(nf?.proxyCpuUs, 1)})`,
+    );
+    const lg = r.latency.find((l) => l.backend === "greeter" && l.target === g);
+    const ld = r.latency.find((l) => l.backend === "greeter" && l.target === "direct");
+    const added = lg && ld ? (lg.p99Ms - ld.p99Ms) * 1000 : Number.NaN;
+    out.push(
+      `${mark(Number.isFinite(added) ? added <= 1000 : undefined)} ${g}: p99 added at ${Math.round(r.options.latencyLoad * 100)}% load <= 1 ms (${fmt(added, 0)} us)`,
+    );
+    for (const mode of ["download", "echo"] as const) {
+      const sg = r.streaming.find((s) => s.mode === mode && s.target === g);
+      const sd = r.streaming.find((s) => s.mode === mode && s.target === "direct");
+      const rs = ratio(sg?.bytesPerSec, sd?.bytesPerSec);
+      out.push(
+        `${mark(Number.isFinite(rs) ? rs >= 0.8 : undefined)} ${g}: ${mode} 1 MiB bytes/s >= 0.8x direct (${fmtRatio(rs)})`,
+      );
+    }
+  }
+  const big = r.micro.find((m) => m.routes === 10_000);
+  if (big) {
+    out.push(
+      `${mark(big.matchNs <= 1000)} router match at 10,000 routes <= 1 us (${fmt(big.matchNs, 0)} ns)`,
+    );
+    out.push(
+      `${mark(big.translateMs <= 1000)} translate at 10,000 routes <= 1 s (${fmt(big.translateMs, 0)} ms)`,
+    );
+  }
+  return out;
+}
+
+/** The report: machine, tables and goals, as Markdown that also reads well in a terminal. */
+export function renderReport(r: Results): string {
+  const m = r.machine;
+  const o = r.options;
+  const parts: string[] = [];
+  parts.push(
+    `Command: \`${m.command}\`  \nDate: ${m.date}  \nMachine: ${m.cores} cores, ${m.model}; Node ${m.node}  \n` +
+      `Tools: ${m.tools}  \nLoad average before / after: ${m.loadBefore} / ${m.loadAfter}  \n` +
+      `Load: h2load ${o.connections} connections x ${o.streams} streams, ${o.durationSec} s per run, ` +
+      `${o.reps} interleaved repetitions (medians), warm-up ${o.warmupSec} s; proxies with ${o.proxyWorkers} worker(s)` +
+      (r.gateway ? `; gateway: ${r.gateway.runtime}` : "") +
+      (m.note ? `  \nNote: ${m.note}` : ""),
+  );
+  if (r.unary.length > 0) parts.push(`Unary SayHello at saturation\n\n${unaryTable(r)}`);
+  if (r.latency.length > 0) {
+    parts.push(
+      `Latency at ${Math.round(o.latencyLoad * 100)}% of direct's saturated rate\n\n${latencyTable(r)}`,
+    );
+  }
+  if (r.streaming.length > 0) {
+    parts.push(
+      `Streaming ${fmt(o.streamSize / 1024, 0)} KiB messages, ${o.streamConcurrency} concurrent streams, ${o.streamSec} s per run\n\n${streamingTable(r)}`,
+    );
+  }
+  if (r.micro.length > 0) parts.push(`Router and translator\n\n${microTable(r)}`);
+  const g = goals(r);
+  if (g.length > 0) parts.push(`Targets\n\n${g.map((l) => `    ${l}`).join("\n")}`);
+  if (r.skipped.length > 0) parts.push(`Skipped\n\n${r.skipped.map((s) => `- ${s}`).join("\n")}`);
+  if (r.problems.length > 0) parts.push(`Problems\n\n${r.problems.map((s) => `- ${s}`).join("\n")}`);
+  return parts.join("\n\n");
+}
+
+/** Replaces (or appends) this run's section of the results file, keeping everything else. */
+export function writeResults(file: string, section: string, r: Results): void {
+  const begin = `<!-- bench:${section}:begin -->`;
+  const end = `<!-- bench:${section}:end -->`;
+  const body = `${begin}\n${renderReport(r)}\n${end}`;
+  let text = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmark results\n";
+  const a = text.indexOf(begin);
+  const b = text.indexOf(end);
+  if (a >= 0 && b > a) text = text.slice(0, a) + body + text.slice(b + end.length);
+  else text = `${text.trimEnd()}\n\n## Run: ${section}\n\n${body}\n`;
+  writeFileSync(file, text.endsWith("\n") ? text : `${text}\n`);
+}

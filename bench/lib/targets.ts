@@ -1,0 +1,385 @@
+/**
+ * The things a benchmark run measures: backends (what answers the calls) and targets (what the load is sent
+ * to: the backend itself, grpcroute, HAProxy, nginx). Each starts on 127.0.0.1 and is stopped by PID.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { freePort, type Proc, start, stop, waitForLine, waitForPort } from "./procs.js";
+
+/** Root of the repository (bench/lib/ -> ../..). */
+export const ROOT = new URL("../../", import.meta.url).pathname;
+
+export type BackendKind = "greeter" | "fixed";
+
+/** A running backend. */
+export interface Backend {
+  kind: BackendKind;
+  port: number;
+  proc: Proc;
+}
+
+/** Starts a backend on a port it picks and reads back. */
+export async function startBackend(kind: BackendKind, outDir: string): Promise<Backend> {
+  const script = join(ROOT, "bench/backends", `${kind}.mjs`);
+  const proc = start(`backend ${kind}`, process.execPath, [script], {
+    logFile: join(outDir, `backend-${kind}.log`),
+    cwd: ROOT,
+  });
+  const port = Number(await waitForLine(proc, /LISTENING (\d+)/));
+  return { kind, port, proc };
+}
+
+/** Where the load goes. `proc` is absent for `direct` (the backend is the target). */
+export interface RunningTarget {
+  name: string;
+  port: number;
+  /** The proxy process; its process tree is what CPU per call is measured on. */
+  proc?: Proc;
+}
+
+/** A kind of target, able to start in front of a backend. */
+export interface TargetKind {
+  name: string;
+  /** Why it cannot run here, or undefined when it can. */
+  unavailable(): string | undefined;
+  start(backend: Backend, outDir: string): Promise<RunningTarget>;
+}
+
+/** Settings shared by the proxies, so they are compared on equal terms. */
+export interface ProxySettings {
+  /** Worker threads (HAProxy), worker processes (nginx), `--workers` (grpcroute, when it has the flag). */
+  workers: number;
+}
+
+function have(bin: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${bin}`], { stdio: "ignore" }).status === 0;
+}
+
+/** The backend itself: the ceiling every proxy is compared to. */
+export const direct: TargetKind = {
+  name: "direct",
+  unavailable: () => undefined,
+  start: async (backend) => ({ name: "direct", port: backend.port }),
+};
+
+/** HAProxy in `mode http`, h2c on the bind, h2 to the server (`proto h2`). */
+export function haproxy(s: ProxySettings): TargetKind {
+  return {
+    name: "haproxy",
+    unavailable: () => (have("haproxy") ? undefined : "haproxy is not installed"),
+    async start(backend, outDir) {
+      const port = await freePort();
+      const dir = join(outDir, `haproxy-${backend.kind}`);
+      mkdirSync(dir, { recursive: true });
+      const cfg = join(dir, "haproxy.cfg");
+      writeFileSync(
+        cfg,
+        [
+          "global",
+          `  nbthread ${s.workers}`,
+          "  maxconn 4096",
+          "defaults",
+          "  mode http",
+          "  timeout connect 5s",
+          "  timeout client 60s",
+          "  timeout server 60s",
+          "frontend fe",
+          `  bind 127.0.0.1:${port} proto h2`,
+          "  default_backend be",
+          "backend be",
+          `  server s1 127.0.0.1:${backend.port} proto h2`,
+          "",
+        ].join("\n"),
+      );
+      const proc = start("haproxy", "haproxy", ["-db", "-f", cfg], { logFile: join(dir, "haproxy.log") });
+      await waitForPort(port, proc);
+      return { name: "haproxy", port, proc };
+    },
+  };
+}
+
+/** nginx with `grpc_pass` (h2c on the listen); upstream keepalive so it reuses connections as best it can. */
+export function nginx(s: ProxySettings): TargetKind {
+  return {
+    name: "nginx",
+    unavailable: () => (have("nginx") ? undefined : "nginx is not installed"),
+    async start(backend, outDir) {
+      const port = await freePort();
+      const dir = join(outDir, `nginx-${backend.kind}`);
+      mkdirSync(join(dir, "tmp"), { recursive: true });
+      const cfg = join(dir, "nginx.conf");
+      const asRoot = process.getuid?.() === 0;
+      writeFileSync(
+        cfg,
+        [
+          asRoot ? "user root root;" : "",
+          `worker_processes ${s.workers};`,
+          "daemon off;",
+          `pid ${join(dir, "nginx.pid")};`,
+          `error_log ${join(dir, "error.log")} warn;`,
+          "events { worker_connections 8192; }",
+          "http {",
+          "  access_log off;",
+          `  client_body_temp_path ${join(dir, "tmp")};`,
+          `  proxy_temp_path ${join(dir, "tmp")};`,
+          `  fastcgi_temp_path ${join(dir, "tmp")};`,
+          `  uwsgi_temp_path ${join(dir, "tmp")};`,
+          `  scgi_temp_path ${join(dir, "tmp")};`,
+          // The defaults (1,000 requests per connection) would close h2load's connections mid-run.
+          "  keepalive_requests 100000000;",
+          "  keepalive_timeout 120s;",
+          "  client_max_body_size 0;",
+          "  upstream be {",
+          `    server 127.0.0.1:${backend.port};`,
+          "    keepalive 512;",
+          "    keepalive_requests 100000000;",
+          "  }",
+          "  server {",
+          `    listen 127.0.0.1:${port} http2;`,
+          "    location / { grpc_pass grpc://be; }",
+          "  }",
+          "}",
+          "",
+        ].join("\n"),
+      );
+      const proc = start("nginx", "nginx", ["-p", dir, "-c", cfg, "-e", join(dir, "error.log")], {
+        logFile: join(dir, "nginx.out"),
+      });
+      await waitForPort(port, proc);
+      return { name: "nginx", port, proc };
+    },
+  };
+}
+
+/** What `grpcroute serve --help` offers, read once per run. */
+export interface GatewayFeatures {
+  /** Why the gateway cannot run, or undefined. */
+  missing?: string;
+  /** `--dataplane relay` exists. */
+  relay: boolean;
+  /** `--workers` exists. */
+  workers: boolean;
+  /** `--admin` exists. */
+  admin: boolean;
+}
+
+/** How the gateway is started: the compiled `dist/` (as the package's `bin`), or the sources through tsx. */
+export interface GatewayRuntime {
+  /** Command line prefix, e.g. `[node, <out>/cli/main.js]`. */
+  argv: string[];
+  describe: string;
+}
+
+/**
+ * Compiles the sources into `outDir/dist` (the same `tsconfig.build.json` as `npm run build`, another output
+ * folder so the tree's `dist/` is left alone) and returns how to run the result. Type errors elsewhere in the
+ * tree do not stop the emit; a missing entry point does.
+ */
+export function buildGateway(outDir: string): GatewayRuntime | string {
+  const dist = join(outDir, "dist");
+  const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
+  spawnSync(process.execPath, [tsc, "-p", join(ROOT, "tsconfig.build.json"), "--outDir", dist], {
+    cwd: ROOT,
+    stdio: "ignore",
+  });
+  const main = join(dist, "cli/main.js");
+  if (!existsSync(join(dist, "cli/commands/serve.js"))) return "the build produced no cli/commands/serve.js";
+  return { argv: [process.execPath, main], describe: "node <compiled dist>/cli/main.js" };
+}
+
+/** Runs the sources through tsx (no build step: the smoke run uses it). */
+export function tsxGateway(): GatewayRuntime {
+  return {
+    argv: [process.execPath, "--import", "tsx", join(ROOT, "src/cli/main.ts")],
+    describe: "node --import tsx src/cli/main.ts",
+  };
+}
+
+/** Reads the gateway's options from `serve --help`. */
+export function gatewayFeatures(rt: GatewayRuntime): GatewayFeatures {
+  if (!existsSync(join(ROOT, "src/cli/commands/serve.ts"))) {
+    return {
+      missing: "src/cli/commands/serve.ts does not exist yet",
+      relay: false,
+      workers: false,
+      admin: false,
+    };
+  }
+  const [cmd, ...pre] = rt.argv;
+  const r = spawnSync(cmd as string, [...pre, "serve", "--help"], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  const help = `${r.stdout ?? ""}${r.stderr ?? ""}`;
+  if (!/--port-map/.test(help)) {
+    return {
+      missing: `\`serve --help\` does not offer --port-map (exit ${r.status}): ${help.trim().split("\n")[0] ?? ""}`,
+      relay: false,
+      workers: false,
+      admin: false,
+    };
+  }
+  return {
+    relay: /--dataplane\b/.test(help) && /\brelay\b/.test(help),
+    workers: /--workers\b/.test(help),
+    admin: /--admin\b/.test(help),
+  };
+}
+
+/** The listener port written in the manifests; `--port-map` binds it to a free local port. */
+const LISTENER_PORT = 8080;
+/** The Service port the route names; the EndpointSlice maps it to the backend's real port. */
+const SERVICE_PORT = 50051;
+
+/**
+ * Ordinary manifests for one Gateway in front of `backendPort`: GatewayClass, Gateway with an HTTP listener,
+ * a GRPCRoute (Greeter SayHello, and the bench.Streamer service) to a Service, and its EndpointSlice on
+ * 127.0.0.1. The benchmark thereby goes through the real routing path.
+ */
+export function gatewayManifests(backendPort: number): string {
+  return `# Written by the benchmark (bench/lib/targets.ts): grpcroute in front of one local backend.
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata:
+  name: grpcroute
+spec:
+  controllerName: grpcroute.dev/gateway-controller
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: bench
+  namespace: default
+spec:
+  gatewayClassName: grpcroute
+  listeners:
+    - name: http
+      protocol: HTTP
+      port: ${LISTENER_PORT}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata:
+  name: bench
+  namespace: default
+spec:
+  parentRefs:
+    - name: bench
+      sectionName: http
+  rules:
+    - matches:
+        - method:
+            service: helloworld.Greeter
+            method: SayHello
+        - method:
+            service: bench.Streamer
+      backendRefs:
+        - name: backend
+          port: ${SERVICE_PORT}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: backend
+  namespace: default
+spec:
+  ports:
+    - name: grpc
+      port: ${SERVICE_PORT}
+      protocol: TCP
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: backend-1
+  namespace: default
+  labels:
+    kubernetes.io/service-name: backend
+addressType: IPv4
+ports:
+  - name: grpc
+    port: ${backendPort}
+    protocol: TCP
+endpoints:
+  - addresses: ["127.0.0.1"]
+    conditions:
+      ready: true
+`;
+}
+
+async function waitReady(adminPort: number, proc: Proc, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let dead = false;
+  void proc.exited.then(() => {
+    dead = true;
+  });
+  for (;;) {
+    if (dead) throw new Error(`${proc.name} exited before it was ready`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${adminPort}/readyz`);
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) throw new Error(`${proc.name}: /readyz not 200 after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Options of {@link grpcroute}. */
+export interface GatewayTargetOptions {
+  name: string;
+  runtime: GatewayRuntime;
+  features: GatewayFeatures;
+  settings: ProxySettings;
+  /** `--dataplane relay` when true. */
+  relay: boolean;
+}
+
+/** grpcroute `serve` on manifests written for the backend; node:http2 data path or the relay. */
+export function grpcroute(o: GatewayTargetOptions): TargetKind {
+  return {
+    name: o.name,
+    unavailable() {
+      if (o.features.missing !== undefined) return o.features.missing;
+      if (o.relay && !o.features.relay) return "`serve --help` has no --dataplane option yet";
+      return undefined;
+    },
+    async start(backend, outDir) {
+      const dir = join(outDir, `${o.name}-${backend.kind}`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "gateway.yaml"), gatewayManifests(backend.port));
+      const port = await freePort();
+      const adminPort = await freePort();
+      const args = [
+        "serve",
+        "-f",
+        join(dir, "gateway.yaml"),
+        "--address",
+        "127.0.0.1",
+        "--port-map",
+        `${LISTENER_PORT}=${port}`,
+      ];
+      if (o.features.admin) args.push("--admin", `127.0.0.1:${adminPort}`);
+      if (o.features.workers) args.push("--workers", String(o.settings.workers));
+      if (o.relay) args.push("--dataplane", "relay");
+      const [cmd, ...pre] = o.runtime.argv;
+      // The access log stays on (JSON lines on stdout), written to a file as in production.
+      const proc = start(o.name, cmd as string, [...pre, ...args], {
+        logFile: join(dir, "gateway.log"),
+        cwd: ROOT,
+      });
+      if (o.features.admin) await waitReady(adminPort, proc);
+      else await waitForPort(port, proc);
+      return { name: o.name, port, proc };
+    },
+  };
+}
+
+/** Stops a target's process, if it has one. */
+export async function stopTarget(t: RunningTarget): Promise<void> {
+  if (t.proc) await stop(t.proc);
+}

@@ -1,0 +1,515 @@
+/**
+ * The benchmark suite (`npm run bench`): grpcroute against a direct connection, HAProxy and nginx, on the
+ * same load in one run, targets interleaved, medians of repetitions; then streaming throughput, latency at
+ * part load, and micro benchmarks of the router and translator. Prints a one-screen table and records it in
+ * bench/RESULTS.md. See bench/README.md.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { join } from "node:path";
+import { checkGreeter } from "./lib/check.js";
+import { type Load, runH2load, writeHelloRequest } from "./lib/h2load.js";
+import { installMissing, missingBinaries } from "./lib/install.js";
+import { type BenchOptions, HELP, parseOptions, UsageError } from "./lib/options.js";
+import { installCleanup, setClockTicks, start, stop, stopAll, treeCpuSeconds } from "./lib/procs.js";
+import { type MachineInfo, type Results, renderReport, writeResults } from "./lib/report.js";
+import { median } from "./lib/stats.js";
+import {
+  type Backend,
+  type BackendKind,
+  buildGateway,
+  direct,
+  type GatewayRuntime,
+  gatewayFeatures,
+  grpcroute,
+  haproxy,
+  nginx,
+  ROOT,
+  type RunningTarget,
+  startBackend,
+  stopTarget,
+  type TargetKind,
+  tsxGateway,
+} from "./lib/targets.js";
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function machine(opts: BenchOptions): MachineInfo {
+  const model =
+    /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? cpus()[0]?.model ?? "?";
+  const h2 = spawnSync("h2load", ["--version"], { encoding: "utf8" }).stdout?.trim() ?? "";
+  const ha = spawnSync("haproxy", ["-v"], { encoding: "utf8" }).stdout?.split("\n")[0]?.trim() ?? "";
+  const ng = spawnSync("nginx", ["-v"], { encoding: "utf8" }).stderr?.trim() ?? "";
+  return {
+    date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    cores: cpus().length,
+    model: model.trim(),
+    node: process.version,
+    tools: [h2, ha, ng].filter((s) => s !== "").join("; "),
+    loadBefore: loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" "),
+    loadAfter: "",
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+    note: opts.note,
+  };
+}
+
+/** One measured h2load run of one target. */
+interface UnarySample {
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Proxy CPU µs per completed call (NaN for direct). */
+  proxyCpuUs: number;
+  backendCpuUs: number;
+  failed: number;
+}
+
+async function measureUnary(
+  t: RunningTarget,
+  backend: Backend,
+  load: Load,
+  bodyFile: string,
+  outDir: string,
+  tag: string,
+): Promise<UnarySample> {
+  const cpu0 = t.proc ? treeCpuSeconds(t.proc.pid) : 0;
+  const b0 = treeCpuSeconds(backend.proc.pid);
+  const r = await runH2load({
+    port: t.port,
+    path: "/helloworld.Greeter/SayHello",
+    bodyFile,
+    load,
+    outDir,
+    tag,
+  });
+  const cpu1 = t.proc ? treeCpuSeconds(t.proc.pid) : 0;
+  const b1 = treeCpuSeconds(backend.proc.pid);
+  const calls = Math.max(1, r.succeeded);
+  return {
+    reqPerSec: r.reqPerSec,
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
+    proxyCpuUs: t.proc ? ((cpu1 - cpu0) * 1e6) / calls : Number.NaN,
+    backendCpuUs: ((b1 - b0) * 1e6) / calls,
+    failed: r.failed,
+  };
+}
+
+/** Rotates `items` by `k`, so each target takes every position in turn across repetitions. */
+function rotate<T>(items: T[], k: number): T[] {
+  if (items.length === 0) return items;
+  const s = k % items.length;
+  return [...items.slice(s), ...items.slice(0, s)];
+}
+
+async function startTargets(
+  kinds: TargetKind[],
+  backend: Backend,
+  outDir: string,
+  results: Results,
+): Promise<RunningTarget[]> {
+  const running: RunningTarget[] = [];
+  for (const k of kinds) {
+    try {
+      const t = await k.start(backend, outDir);
+      running.push(t);
+      try {
+        await checkGreeter(t.port, `${k.name} (${backend.kind})`);
+      } catch (e: unknown) {
+        await stopTarget(t);
+        running.pop();
+        throw e;
+      }
+    } catch (e: unknown) {
+      const msg = e instanceof Error ? e.message : String(e);
+      results.problems.push(
+        `${k.name} with the ${backend.kind} backend: ${msg.split("\n").slice(0, 6).join(" | ")}`,
+      );
+      log(`bench: ${k.name} (${backend.kind}) left out: ${msg.split("\n")[0]}`);
+    }
+  }
+  return running;
+}
+
+async function unaryPhase(
+  opts: BenchOptions,
+  backend: Backend,
+  targets: RunningTarget[],
+  bodyFile: string,
+  outDir: string,
+  results: Results,
+): Promise<void> {
+  const load: Load = { connections: opts.connections, streams: opts.streams, durationSec: opts.durationSec };
+  if (opts.warmupSec > 0) {
+    for (const t of targets) {
+      log(`bench: warm-up ${t.name} (${backend.kind}), ${opts.warmupSec} s`);
+      await runH2load({
+        port: t.port,
+        path: "/helloworld.Greeter/SayHello",
+        bodyFile,
+        load: { ...load, durationSec: opts.warmupSec },
+        outDir,
+        tag: `warmup-${backend.kind}-${t.name}`,
+      });
+    }
+  }
+  const samples = new Map<string, UnarySample[]>(targets.map((t) => [t.name, []]));
+  for (let rep = 0; rep < opts.reps; rep++) {
+    for (const t of rotate(targets, rep)) {
+      const s = await measureUnary(
+        t,
+        backend,
+        load,
+        bodyFile,
+        outDir,
+        `unary-${backend.kind}-${t.name}-${rep}`,
+      );
+      samples.get(t.name)?.push(s);
+      log(
+        `bench: unary ${backend.kind} ${t.name} rep ${rep + 1}/${opts.reps}: ${Math.round(s.reqPerSec)} req/s, ` +
+          `p99 ${s.p99Ms.toFixed(2)} ms, proxy ${Number.isFinite(s.proxyCpuUs) ? s.proxyCpuUs.toFixed(1) : "-"} us/call` +
+          (s.failed > 0 ? `, ${s.failed} failed` : ""),
+      );
+    }
+  }
+  for (const t of targets) {
+    const ss = samples.get(t.name) ?? [];
+    results.unary.push({
+      backend: backend.kind,
+      target: t.name,
+      reqPerSec: median(ss.map((s) => s.reqPerSec)),
+      p50Ms: median(ss.map((s) => s.p50Ms)),
+      p99Ms: median(ss.map((s) => s.p99Ms)),
+      proxyCpuUs: median(ss.map((s) => s.proxyCpuUs)),
+      backendCpuUs: median(ss.map((s) => s.backendCpuUs)),
+      failed: ss.reduce((a, s) => a + s.failed, 0),
+      runs: ss.length,
+    });
+  }
+}
+
+async function latencyPhase(
+  opts: BenchOptions,
+  backend: Backend,
+  targets: RunningTarget[],
+  bodyFile: string,
+  outDir: string,
+  results: Results,
+): Promise<void> {
+  const saturated = results.unary.find((u) => u.backend === backend.kind && u.target === "direct")?.reqPerSec;
+  if (saturated === undefined || !Number.isFinite(saturated) || saturated <= 0) {
+    results.problems.push(`latency (${backend.kind}): no saturated direct rate to take a share of`);
+    return;
+  }
+  const rate = saturated * opts.latencyLoad;
+  const perConn = Math.max(1, Math.round(rate / opts.connections));
+  const load: Load = {
+    connections: opts.connections,
+    streams: opts.streams,
+    durationSec: opts.durationSec,
+    rpsPerConnection: perConn,
+  };
+  const samples = new Map<string, { p50: number[]; p99: number[]; rate: number[] }>(
+    targets.map((t) => [t.name, { p50: [], p99: [], rate: [] }]),
+  );
+  for (let rep = 0; rep < opts.shortReps; rep++) {
+    for (const t of rotate(targets, rep)) {
+      const r = await runH2load({
+        port: t.port,
+        path: "/helloworld.Greeter/SayHello",
+        bodyFile,
+        load,
+        outDir,
+        tag: `latency-${backend.kind}-${t.name}-${rep}`,
+      });
+      const s = samples.get(t.name);
+      s?.p50.push(r.p50Ms);
+      s?.p99.push(r.p99Ms);
+      s?.rate.push(r.reqPerSec);
+      log(
+        `bench: latency ${backend.kind} ${t.name} at ${perConn * opts.connections} req/s: ` +
+          `p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms`,
+      );
+    }
+  }
+  for (const t of targets) {
+    const s = samples.get(t.name);
+    if (!s) continue;
+    results.latency.push({
+      backend: backend.kind,
+      target: t.name,
+      offeredPerSec: perConn * opts.connections,
+      achievedPerSec: median(s.rate),
+      p50Ms: median(s.p50),
+      p99Ms: median(s.p99),
+    });
+  }
+}
+
+async function streamingPhase(
+  opts: BenchOptions,
+  targets: RunningTarget[],
+  outDir: string,
+  results: Results,
+): Promise<void> {
+  const client = join(ROOT, "bench/clients/stream.mjs");
+  for (const mode of ["download", "echo"] as const) {
+    const samples = new Map<string, { bps: number[]; cpu: number[] }>(
+      targets.map((t) => [t.name, { bps: [], cpu: [] }]),
+    );
+    for (let rep = 0; rep < opts.shortReps; rep++) {
+      for (const t of rotate(targets, rep)) {
+        const logFile = join(outDir, `stream-${mode}-${t.name}-${rep}.json`);
+        writeFileSync(logFile, "");
+        const cpu0 = t.proc ? treeCpuSeconds(t.proc.pid) : 0;
+        const p = start(
+          `stream client ${t.name}`,
+          process.execPath,
+          [
+            client,
+            "--target",
+            `127.0.0.1:${t.port}`,
+            "--mode",
+            mode,
+            "--size",
+            String(opts.streamSize),
+            "--seconds",
+            String(opts.streamSec),
+            "--concurrency",
+            String(opts.streamConcurrency),
+          ],
+          { logFile, cwd: ROOT },
+        );
+        const code = await p.exited;
+        const cpu1 = t.proc ? treeCpuSeconds(t.proc.pid) : 0;
+        const text = readFileSync(logFile, "utf8");
+        let r: { bytesPerSec: number; bytes: number; errors: number; firstError: string } | undefined;
+        try {
+          r = JSON.parse(text.trim().split("\n").at(-1) ?? "");
+        } catch {
+          r = undefined;
+        }
+        if (code !== 0 || r === undefined) {
+          results.problems.push(
+            `streaming ${mode} via ${t.name}: client exited ${code}: ${text.slice(-300)}`,
+          );
+          continue;
+        }
+        if (r.errors > 0)
+          results.problems.push(
+            `streaming ${mode} via ${t.name}: ${r.errors} errors, first: ${r.firstError}`,
+          );
+        const s = samples.get(t.name);
+        s?.bps.push(r.bytesPerSec);
+        if (t.proc) s?.cpu.push(((cpu1 - cpu0) * 1e6) / Math.max(1, r.bytes / (1024 * 1024)));
+        log(
+          `bench: streaming ${mode} ${t.name} rep ${rep + 1}: ${(r.bytesPerSec / 1048576).toFixed(0)} MiB/s`,
+        );
+      }
+    }
+    for (const t of targets) {
+      const s = samples.get(t.name);
+      if (!s || s.bps.length === 0) continue;
+      results.streaming.push({
+        mode,
+        target: t.name,
+        bytesPerSec: median(s.bps),
+        proxyCpuUsPerMiB: s.cpu.length > 0 ? median(s.cpu) : Number.NaN,
+      });
+    }
+  }
+}
+
+async function microPhase(opts: BenchOptions, outDir: string, results: Results): Promise<void> {
+  const logFile = join(outDir, "micro.json");
+  writeFileSync(logFile, "");
+  const p = start(
+    "micro",
+    process.execPath,
+    [
+      "--expose-gc",
+      "--import",
+      "tsx",
+      join(ROOT, "bench/micro/run.ts"),
+      "--sizes",
+      opts.microSizes.join(","),
+    ].concat(opts.smoke ? ["--quick"] : []),
+    { logFile, cwd: ROOT },
+  );
+  const code = await p.exited;
+  const text = readFileSync(logFile, "utf8");
+  const last = text.trim().split("\n").at(-1) ?? "";
+  try {
+    const parsed = JSON.parse(last) as { rows?: Results["micro"]; skipped?: string; problems?: string[] };
+    if (parsed.skipped) results.problems.push(`micro: ${parsed.skipped}`);
+    for (const p of parsed.problems ?? []) results.problems.push(`micro: ${p}`);
+    for (const row of parsed.rows ?? []) results.micro.push(row);
+  } catch {
+    results.problems.push(`micro: exited ${code}: ${text.slice(-500)}`);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  let opts: BenchOptions | "help";
+  try {
+    opts = parseOptions(argv, process.env);
+  } catch (e: unknown) {
+    if (e instanceof UsageError) {
+      log(`bench: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+  if (opts === "help") {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  installCleanup(stopAll);
+  const clk = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout);
+  setClockTicks(Number.isFinite(clk) ? clk : 100);
+
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const outDir = join(ROOT, "bench/out", `${opts.smoke ? "smoke" : "run"}-${stamp}`);
+  mkdirSync(outDir, { recursive: true });
+  log(`bench: raw output in ${outDir}`);
+
+  const needsLoad = opts.phases.has("unary") || opts.phases.has("latency");
+  const stillMissing = opts.install ? installMissing(log) : missingBinaries();
+  if (stillMissing.length > 0)
+    log(`bench: not installed: ${stillMissing.join(", ")} (their targets are skipped)`);
+
+  const info = machine(opts);
+  const results: Results = {
+    machine: info,
+    options: opts,
+    unary: [],
+    latency: [],
+    streaming: [],
+    micro: [],
+    problems: [],
+    skipped: [],
+  };
+
+  if (needsLoad && stillMissing.includes("h2load")) {
+    results.problems.push(
+      "h2load is missing (Debian package nghttp2-client): unary and latency phases skipped",
+    );
+    opts.phases.delete("unary");
+    opts.phases.delete("latency");
+  }
+
+  // The gateway: compiled like the package's bin, or the sources through tsx.
+  let runtime: GatewayRuntime = tsxGateway();
+  const wantsGateway =
+    opts.targets.some((t) => t.startsWith("grpcroute")) &&
+    (opts.phases.has("unary") || opts.phases.has("latency") || opts.phases.has("streaming"));
+  if (wantsGateway && opts.gatewayRuntime === "dist") {
+    log("bench: compiling the gateway (tsconfig.build.json -> bench/out/.../dist)");
+    const built = buildGateway(outDir);
+    if (typeof built === "string") results.problems.push(`gateway build: ${built}; using tsx`);
+    else runtime = built;
+  }
+  const features = wantsGateway
+    ? gatewayFeatures(runtime)
+    : { missing: "not requested", relay: false, workers: false, admin: false };
+  results.gateway = { runtime: runtime.describe, ...features };
+
+  const settings = { workers: opts.proxyWorkers };
+  const all: Record<string, TargetKind> = {
+    direct,
+    grpcroute: grpcroute({ name: "grpcroute", runtime, features, settings, relay: false }),
+    "grpcroute-relay": grpcroute({ name: "grpcroute-relay", runtime, features, settings, relay: true }),
+    haproxy: haproxy(settings),
+    nginx: nginx(settings),
+  };
+  const kinds: TargetKind[] = [];
+  for (const name of opts.targets) {
+    const k = all[name];
+    if (k === undefined) {
+      results.problems.push(`unknown target "${name}" (${Object.keys(all).join(", ")})`);
+      continue;
+    }
+    const why = k.unavailable();
+    if (why !== undefined) {
+      results.skipped.push(`${name}: ${why}`);
+      log(`bench: ${name} skipped: ${why}`);
+      continue;
+    }
+    kinds.push(k);
+  }
+
+  const bodyFile = writeHelloRequest(outDir);
+  const backendsToRun = new Set<BackendKind>();
+  if (opts.phases.has("unary") || opts.phases.has("latency"))
+    for (const b of opts.backends) backendsToRun.add(b);
+  if (opts.phases.has("streaming")) backendsToRun.add("greeter");
+  for (const kind of backendsToRun) {
+    const backend = await startBackend(kind, outDir);
+    log(`bench: backend ${kind} on 127.0.0.1:${backend.port}`);
+    try {
+      const targets = await startTargets(kinds, backend, outDir, results);
+      const loadPhases = opts.backends.includes(kind);
+      try {
+        if (loadPhases && opts.phases.has("unary"))
+          await unaryPhase(opts, backend, targets, bodyFile, outDir, results);
+        if (loadPhases && opts.phases.has("latency")) {
+          if (!opts.phases.has("unary"))
+            await unaryPhase(
+              { ...opts, reps: 1 },
+              backend,
+              targets.filter((t) => t.name === "direct"),
+              bodyFile,
+              outDir,
+              results,
+            );
+          await latencyPhase(opts, backend, targets, bodyFile, outDir, results);
+        }
+        if (kind === "greeter" && opts.phases.has("streaming"))
+          await streamingPhase(opts, targets, outDir, results);
+      } finally {
+        for (const t of targets) await stopTarget(t);
+      }
+    } finally {
+      await stop(backend.proc);
+    }
+  }
+
+  if (opts.phases.has("micro")) {
+    log("bench: micro benchmarks (router match, translate)");
+    await microPhase(opts, outDir, results);
+  }
+
+  info.loadAfter = loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");
+  const report = renderReport(results);
+  process.stdout.write(`${report}\n`);
+  writeFileSync(
+    join(outDir, "results.json"),
+    JSON.stringify(results, (_k, v) => (v instanceof Set ? [...v] : v), 2),
+  );
+  if (opts.resultsFile !== undefined) {
+    const file = join(ROOT, opts.resultsFile);
+    writeResults(file, opts.section, results);
+    log(`bench: figures recorded in ${opts.resultsFile} (section "${opts.section}")`);
+  }
+  // The smoke run is a check: it fails when a target that could run did not work.
+  const failedCalls = results.unary.some((u) => u.failed > 0 && u.reqPerSec === 0);
+  return results.problems.length > 0 && opts.smoke ? 1 : failedCalls ? 1 : 0;
+}
+
+main(process.argv.slice(2))
+  .then(async (code) => {
+    await stopAll();
+    process.exitCode = code;
+  })
+  .catch(async (e: unknown) => {
+    log(`bench: ${e instanceof Error ? e.message : String(e)}`);
+    await stopAll();
+    process.exitCode = 1;
+  });
