@@ -1,4 +1,5 @@
-/** How input problems are described in logs and error messages: file, document, object, field, reason. */
+/** How input problems are described in logs: file, document, line, object, field, reason. */
+import { formatIssue as formatApiIssue } from "../api/parse.js";
 import type { Issue } from "../api/types.js";
 
 /** Structured fields of an issue for a log line. */
@@ -6,6 +7,8 @@ export interface IssueFields {
   file?: string;
   /** 0-based document index in the file. */
   document?: number;
+  /** 1-based line in the file, when known. */
+  line?: number;
   /** `Kind namespace/name`. */
   object?: string;
   field?: string;
@@ -17,6 +20,7 @@ export function issueFields(issue: Issue): IssueFields {
   if (issue.origin !== undefined) {
     f.file = issue.origin.file;
     f.document = issue.origin.index;
+    if (issue.origin.line !== undefined) f.line = issue.origin.line;
   }
   if (issue.ref !== undefined) f.object = objectName(issue.ref);
   if (issue.path !== "") f.field = issue.path;
@@ -28,14 +32,7 @@ function objectName(ref: { kind: string; namespace?: string; name?: string }): s
   return `${ref.kind} ${ref.namespace !== undefined ? `${ref.namespace}/` : ""}${ref.name}`;
 }
 
-/** One line: `file.yaml (document 2): GRPCRoute default/r: spec.rules[0].matches: reason`. */
+/** One line, as `validate` prints it: `routes.yaml (document 1, line 12) GRPCRoute default/r: field: reason`. */
 export function formatIssue(issue: Issue): string {
-  const f = issueFields(issue);
-  const parts: string[] = [];
-  if (f.file !== undefined)
-    parts.push(f.document !== undefined ? `${f.file} (document ${f.document})` : f.file);
-  if (f.object !== undefined) parts.push(f.object);
-  if (f.field !== undefined) parts.push(f.field);
-  parts.push(f.reason);
-  return parts.join(": ");
+  return formatApiIssue(issue);
 }

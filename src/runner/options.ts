@@ -40,7 +40,7 @@ export const SERVE_USAGE = `usage: grpcroute serve -f PATH [-f PATH ...] [option
 Runs the gateway: serves every Gateway listener of the manifests and routes gRPC calls by their GRPCRoutes.
 
 options:
-  -f, --file PATH              manifest file or folder (YAML or JSON); repeatable; required
+  -f, --filename PATH          manifest file or folder (YAML or JSON); repeatable; required
   -w, --watch                  reload when the files change (SIGHUP reloads too)
       --address ADDR           address the listeners bind to (default: all interfaces)
       --port-map LP=PORT       bind listener port LP on local PORT instead (repeatable; 0 = any free port),
@@ -73,6 +73,8 @@ export function parseServeArgs(argv: string[]): ParseResult {
       allowPositionals: true,
       options: {
         file: { type: "string", short: "f", multiple: true },
+        // kubectl's spelling, also accepted by `validate`.
+        filename: { type: "string", multiple: true },
         watch: { type: "boolean", short: "w" },
         address: { type: "string" },
         "port-map": { type: "string", multiple: true },
@@ -95,7 +97,7 @@ export function parseServeArgs(argv: string[]): ParseResult {
       message: `unexpected argument "${positionals[0]}": manifest paths are given with -f PATH`,
     };
   }
-  const files = strings(values.file);
+  const files = [...strings(values.file), ...strings(values.filename)];
   if (files.length === 0) return { kind: "error", message: "no input: give at least one -f PATH" };
   if (files.some((f) => f === "")) return { kind: "error", message: "-f: the path is empty" };
 
