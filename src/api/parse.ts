@@ -10,6 +10,7 @@ import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import { extname, join as joinPath } from "node:path";
 import { LineCounter, parseAllDocuments } from "yaml";
 import { errorCode, GW_ERR_PARSE, GW_ERR_READ } from "../util/errors.js";
+import { findJsonError } from "./json-position.js";
 import {
   readEndpointSliceSpec,
   readReferenceGrantSpec,
@@ -262,7 +263,8 @@ function readObject(c: Collector, value: unknown, origin: Origin): void {
   const meta = readMeta(r, value, def.name, def.namespaced);
   // Reading the spec goes on even when metadata is broken, so every violation is reported at once.
   const spec = def.read(r, value, meta ?? emptyMeta());
-  const objRef = meta === undefined ? ref : refOf(kind, meta);
+  // An invalid name is still the best way to point at the object.
+  const objRef = meta === undefined || meta.name === "" ? ref : refOf(kind, meta);
   for (const n of r.notes)
     c.issues.push({ severity: "note", origin, ref: objRef, path: n.path, message: n.message });
   if (r.errors.length > 0 || meta === undefined) {
@@ -295,8 +297,45 @@ function readList(c: Collector, list: Obj, origin: Origin): void {
   });
 }
 
-/** Reads a whole text into the collector. */
+/**
+ * Reads a `.json` file with a strict JSON parser, as kubectl does for JSON input: YAML would accept
+ * trailing commas and comments that JSON tools reject.
+ */
+function readJson(c: Collector, text: string, file: string): void {
+  // A byte order mark is common in files saved by Windows editors; JSON.parse refuses it.
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  if (body.trim() === "") return;
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (e: unknown) {
+    const found = findJsonError(text);
+    const origin: Origin = { file, index: 0 };
+    if (found !== undefined) {
+      const lc = new LineCounter();
+      lc.addNewLine(0);
+      for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) lc.addNewLine(i + 1);
+      const pos = lc.linePos(found.offset);
+      Object.assign(origin, { line: pos.line, column: pos.col });
+    }
+    c.fatal.push({
+      severity: "error",
+      origin,
+      path: "",
+      code: GW_ERR_PARSE,
+      message: `JSON syntax error: ${found?.reason ?? messageOf(e)}`,
+    });
+    return;
+  }
+  readObject(c, value, { file, index: 0, line: 1 });
+}
+
+/** Reads a whole text into the collector: JSON for `.json` files, otherwise multi-document YAML. */
 function readText(c: Collector, text: string, file: string): void {
+  if (extname(file).toLowerCase() === ".json") {
+    readJson(c, text, file);
+    return;
+  }
   const lc = new LineCounter();
   let docs: ReturnType<typeof parseAllDocuments>;
   try {
@@ -314,7 +353,8 @@ function readText(c: Collector, text: string, file: string): void {
   // An empty stream parses to a special object without documents.
   if (!Array.isArray(docs)) return;
   docs.forEach((doc, index) => {
-    const start = lc.linePos(doc.range?.[0] ?? 0);
+    // The line of the object itself, not of the `---` before it.
+    const start = lc.linePos(doc.contents?.range?.[0] ?? doc.range?.[0] ?? 0);
     const origin: Origin = { file, index, line: start.line };
     if (doc.errors.length > 0) {
       for (const err of doc.errors) {
