@@ -1,0 +1,126 @@
+/**
+ * Translate golden cases: each `testdata/translate/<case>.in.yaml` (plus the shared fixtures in
+ * `testdata/translate/base/`) is read and translated; the input issues, the Gateways and GRPCRoutes with
+ * their status and annotations, and the routing table are compared with `<case>.out.yaml`.
+ * `UPDATE_GOLDEN=1` rewrites the outputs; without it a difference fails and names the first changed line.
+ */
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { stringify } from "yaml";
+import { formatIssue, loadPaths } from "../../src/api/parse.js";
+import { objectKey } from "../../src/api/types.js";
+import type { RoutingTable } from "../../src/ir/routing-table.js";
+import { validateRoutingTable } from "../../src/ir/validate.js";
+import { translate } from "../../src/translate/translator.js";
+
+const DIR = fileURLToPath(new URL("../../testdata/translate/", import.meta.url));
+const BASE = join(DIR, "base");
+const UPDATE = process.env.UPDATE_GOLDEN === "1";
+
+/** Addresses every case reports when its Gateways list none (the Gateway's own spec.addresses win). */
+const ADDRESSES = [{ type: "IPAddress", value: "192.0.2.10" }];
+
+/** PEM blocks are long and say nothing to a reviewer: show where they came from and their size. */
+function redactTable(table: RoutingTable): unknown {
+  return {
+    ...table,
+    listeners: table.listeners.map((l) =>
+      l.tls === undefined
+        ? l
+        : {
+            ...l,
+            tls: {
+              ...l.tls,
+              certificates: l.tls.certificates.map((c) => ({
+                source: c.source,
+                certPem: `<PEM certificate, ${c.certPem.length} characters>`,
+                keyPem: `<PEM key, ${c.keyPem.length} characters>`,
+              })),
+            },
+          },
+    ),
+  };
+}
+
+/** Everything a reviewer needs for one case, in one document. */
+export async function renderCase(inFile: string): Promise<string> {
+  const loaded = await loadPaths([BASE, inFile]);
+  const { table, status } = translate(loaded.resources, { addresses: ADDRESSES });
+  // A broken IR invariant is a translator bug: this throws and fails the case.
+  validateRoutingTable(table);
+  const gateways = [...loaded.resources.gateways]
+    .sort((a, b) => (objectKey(a.metadata) < objectKey(b.metadata) ? -1 : 1))
+    .map((g) => ({
+      name: objectKey(g.metadata),
+      status: status.gateways.get(objectKey(g.metadata)) ?? "(not ours: no status)",
+    }));
+  const grpcRoutes = [...loaded.resources.grpcRoutes]
+    .sort((a, b) => (objectKey(a.metadata) < objectKey(b.metadata) ? -1 : 1))
+    .map((r) => {
+      const key = objectKey(r.metadata);
+      const ann = status.routeAnnotations.get(key);
+      return {
+        name: key,
+        ...(ann === undefined ? {} : { annotations: ann }),
+        status: status.grpcRoutes.get(key) ?? "(no parent of ours: no status)",
+      };
+    });
+  const doc = {
+    // Objects the reader rejected never reach the translator: show why, with file names relative to testdata.
+    inputIssues: [...loaded.fatal, ...loaded.issues].map((i) =>
+      formatIssue(
+        i.origin === undefined ? i : { ...i, origin: { ...i.origin, file: basename(i.origin.file) } },
+      ),
+    ),
+    gateways,
+    grpcRoutes,
+    routingTable: redactTable(table),
+  };
+  return stringify(doc, { lineWidth: 0 });
+}
+
+/** A short description of the first difference, so a failure is readable without a diff tool. */
+function firstDifference(got: string, want: string): string {
+  const g = got.split("\n");
+  const w = want.split("\n");
+  for (let i = 0; i < Math.max(g.length, w.length); i++) {
+    if (g[i] !== w[i]) {
+      return `first difference at line ${i + 1}:\n  want: ${w[i] ?? "(end of file)"}\n  got:  ${g[i] ?? "(end of file)"}`;
+    }
+  }
+  return "no difference";
+}
+
+const cases = readdirSync(DIR)
+  .filter((f) => f.endsWith(".in.yaml"))
+  .sort();
+
+test("there are translate golden cases", () => {
+  assert.ok(cases.length > 0);
+});
+
+for (const file of cases) {
+  const name = file.slice(0, -".in.yaml".length);
+  test(`translate golden: ${name}`, async () => {
+    const got = await renderCase(join(DIR, file));
+    const outFile = join(DIR, `${name}.out.yaml`);
+    if (UPDATE) {
+      writeFileSync(outFile, got);
+      return;
+    }
+    let want: string;
+    try {
+      want = readFileSync(outFile, "utf8");
+    } catch {
+      assert.fail(`${outFile} is missing: run UPDATE_GOLDEN=1 node scripts/run-tests.mjs test/translate/golden`);
+    }
+    if (got !== want) {
+      assert.fail(
+        `${name}: output differs from ${name}.out.yaml (UPDATE_GOLDEN=1 regenerates it; review the diff)\n${firstDifference(got, want)}`,
+      );
+    }
+  });
+}
