@@ -128,7 +128,7 @@ const guard = setTimeout(
     firstError ||= "stalled: no progress before the deadline";
     finish();
   },
-  (seconds + 20) * 1000,
+  (seconds + 10) * 1000,
 );
 guard.unref();
 void Promise.all(loops).then(finish);

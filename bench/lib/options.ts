@@ -10,6 +10,8 @@ export interface BenchOptions {
   backends: ("greeter" | "fixed")[];
   /** Target names to measure (unknown ones are reported). */
   targets: string[];
+  /** Targets of the streaming phase (a subset of `targets`). */
+  streamTargets: string[];
   connections: number;
   streams: number;
   /** Seconds per measured h2load run. */
@@ -47,6 +49,7 @@ const HELP = `usage: npm run bench -- [options]     (node scripts/bench.mjs [opt
   --phases LIST           unary,latency,streaming,micro (all)                  BENCH_PHASES
   --backends LIST         greeter,fixed                                        BENCH_BACKENDS
   --targets LIST          direct,grpcroute,grpcroute-relay,haproxy,nginx        BENCH_TARGETS
+  --stream-targets LIST  targets of the streaming phase (all; smoke: direct, grpcroute*) BENCH_STREAM_TARGETS
   --connections N         h2load connections (8)                               BENCH_CONNECTIONS
   --streams N             concurrent streams per connection (16)               BENCH_STREAMS
   --duration S            seconds per measured run (10)                        BENCH_DURATION
@@ -120,13 +123,21 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       throw new UsageError(`--phases: unknown phase "${p}" (unary, latency, streaming, micro)`);
     }
   }
-  const backends = list(str("backends", "BENCH_BACKENDS", "greeter,fixed"));
+  // The smoke run keeps one backend for the unary phases (greeter still serves the streaming phase).
+  const backends = list(str("backends", "BENCH_BACKENDS", smoke ? "fixed" : "greeter,fixed"));
   for (const b of backends) {
     if (b !== "greeter" && b !== "fixed")
       throw new UsageError(`--backends: unknown backend "${b}" (greeter, fixed)`);
   }
   const targets = list(str("targets", "BENCH_TARGETS", "direct,grpcroute,grpcroute-relay,haproxy,nginx"));
   if (!targets.includes("direct")) targets.unshift("direct");
+  const streamTargets = list(
+    str(
+      "stream-targets",
+      "BENCH_STREAM_TARGETS",
+      smoke ? "direct,grpcroute,grpcroute-relay" : targets.join(","),
+    ),
+  );
   const runtime = str("gateway-runtime", "BENCH_GATEWAY_RUNTIME", smoke ? "tsx" : "dist");
   if (runtime !== "dist" && runtime !== "tsx") {
     throw new UsageError(`--gateway-runtime must be dist or tsx, got "${runtime}"`);
@@ -148,6 +159,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     phases,
     backends: backends as ("greeter" | "fixed")[],
     targets,
+    streamTargets,
     connections: num("connections", "BENCH_CONNECTIONS", smoke ? 2 : 8, 1, 1000),
     streams: num("streams", "BENCH_STREAMS", smoke ? 4 : 16, 1, 1000),
     durationSec: num("duration", "BENCH_DURATION", smoke ? 1 : 10, 1, 3600),

@@ -83,8 +83,10 @@ export interface Results {
   micro: MicroRow[];
   /** Targets or phases that could not run, and why. */
   skipped: string[];
-  /** Things that went wrong during the run. */
+  /** Things that went wrong with the suite, the backends, direct or grpcroute (a smoke run fails on them). */
   problems: string[];
+  /** Failures of the reference proxies (HAProxy, nginx): facts about them, recorded with the figures. */
+  findings: string[];
 }
 
 function table(head: string[], rows: string[][]): string {
@@ -274,6 +276,7 @@ export function renderReport(r: Results): string {
   const g = goals(r);
   if (g.length > 0) parts.push(`Targets\n\n${g.map((l) => `    ${l}`).join("\n")}`);
   if (r.skipped.length > 0) parts.push(`Skipped\n\n${r.skipped.map((s) => `- ${s}`).join("\n")}`);
+  if (r.findings.length > 0) parts.push(`Reference proxies\n\n${r.findings.map((s) => `- ${s}`).join("\n")}`);
   if (r.problems.length > 0) parts.push(`Problems\n\n${r.problems.map((s) => `- ${s}`).join("\n")}`);
   return parts.join("\n\n");
 }
