@@ -4,7 +4,11 @@ import { HpackDecoder, HpackEncoder, HpackError, writeInt } from "../../src/data
 import { huffmanDecode, huffmanEncode, huffmanEncodedLength } from "../../src/dataplane/relay/huffman.js";
 
 /** RFC 7541 Appendix C: each group shares one decoder; `size` is the dynamic table size after the block. */
-const VECTORS: { group: string; tableSize: number; blocks: { hex: string; size: number; fields: string[] }[] }[] = [
+const VECTORS: {
+  group: string;
+  tableSize: number;
+  blocks: { hex: string; size: number; fields: string[] }[];
+}[] = [
   {
     group: "C.2.1 literal with indexing",
     tableSize: 4096,
@@ -303,7 +307,10 @@ describe("HPACK encoder", () => {
     assert.deepEqual(dec.decode(first, 0, first.length).fields, req);
     const second = enc.encode(req);
     assert.deepEqual(dec.decode(second, 0, second.length).fields, req);
-    assert.ok(second.length * 3 < first.length, `second block is ${second.length} bytes, first ${first.length}`);
+    assert.ok(
+      second.length * 3 < first.length,
+      `second block is ${second.length} bytes, first ${first.length}`,
+    );
   });
   it("stays in step with the decoder across evictions and a smaller table", () => {
     const enc = new HpackEncoder();

@@ -63,7 +63,14 @@ export const DEFAULT_WINDOW = 65535;
 export const MAX_WINDOW = 0x7fffffff;
 
 /** Writes a frame header into `b` at `o`. */
-export function writeFrameHeader(b: Buffer, o: number, length: number, type: number, flags: number, id: number): void {
+export function writeFrameHeader(
+  b: Buffer,
+  o: number,
+  length: number,
+  type: number,
+  flags: number,
+  id: number,
+): void {
   b[o] = (length >>> 16) & 0xff;
   b[o + 1] = (length >>> 8) & 0xff;
   b[o + 2] = length & 0xff;

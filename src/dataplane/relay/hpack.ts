@@ -224,7 +224,7 @@ export class HpackDecoder {
     p = this.pos;
     if (len > end - p) throw new HpackError("string longer than the block");
     this.pos = p + len;
-    if (!huffman) return buf.latin1Slice(p, p + len);
+    if (!huffman) return buf.toString("latin1", p, p + len);
     const s = huffmanDecode(buf, p, p + len);
     if (s === undefined) throw new HpackError("invalid Huffman code");
     return s;
@@ -396,5 +396,5 @@ function writeString(out: Buffer, o: number, s: string): number {
     return huffmanEncode(s, out, o);
   }
   o = writeInt(out, o, 7, 0, s.length);
-  return o + out.latin1Write(s, o);
+  return o + out.write(s, o, "latin1");
 }

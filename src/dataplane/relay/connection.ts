@@ -1,0 +1,875 @@
+/**
+ * One HTTP/2 connection over a plain `net` or `tls` socket (RFC 9113), either side: the relay accepts
+ * downstream connections as a server and opens upstream connections as a client.
+ *
+ * The connection owns framing, HPACK, SETTINGS, PING, GOAWAY, RST_STREAM and flow control in both
+ * directions; the relay above sees streams and header lists. Incoming DATA payloads are slices of the socket's
+ * read buffers and outgoing payloads are written as given (the frame header goes out as a separate chunk of
+ * the same writev), so message bytes are never copied. Receive windows are returned only when the relay says
+ * the bytes were consumed (`consume()`), which is what makes a slow reader slow the writer.
+ */
+import type { Socket } from "node:net";
+import {
+  DEFAULT_MAX_FRAME_SIZE,
+  DEFAULT_WINDOW,
+  ErrorCode,
+  Flag,
+  FRAME_HEADER_LENGTH,
+  FrameType,
+  frameHeader,
+  goawayFrame,
+  headersFrames,
+  MAX_WINDOW,
+  PREFACE,
+  pingFrame,
+  rstStreamFrame,
+  Setting,
+  settingsFrame,
+  windowUpdateFrame,
+} from "./frames.js";
+import { HpackDecoder, HpackEncoder, HpackError } from "./hpack.js";
+
+/** Reset code passed to `onReset` when the connection itself went away. */
+export const CONNECTION_LOST = -1;
+
+/** What the relay implements to receive a connection's events. Called synchronously from socket reads. */
+export interface ConnectionHandler {
+  /**
+   * A header block on a stream: a new request (server side), response headers or trailers (client side), or
+   * request trailers. `oversized` is set when the list exceeded our SETTINGS_MAX_HEADER_LIST_SIZE (then
+   * `fields` is empty).
+   */
+  onHeaders(conn: H2Connection, st: H2Stream, fields: string[], endStream: boolean, oversized: boolean): void;
+  /** DATA payload (a slice of the read buffer). The relay calls `conn.consume(st, n)` once it forwarded it. */
+  onData(conn: H2Connection, st: H2Stream, data: Buffer, endStream: boolean): void;
+  /** The peer reset the stream (`code`), or the connection was lost (`CONNECTION_LOST`). */
+  onReset(conn: H2Connection, st: H2Stream, code: number): void;
+  /** `n` bytes of DATA queued earlier left for the socket: the source may get its window back. */
+  onDataSent(conn: H2Connection, st: H2Stream, n: number): void;
+  /** The peer's first SETTINGS arrived (client side: streams may start). */
+  onReady(conn: H2Connection): void;
+  /** GOAWAY from the peer. Client side: streams above `lastStreamId` were already reset with REFUSED_STREAM. */
+  onGoaway(conn: H2Connection, lastStreamId: number, code: number): void;
+  /** The socket closed; every open stream got `onReset(CONNECTION_LOST)` first. */
+  onClose(conn: H2Connection): void;
+}
+
+/** Limits and windows we advertise. */
+export interface ConnectionOptions {
+  /** SETTINGS_MAX_CONCURRENT_STREAMS we accept (server side). Default 1000. */
+  maxConcurrentStreams?: number;
+  /** SETTINGS_INITIAL_WINDOW_SIZE we advertise, in bytes: the most one stream buffers. Default 1 MiB. */
+  streamWindow?: number;
+  /** Connection receive window in bytes: the most one connection buffers. Default 16 MiB. */
+  connectionWindow?: number;
+  /** SETTINGS_MAX_HEADER_LIST_SIZE in RFC 9113 bytes. Default 64 KiB. */
+  maxHeaderListSize?: number;
+}
+
+/** Socket bytes pending above which DATA waits for 'drain' (the peer reads slower than its windows allow). */
+const SOCKET_HIGH_WATER = 1 << 20;
+
+/** One stream of a connection. `ctx` belongs to the relay (the call it carries). */
+export class H2Stream {
+  /** What the peer lets us send. */
+  sendWindow: number;
+  /** What we still accept from the peer. */
+  recvWindow: number;
+  /** Bytes consumed but not yet returned in a WINDOW_UPDATE. */
+  recvUnacked = 0;
+  /** DATA waiting for window; `outEnd` ends the stream after it; `outTrailers` are sent after it. */
+  out: Buffer[] | null = null;
+  outEnd = false;
+  outTrailers: string[] | null = null;
+  /** We sent END_STREAM / the peer did. */
+  localEnded = false;
+  remoteEnded = false;
+  /** Reset or fully closed: no more frames either way. */
+  closed = false;
+  ctx: unknown = undefined;
+  constructor(
+    readonly id: number,
+    sendWindow: number,
+    recvWindow: number,
+  ) {
+    this.sendWindow = sendWindow;
+    this.recvWindow = recvWindow;
+  }
+}
+
+// Writes from every connection in one tick are flushed together after the current I/O callback, so a read
+// that carries many frames produces one writev per peer.
+const dirty: H2Connection[] = [];
+let flushScheduled = false;
+function flushDirty(): void {
+  flushScheduled = false;
+  for (let i = 0; i < dirty.length; i++) dirty[i]!.flush();
+  dirty.length = 0;
+}
+
+/** An HTTP/2 connection. Create it once the socket is connected (client) or accepted (server). */
+export class H2Connection {
+  readonly streams = new Map<number, H2Stream>();
+  /** Client side: the next stream id we open. */
+  private nextStreamId = 1;
+  /** Highest stream id the peer opened (server side), used in GOAWAY. */
+  lastPeerStreamId = 0;
+  private readonly encoder = new HpackEncoder();
+  private readonly decoder: HpackDecoder;
+  // Peer settings.
+  peerMaxConcurrentStreams = 100;
+  private peerInitialWindow = DEFAULT_WINDOW;
+  private peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
+  private sendWindow = DEFAULT_WINDOW;
+  // Our side.
+  private readonly streamWindow: number;
+  private readonly connWindow: number;
+  private recvWindow = DEFAULT_WINDOW;
+  private recvUnacked = 0;
+  private readonly maxConcurrentStreams: number;
+  // Input state.
+  private pending: Buffer | null = null;
+  private prefaceDone: boolean;
+  private contId = 0;
+  private contChunks: Buffer[] = [];
+  private contBytes = 0;
+  private contEndStream = false;
+  // Output state.
+  private chunks: Buffer[] = [];
+  private chunkBytes = 0;
+  private readonly blocked = new Set<H2Stream>();
+  /** Set when we received the peer's first SETTINGS. */
+  ready = false;
+  goawayReceived = false;
+  goawaySent = false;
+  destroyed = false;
+  /** Free for the owner (pool bookkeeping, listener port). */
+  owner: unknown = undefined;
+  /** Client side: the connect timeout, cleared once the peer's SETTINGS arrive. */
+  connectTimer: NodeJS.Timeout | undefined = undefined;
+  /** Time (ms since epoch) the last stream finished; for idle timeouts. */
+  idleSince = Date.now();
+
+  constructor(
+    readonly socket: Socket,
+    readonly isServer: boolean,
+    private readonly handler: ConnectionHandler,
+    opts: ConnectionOptions = {},
+  ) {
+    this.streamWindow = opts.streamWindow ?? 1 << 20;
+    this.connWindow = opts.connectionWindow ?? 16 << 20;
+    this.maxConcurrentStreams = opts.maxConcurrentStreams ?? 1000;
+    this.decoder = new HpackDecoder(4096, opts.maxHeaderListSize ?? 65536);
+    this.prefaceDone = !isServer;
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => this.onSocketData(chunk));
+    socket.on("drain", () => this.onDrain());
+    socket.on("error", () => {
+      // The 'close' that follows does the cleanup; errors from peers are routine.
+    });
+    socket.on("close", () => this.onSocketClose());
+    const settings: [number, number][] = [
+      [Setting.INITIAL_WINDOW_SIZE, this.streamWindow],
+      [Setting.MAX_HEADER_LIST_SIZE, opts.maxHeaderListSize ?? 65536],
+    ];
+    if (isServer) settings.push([Setting.MAX_CONCURRENT_STREAMS, this.maxConcurrentStreams]);
+    else settings.push([Setting.ENABLE_PUSH, 0]);
+    if (!isServer) this.push(PREFACE);
+    this.push(settingsFrame(settings));
+    if (this.connWindow > DEFAULT_WINDOW) {
+      this.push(windowUpdateFrame(0, this.connWindow - DEFAULT_WINDOW));
+      this.recvWindow = this.connWindow;
+    }
+  }
+
+  /** Streams open now (both directions). */
+  get activeStreams(): number {
+    return this.streams.size;
+  }
+
+  /** Client side: whether another stream may be opened now. */
+  get hasCapacity(): boolean {
+    return (
+      this.ready &&
+      !this.goawayReceived &&
+      !this.goawaySent &&
+      !this.destroyed &&
+      this.streams.size < this.peerMaxConcurrentStreams &&
+      this.nextStreamId < 0x7fffffff
+    );
+  }
+
+  // ---------------------------------------------------------------- output
+
+  private push(b: Buffer): void {
+    this.chunks.push(b);
+    this.chunkBytes += b.length;
+    if (this.chunks.length === 1) {
+      dirty.push(this);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        process.nextTick(flushDirty);
+      }
+    }
+  }
+
+  /** Writes queued frames to the socket (called after each tick's work). */
+  flush(): void {
+    const chunks = this.chunks;
+    if (chunks.length === 0) return;
+    this.chunks = [];
+    this.chunkBytes = 0;
+    if (this.destroyed) return;
+    const s = this.socket;
+    if (chunks.length === 1) {
+      s.write(chunks[0]!);
+      return;
+    }
+    s.cork();
+    for (let i = 0; i < chunks.length; i++) s.write(chunks[i]!);
+    s.uncork();
+  }
+
+  private congested(): boolean {
+    return this.socket.writableLength + this.chunkBytes > SOCKET_HIGH_WATER;
+  }
+
+  /** Client side: opens a stream and sends its request headers. */
+  openStream(fields: string[], endStream: boolean, ctx: unknown): H2Stream {
+    const id = this.nextStreamId;
+    this.nextStreamId += 2;
+    const st = new H2Stream(id, this.peerInitialWindow, this.streamWindow);
+    st.ctx = ctx;
+    this.streams.set(id, st);
+    this.writeHeaders(st, fields, endStream);
+    return st;
+  }
+
+  /**
+   * Sends a header block. With `endStream` while DATA is still queued, the block is held as trailers and goes
+   * out after the data.
+   */
+  writeHeaders(st: H2Stream, fields: string[], endStream: boolean): void {
+    if (st.closed || st.localEnded || this.destroyed) return;
+    if (endStream && st.out !== null && st.out.length > 0) {
+      st.outTrailers = fields;
+      st.outEnd = true;
+      return;
+    }
+    const block = this.encoder.encode(fields);
+    this.push(headersFrames(st.id, block, endStream, this.peerMaxFrameSize));
+    if (endStream) this.endLocal(st);
+  }
+
+  /** Queues DATA (sent as windows allow); `endStream` ends the stream after it. */
+  writeData(st: H2Stream, data: Buffer | null, endStream: boolean): void {
+    if (st.closed || st.localEnded || st.outEnd || this.destroyed) return;
+    if (st.out === null) st.out = [];
+    if (data !== null && data.length > 0) st.out.push(data);
+    if (endStream) st.outEnd = true;
+    this.pump(st);
+  }
+
+  /** Bytes queued on a stream and not yet sent. */
+  queuedBytes(st: H2Stream): number {
+    if (st.out === null) return 0;
+    let n = 0;
+    for (let i = 0; i < st.out.length; i++) n += st.out[i]!.length;
+    return n;
+  }
+
+  private pump(st: H2Stream): void {
+    const out = st.out;
+    if (out === null || st.closed) return;
+    let sent = 0;
+    while (out.length > 0) {
+      const avail = Math.min(st.sendWindow, this.sendWindow, this.peerMaxFrameSize);
+      if (avail <= 0 || this.congested()) {
+        this.blocked.add(st);
+        break;
+      }
+      const chunk = out[0]!;
+      const n = Math.min(chunk.length, avail);
+      const whole = n === chunk.length;
+      const end = whole && out.length === 1 && st.outEnd && st.outTrailers === null;
+      this.push(frameHeader(n, FrameType.DATA, end ? Flag.END_STREAM : 0, st.id));
+      this.push(whole ? chunk : chunk.subarray(0, n));
+      st.sendWindow -= n;
+      this.sendWindow -= n;
+      sent += n;
+      if (whole) out.shift();
+      else out[0] = chunk.subarray(n);
+      if (end) {
+        this.endLocal(st);
+        break;
+      }
+    }
+    if (out.length === 0 && st.outEnd && !st.localEnded && !st.closed) {
+      if (st.outTrailers !== null) {
+        const t = st.outTrailers;
+        st.outTrailers = null;
+        this.push(headersFrames(st.id, this.encoder.encode(t), true, this.peerMaxFrameSize));
+      } else {
+        this.push(frameHeader(0, FrameType.DATA, Flag.END_STREAM, st.id));
+      }
+      this.endLocal(st);
+    }
+    if (sent > 0) this.handler.onDataSent(this, st, sent);
+  }
+
+  private endLocal(st: H2Stream): void {
+    st.localEnded = true;
+    this.blocked.delete(st);
+    if (st.remoteEnded) this.closeStream(st);
+  }
+
+  private closeStream(st: H2Stream): void {
+    if (st.closed) return;
+    st.closed = true;
+    st.out = null;
+    this.blocked.delete(st);
+    this.streams.delete(st.id);
+    if (this.streams.size === 0) {
+      this.idleSince = Date.now();
+      if (this.goawaySent) this.finishShutdown();
+    }
+  }
+
+  /** Resets a stream (RST_STREAM `code`); nothing more is sent or delivered for it. */
+  resetStream(st: H2Stream, code: number): void {
+    if (st.closed) return;
+    if (!this.destroyed) this.push(rstStreamFrame(st.id, code));
+    this.closeStream(st);
+  }
+
+  /** The relay forwarded `n` bytes received on `st`: return them to the peer's windows (batched). */
+  consume(st: H2Stream | null, n: number): void {
+    if (n <= 0 || this.destroyed) return;
+    this.recvUnacked += n;
+    if (this.recvUnacked >= this.connWindow >>> 2) {
+      this.push(windowUpdateFrame(0, this.recvUnacked));
+      this.recvWindow += this.recvUnacked;
+      this.recvUnacked = 0;
+    }
+    if (st === null || st.closed || st.remoteEnded) return;
+    st.recvUnacked += n;
+    if (st.recvUnacked >= this.streamWindow >>> 2) {
+      this.push(windowUpdateFrame(st.id, st.recvUnacked));
+      st.recvWindow += st.recvUnacked;
+      st.recvUnacked = 0;
+    }
+  }
+
+  /** Sends a PING (keepalive); the ACK is reported by `onPingAck`. */
+  ping(): void {
+    if (!this.destroyed) this.push(pingFrame(Buffer.alloc(8), false));
+  }
+  /** Called when a PING ACK arrives. */
+  onPingAck: (() => void) | null = null;
+
+  /**
+   * Graceful shutdown: GOAWAY(NO_ERROR) with the last stream the peer opened; the socket ends once the
+   * streams in flight finish.
+   */
+  shutdown(): void {
+    if (this.goawaySent || this.destroyed) return;
+    this.goawaySent = true;
+    this.push(goawayFrame(this.lastPeerStreamId, ErrorCode.NO_ERROR));
+    if (this.streams.size === 0) this.finishShutdown();
+  }
+
+  /** Client side: closes an idle connection politely (GOAWAY NO_ERROR, then end). */
+  shutdownClient(): void {
+    if (this.destroyed) return;
+    this.goawaySent = true;
+    this.push(goawayFrame(0, ErrorCode.NO_ERROR));
+    this.finishShutdown();
+  }
+
+  private finishShutdown(): void {
+    this.flush();
+    this.socket.end();
+  }
+
+  /** Connection error: GOAWAY with `code`, then close (RFC 9113 section 5.4.1). */
+  fail(code: number, reason: string): void {
+    if (this.destroyed) return;
+    this.push(goawayFrame(this.lastPeerStreamId, code, reason));
+    this.goawaySent = true;
+    this.flush();
+    this.destroyed = true;
+    this.socket.end();
+    // A peer that never reads must not keep the socket: give the GOAWAY a moment, then drop it.
+    setTimeout(destroySocket, 1000, this.socket).unref();
+  }
+
+  /** Closes the socket now. */
+  destroy(): void {
+    if (this.destroyed && this.socket.destroyed) return;
+    this.flush();
+    this.destroyed = true;
+    this.socket.destroy();
+  }
+
+  // ---------------------------------------------------------------- input
+
+  private onSocketData(chunk: Buffer): void {
+    if (this.destroyed) return;
+    let buf = chunk;
+    if (this.pending !== null) {
+      buf = Buffer.concat([this.pending, chunk]);
+      this.pending = null;
+    }
+    let p = 0;
+    if (!this.prefaceDone) {
+      if (buf.length < PREFACE.length) {
+        if (!PREFACE.subarray(0, buf.length).equals(buf)) {
+          this.fail(ErrorCode.PROTOCOL_ERROR, "bad preface");
+          return;
+        }
+        this.pending = buf;
+        return;
+      }
+      if (!PREFACE.equals(buf.subarray(0, PREFACE.length))) {
+        this.fail(ErrorCode.PROTOCOL_ERROR, "not an HTTP/2 client preface");
+        return;
+      }
+      p = PREFACE.length;
+      this.prefaceDone = true;
+    }
+    const n = buf.length;
+    while (n - p >= FRAME_HEADER_LENGTH) {
+      const len = (buf[p]! << 16) | (buf[p + 1]! << 8) | buf[p + 2]!;
+      if (len > DEFAULT_MAX_FRAME_SIZE) {
+        this.fail(ErrorCode.FRAME_SIZE_ERROR, "frame too large");
+        return;
+      }
+      if (n - p - FRAME_HEADER_LENGTH < len) break;
+      const type = buf[p + 3]!;
+      const flags = buf[p + 4]!;
+      const id = buf.readUInt32BE(p + 5) & 0x7fffffff;
+      const start = p + FRAME_HEADER_LENGTH;
+      p = start + len;
+      this.onFrame(type, flags, id, buf, start, p);
+      if (this.destroyed) return;
+    }
+    if (p < n) this.pending = buf.subarray(p);
+  }
+
+  private onFrame(type: number, flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (this.contId !== 0 && (type !== FrameType.CONTINUATION || id !== this.contId)) {
+      this.fail(ErrorCode.PROTOCOL_ERROR, "expected CONTINUATION");
+      return;
+    }
+    switch (type) {
+      case FrameType.DATA:
+        this.onDataFrame(flags, id, buf, start, end);
+        return;
+      case FrameType.HEADERS:
+        this.onHeadersFrame(flags, id, buf, start, end);
+        return;
+      case FrameType.CONTINUATION:
+        this.onContinuation(flags, id, buf, start, end);
+        return;
+      case FrameType.PRIORITY:
+        if (id === 0) {
+          this.fail(ErrorCode.PROTOCOL_ERROR, "PRIORITY on stream 0");
+          return;
+        }
+        if (end - start !== 5) {
+          this.fail(ErrorCode.FRAME_SIZE_ERROR, "PRIORITY length");
+          return;
+        }
+        return;
+      case FrameType.RST_STREAM:
+        this.onRstStream(id, buf, start, end);
+        return;
+      case FrameType.SETTINGS:
+        this.onSettings(flags, id, buf, start, end);
+        return;
+      case FrameType.PING:
+        if (id !== 0) {
+          this.fail(ErrorCode.PROTOCOL_ERROR, "PING on a stream");
+          return;
+        }
+        if (end - start !== 8) {
+          this.fail(ErrorCode.FRAME_SIZE_ERROR, "PING length");
+          return;
+        }
+        if (flags & Flag.ACK) {
+          this.onPingAck?.();
+          return;
+        }
+        this.push(pingFrame(buf.subarray(start, end), true));
+        return;
+      case FrameType.GOAWAY:
+        this.onGoawayFrame(id, buf, start, end);
+        return;
+      case FrameType.WINDOW_UPDATE:
+        this.onWindowUpdate(id, buf, start, end);
+        return;
+      case FrameType.PUSH_PROMISE:
+        this.fail(ErrorCode.PROTOCOL_ERROR, "push is disabled");
+        return;
+      default:
+        // Unknown frame types are ignored (RFC 9113 section 4.1).
+        return;
+    }
+  }
+
+  private onDataFrame(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (id === 0) {
+      this.fail(ErrorCode.PROTOCOL_ERROR, "DATA on stream 0");
+      return;
+    }
+    const len = end - start;
+    let dataStart = start;
+    let dataEnd = end;
+    if (flags & Flag.PADDED) {
+      if (len < 1) {
+        this.fail(ErrorCode.PROTOCOL_ERROR, "DATA padding");
+        return;
+      }
+      const pad = buf[start]!;
+      if (pad >= len) {
+        this.fail(ErrorCode.PROTOCOL_ERROR, "DATA padding longer than the frame");
+        return;
+      }
+      dataStart = start + 1;
+      dataEnd = end - pad;
+    }
+    this.recvWindow -= len;
+    if (this.recvWindow < 0) {
+      this.fail(ErrorCode.FLOW_CONTROL_ERROR, "connection window exceeded");
+      return;
+    }
+    const st = this.streams.get(id);
+    if (st === undefined || st.remoteEnded) {
+      if (this.isIdle(id)) {
+        this.fail(ErrorCode.PROTOCOL_ERROR, "DATA on an idle stream");
+        return;
+      }
+      // A stream we already closed or reset: the peer may not know yet. Keep the connection window whole.
+      this.consume(null, len);
+      if (st !== undefined) this.resetStream(st, ErrorCode.STREAM_CLOSED);
+      return;
+    }
+    st.recvWindow -= len;
+    if (st.recvWindow < 0) {
+      this.consume(null, len);
+      this.resetStream(st, ErrorCode.FLOW_CONTROL_ERROR);
+      this.handler.onReset(this, st, ErrorCode.FLOW_CONTROL_ERROR);
+      return;
+    }
+    // Padding is consumed at once: only payload waits for the far side.
+    if (len !== dataEnd - dataStart) this.consume(st, len - (dataEnd - dataStart));
+    const endStream = (flags & Flag.END_STREAM) !== 0;
+    if (endStream) {
+      st.remoteEnded = true;
+      if (st.localEnded) this.closeStream(st);
+    }
+    this.handler.onData(this, st, buf.subarray(dataStart, dataEnd), endStream);
+  }
+
+  /** A stream id the peer could open but has not yet (RFC 9113 section 5.1 "idle"). */
+  private isIdle(id: number): boolean {
+    if (this.isServer) return (id & 1) === 1 && id > this.lastPeerStreamId;
+    return (id & 1) === 1 && id >= this.nextStreamId;
+  }
+
+  private onHeadersFrame(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (id === 0) {
+      this.fail(ErrorCode.PROTOCOL_ERROR, "HEADERS on stream 0");
+      return;
+    }
+    let s = start;
+    let e = end;
+    if (flags & Flag.PADDED) {
+      if (e - s < 1) {
+        this.fail(ErrorCode.PROTOCOL_ERROR, "HEADERS padding");
+        return;
+      }
+      const pad = buf[s]!;
+      s++;
+      if (pad > e - s) {
+        this.fail(ErrorCode.PROTOCOL_ERROR, "HEADERS padding longer than the frame");
+        return;
+      }
+      e -= pad;
+    }
+    if (flags & Flag.PRIORITY) {
+      if (e - s < 5) {
+        this.fail(ErrorCode.PROTOCOL_ERROR, "HEADERS priority");
+        return;
+      }
+      s += 5;
+    }
+    const endStream = (flags & Flag.END_STREAM) !== 0;
+    if (flags & Flag.END_HEADERS) {
+      this.onHeaderBlock(id, buf, s, e, endStream);
+      return;
+    }
+    this.contId = id;
+    this.contChunks = [buf.subarray(s, e)];
+    this.contBytes = e - s;
+    this.contEndStream = endStream;
+  }
+
+  private onContinuation(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (this.contId === 0 || id !== this.contId) {
+      this.fail(ErrorCode.PROTOCOL_ERROR, "unexpected CONTINUATION");
+      return;
+    }
+    this.contChunks.push(buf.subarray(start, end));
+    this.contBytes += end - start;
+    // The compressed block cannot usefully exceed the decoded limit by much; refuse floods of CONTINUATION.
+    if (this.contBytes > this.decoder.maxHeaderListSize * 2) {
+      this.fail(ErrorCode.ENHANCE_YOUR_CALM, "header block too large");
+      return;
+    }
+    if ((flags & Flag.END_HEADERS) === 0) return;
+    const block = Buffer.concat(this.contChunks);
+    this.contId = 0;
+    this.contChunks = [];
+    this.contBytes = 0;
+    this.onHeaderBlock(id, block, 0, block.length, this.contEndStream);
+  }
+
+  private onHeaderBlock(id: number, buf: Buffer, start: number, end: number, endStream: boolean): void {
+    let fields: string[];
+    let oversized: boolean;
+    try {
+      const r = this.decoder.decode(buf, start, end);
+      fields = r.fields;
+      oversized = r.oversized;
+    } catch (e: unknown) {
+      if (e instanceof HpackError) {
+        this.fail(ErrorCode.COMPRESSION_ERROR, e.message);
+        return;
+      }
+      throw e;
+    }
+    let st = this.streams.get(id);
+    if (st === undefined) {
+      if (!this.isServer) {
+        // Response on a stream we already reset, or a stream we never opened.
+        if (this.isIdle(id) || (id & 1) === 0) {
+          this.fail(ErrorCode.PROTOCOL_ERROR, "HEADERS on an unknown stream");
+          return;
+        }
+        return;
+      }
+      if ((id & 1) === 0 || id <= this.lastPeerStreamId) {
+        this.fail(ErrorCode.PROTOCOL_ERROR, "HEADERS on a closed or even stream");
+        return;
+      }
+      this.lastPeerStreamId = id;
+      if (this.goawaySent) {
+        this.push(rstStreamFrame(id, ErrorCode.REFUSED_STREAM));
+        return;
+      }
+      if (this.streams.size >= this.maxConcurrentStreams) {
+        this.push(rstStreamFrame(id, ErrorCode.REFUSED_STREAM));
+        return;
+      }
+      st = new H2Stream(id, this.peerInitialWindow, this.streamWindow);
+      this.streams.set(id, st);
+    } else if (st.remoteEnded) {
+      this.resetStream(st, ErrorCode.STREAM_CLOSED);
+      this.handler.onReset(this, st, ErrorCode.STREAM_CLOSED);
+      return;
+    }
+    if (endStream) {
+      st.remoteEnded = true;
+      if (st.localEnded) this.closeStream(st);
+    }
+    this.handler.onHeaders(this, st, fields, endStream, oversized);
+  }
+
+  private onRstStream(id: number, buf: Buffer, start: number, end: number): void {
+    if (id === 0) {
+      this.fail(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on stream 0");
+      return;
+    }
+    if (end - start !== 4) {
+      this.fail(ErrorCode.FRAME_SIZE_ERROR, "RST_STREAM length");
+      return;
+    }
+    const st = this.streams.get(id);
+    if (st === undefined) {
+      if (this.isIdle(id)) {
+        this.fail(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
+        return;
+      }
+      return;
+    }
+    this.closeStream(st);
+    this.handler.onReset(this, st, buf.readUInt32BE(start));
+  }
+
+  private onSettings(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (id !== 0) {
+      this.fail(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
+      return;
+    }
+    if (flags & Flag.ACK) {
+      if (end !== start) {
+        this.fail(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with payload");
+        return;
+      }
+      return;
+    }
+    if ((end - start) % 6 !== 0) {
+      this.fail(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS length");
+      return;
+    }
+    for (let p = start; p < end; p += 6) {
+      const key = buf.readUInt16BE(p);
+      const v = buf.readUInt32BE(p + 2);
+      switch (key) {
+        case Setting.HEADER_TABLE_SIZE:
+          this.encoder.setMaxTableSize(v);
+          break;
+        case Setting.ENABLE_PUSH:
+          if (v > 1) {
+            this.fail(ErrorCode.PROTOCOL_ERROR, "ENABLE_PUSH");
+            return;
+          }
+          break;
+        case Setting.MAX_CONCURRENT_STREAMS:
+          this.peerMaxConcurrentStreams = v;
+          break;
+        case Setting.INITIAL_WINDOW_SIZE: {
+          if (v > MAX_WINDOW) {
+            this.fail(ErrorCode.FLOW_CONTROL_ERROR, "INITIAL_WINDOW_SIZE");
+            return;
+          }
+          const delta = v - this.peerInitialWindow;
+          this.peerInitialWindow = v;
+          for (const st of this.streams.values()) st.sendWindow += delta;
+          break;
+        }
+        case Setting.MAX_FRAME_SIZE:
+          if (v < DEFAULT_MAX_FRAME_SIZE || v > 0xffffff) {
+            this.fail(ErrorCode.PROTOCOL_ERROR, "MAX_FRAME_SIZE");
+            return;
+          }
+          this.peerMaxFrameSize = v;
+          break;
+        default:
+          break;
+      }
+    }
+    this.push(settingsFrame([], true));
+    if (!this.ready) {
+      this.ready = true;
+      this.handler.onReady(this);
+    }
+    this.pumpBlocked();
+  }
+
+  private onGoawayFrame(id: number, buf: Buffer, start: number, end: number): void {
+    if (id !== 0) {
+      this.fail(ErrorCode.PROTOCOL_ERROR, "GOAWAY on a stream");
+      return;
+    }
+    if (end - start < 8) {
+      this.fail(ErrorCode.FRAME_SIZE_ERROR, "GOAWAY length");
+      return;
+    }
+    const last = buf.readUInt32BE(start) & 0x7fffffff;
+    const code = buf.readUInt32BE(start + 4);
+    this.goawayReceived = true;
+    if (!this.isServer) {
+      // Streams above `last` were never processed by the peer: safe to retry elsewhere.
+      for (const st of [...this.streams.values()]) {
+        if (st.id > last) {
+          this.closeStream(st);
+          this.handler.onReset(this, st, ErrorCode.REFUSED_STREAM);
+        }
+      }
+    }
+    this.handler.onGoaway(this, last, code);
+    if (this.streams.size === 0 && !this.destroyed) this.destroy();
+  }
+
+  private onWindowUpdate(id: number, buf: Buffer, start: number, end: number): void {
+    if (end - start !== 4) {
+      this.fail(ErrorCode.FRAME_SIZE_ERROR, "WINDOW_UPDATE length");
+      return;
+    }
+    const inc = buf.readUInt32BE(start) & 0x7fffffff;
+    if (id === 0) {
+      if (inc === 0) {
+        this.fail(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
+        return;
+      }
+      this.sendWindow += inc;
+      if (this.sendWindow > MAX_WINDOW) {
+        this.fail(ErrorCode.FLOW_CONTROL_ERROR, "connection window overflow");
+        return;
+      }
+      this.pumpBlocked();
+      return;
+    }
+    const st = this.streams.get(id);
+    if (st === undefined) {
+      if (this.isIdle(id)) {
+        this.fail(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream");
+        return;
+      }
+      return;
+    }
+    if (inc === 0) {
+      this.resetStream(st, ErrorCode.PROTOCOL_ERROR);
+      this.handler.onReset(this, st, ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
+    st.sendWindow += inc;
+    if (st.sendWindow > MAX_WINDOW) {
+      this.resetStream(st, ErrorCode.FLOW_CONTROL_ERROR);
+      this.handler.onReset(this, st, ErrorCode.FLOW_CONTROL_ERROR);
+      return;
+    }
+    if (this.blocked.has(st)) {
+      this.blocked.delete(st);
+      this.pump(st);
+    }
+  }
+
+  private pumpBlocked(): void {
+    if (this.blocked.size === 0) return;
+    const list = [...this.blocked];
+    this.blocked.clear();
+    for (const st of list) {
+      this.pump(st);
+      if (this.sendWindow <= 0 || this.congested()) {
+        // Whatever is left stays blocked (pump re-added the stream that stopped).
+        for (const rest of list)
+          if (!rest.closed && rest.out !== null && rest.out.length > 0) this.blocked.add(rest);
+        return;
+      }
+    }
+  }
+
+  private onDrain(): void {
+    this.pumpBlocked();
+  }
+
+  private onSocketClose(): void {
+    this.destroyed = true;
+    this.chunks = [];
+    const open = [...this.streams.values()];
+    this.streams.clear();
+    this.blocked.clear();
+    for (const st of open) {
+      st.closed = true;
+      this.handler.onReset(this, st, CONNECTION_LOST);
+    }
+    this.handler.onClose(this);
+  }
+}
+
+function destroySocket(s: Socket): void {
+  s.destroy();
+}

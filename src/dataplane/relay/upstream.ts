@@ -1,0 +1,195 @@
+/**
+ * Upstream connections of the relay: one pool of HTTP/2 client connections per endpoint, respecting each
+ * peer's SETTINGS_MAX_CONCURRENT_STREAMS (another connection opens when all are full), draining connections
+ * that got GOAWAY, closing idle ones, and setting aside endpoints whose connections keep failing.
+ */
+import * as net from "node:net";
+import * as tls from "node:tls";
+import type { IrCluster, IrEndpoint } from "../../ir/routing-table.js";
+import { type ConnectionHandler, type ConnectionOptions, H2Connection } from "./connection.js";
+
+/** Something waiting for a stream on a pool's connections (a relayed call or a mirror copy). */
+export interface PoolWaiter {
+  /** A connection with a free stream slot: open the stream now. */
+  bind(conn: H2Connection): void;
+  /** No connection could be made (`reason` says why). */
+  connectFailed(reason: string): void;
+}
+
+/** Upstream tuning, all in milliseconds. */
+export interface UpstreamOptions {
+  /** Give up a connection attempt after this long. Default 5000. */
+  connectTimeoutMs?: number;
+  /** Close connections without streams after this long. Default 60000. */
+  idleTimeoutMs?: number;
+}
+
+/** Per-endpoint connection pool. */
+export class UpstreamPool {
+  readonly conns: H2Connection[] = [];
+  private readonly waiters: PoolWaiter[] = [];
+  private connecting = 0;
+  /** Consecutive failed connection attempts, and until when the endpoint is set aside. */
+  failures = 0;
+  ejectedUntil = 0;
+  lastError = "";
+
+  constructor(
+    readonly key: string,
+    readonly endpoint: IrEndpoint,
+    readonly tlsServerName: string | undefined,
+    private readonly useTls: boolean,
+    private readonly handler: ConnectionHandler,
+    private readonly connOpts: ConnectionOptions,
+    private readonly opts: Required<UpstreamOptions>,
+  ) {}
+
+  /** `host:port` for logs and CallInfo. */
+  get address(): string {
+    return `${this.endpoint.host}:${this.endpoint.port}`;
+  }
+
+  /** Whether the endpoint is set aside after repeated failures. */
+  ejected(now: number): boolean {
+    return this.ejectedUntil > now;
+  }
+
+  /** Streams open on this endpoint. */
+  activeStreams(): number {
+    let n = 0;
+    for (const c of this.conns) n += c.activeStreams;
+    return n + this.waiters.length;
+  }
+
+  /** Binds `w` to a connection now, or queues it until one is ready. */
+  acquire(w: PoolWaiter): void {
+    for (let i = 0; i < this.conns.length; i++) {
+      const c = this.conns[i]!;
+      if (c.hasCapacity) {
+        w.bind(c);
+        return;
+      }
+    }
+    this.waiters.push(w);
+    this.pump();
+  }
+
+  /** Forgets a waiter that gave up (its call was cancelled or timed out). */
+  cancel(w: PoolWaiter): void {
+    const i = this.waiters.indexOf(w);
+    if (i >= 0) this.waiters.splice(i, 1);
+  }
+
+  /** Hands queued waiters to connections with free slots; opens a connection when none has one. */
+  pump(): void {
+    while (this.waiters.length > 0) {
+      let conn: H2Connection | undefined;
+      for (let i = 0; i < this.conns.length; i++) {
+        if (this.conns[i]!.hasCapacity) {
+          conn = this.conns[i];
+          break;
+        }
+      }
+      if (conn === undefined) {
+        if (this.connecting === 0) this.open();
+        return;
+      }
+      this.waiters.shift()!.bind(conn);
+    }
+  }
+
+  private open(): void {
+    this.connecting++;
+    const { host, port } = this.endpoint;
+    let socket: net.Socket;
+    if (this.useTls) {
+      // No CA is configured for backends in the routing table (BackendTLSPolicy is not modelled): the
+      // connection is encrypted, and the backend is identified by address as for h2c.
+      socket = tls.connect({
+        host,
+        port,
+        servername: net.isIP(this.tlsServerName ?? host) ? undefined : (this.tlsServerName ?? host),
+        ALPNProtocols: ["h2"],
+        rejectUnauthorized: false,
+      } as tls.ConnectionOptions);
+    } else {
+      socket = net.connect({ host, port });
+    }
+    const conn = new H2Connection(socket, false, this.handler, this.connOpts);
+    conn.owner = this;
+    socket.once("error", (e: NodeJS.ErrnoException) => {
+      this.lastError = e.code ?? e.message;
+    });
+    const timer = setTimeout(() => {
+      if (!conn.ready) {
+        this.lastError = `no answer within ${this.opts.connectTimeoutMs} ms`;
+        conn.destroy();
+      }
+    }, this.opts.connectTimeoutMs);
+    timer.unref();
+    conn.connectTimer = timer;
+    this.conns.push(conn);
+  }
+
+  /** The connection's first SETTINGS arrived: it is usable. */
+  onReady(conn: H2Connection): void {
+    if (conn.connectTimer !== undefined) clearTimeout(conn.connectTimer);
+    this.connecting--;
+    this.failures = 0;
+    this.ejectedUntil = 0;
+    this.pump();
+  }
+
+  /** A stream finished on `conn`: its slot may serve a waiter; a draining connection closes when empty. */
+  release(conn: H2Connection): void {
+    if (conn.goawayReceived && conn.activeStreams === 0) conn.destroy();
+    else if (this.waiters.length > 0) this.pump();
+  }
+
+  /** GOAWAY from the peer: the connection takes no new streams; others serve the waiters. */
+  onGoaway(_conn: H2Connection): void {
+    this.pump();
+  }
+
+  /** The connection closed. Before it was ready, this was a failed attempt: waiters fail. */
+  onClose(conn: H2Connection): void {
+    const i = this.conns.indexOf(conn);
+    if (i >= 0) this.conns.splice(i, 1);
+    if (!conn.ready) {
+      if (conn.connectTimer !== undefined) clearTimeout(conn.connectTimer);
+      this.connecting--;
+      this.failures++;
+      // Back off 1 s, 2 s, 4 s ... up to 30 s after repeated failures.
+      if (this.failures >= 2)
+        this.ejectedUntil = Date.now() + Math.min(30_000, 1000 * 2 ** (this.failures - 2));
+      const reason = `connection to ${this.address} failed${this.lastError ? `: ${this.lastError}` : ""}`;
+      const waiting = this.waiters.splice(0);
+      for (const w of waiting) w.connectFailed(reason);
+      return;
+    }
+    this.pump();
+  }
+
+  /** Closes connections idle for longer than the idle timeout. */
+  sweep(now: number): void {
+    for (const c of [...this.conns]) {
+      if (!c.ready) continue;
+      if (c.activeStreams === 0 && now - c.idleSince > this.opts.idleTimeoutMs) c.shutdownClient();
+    }
+  }
+
+  /** Whether the pool holds nothing (it may be dropped). */
+  empty(): boolean {
+    return this.conns.length === 0 && this.waiters.length === 0;
+  }
+
+  /** Closes every connection now. */
+  destroy(): void {
+    for (const c of [...this.conns]) c.destroy();
+  }
+}
+
+/** The pool key of an endpoint of a cluster. */
+export function poolKey(cluster: IrCluster, ep: IrEndpoint): string {
+  return `${cluster.tls ? "tls" : "h2c"}|${ep.host}|${ep.port}|${cluster.serverName ?? ""}`;
+}
