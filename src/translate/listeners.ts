@@ -121,7 +121,7 @@ function pemProblem(certPem: string, keyPem: string): string | undefined {
 }
 
 function kindName(k: RouteGroupKind): string {
-  return k.group === "" ? k.kind : `${k.kind}.${k.group}`;
+  return k.group === "" ? k.kind : `${k.kind} (${k.group})`;
 }
 
 /**
@@ -156,6 +156,7 @@ export function evaluateListeners(
   gateway: Gateway,
   profile: GatewayProfile,
   ctx: ProfileContext,
+  gatewayProblem?: string,
 ): ListenerState[] {
   const gen = gateway.metadata.generation;
   const conflictMap = conflicts(gateway.spec.listeners);
@@ -186,12 +187,12 @@ export function evaluateListeners(
       if (invalid.length > 0) {
         refProblems.push({
           reason: ListenerReason.InvalidRouteKinds,
-          message: `route kinds not supported on a ${listener.protocol} listener: ${invalid.join(", ")}`,
+          message: `route kinds not supported on this ${listener.protocol} listener: ${invalid.join(", ")}`,
         });
       }
       if (!supportedKinds.some((k) => k.group === GATEWAY_GROUP && k.kind === "GRPCRoute")) {
         kindProblem = listed.some((k) => k.kind === "GRPCRoute")
-          ? `GRPCRoute is not supported on a ${listener.protocol} listener`
+          ? `GRPCRoute is not supported on this ${listener.protocol} listener`
           : "allowedRoutes.kinds does not include GRPCRoute";
       }
     } else {
@@ -239,7 +240,8 @@ export function evaluateListeners(
     );
 
     let notProgrammed: string | undefined;
-    if (!accepted) notProgrammed = "the listener is not accepted";
+    if (gatewayProblem !== undefined) notProgrammed = gatewayProblem;
+    else if (!accepted) notProgrammed = "the listener is not accepted";
     else if (conflict !== undefined) notProgrammed = "the listener conflicts with another listener";
     else if (!tlsUsable) notProgrammed = "the listener has no usable certificate";
     else if (supportedKinds.length === 0) notProgrammed = "the listener supports no route kind";

@@ -26,7 +26,7 @@ import { evaluateListeners, type ListenerState } from "./listeners.js";
 import type { GatewayProfile, ListenerEntry, ProfileContext, RuleProblem } from "./profile.js";
 import { profileFor, selectProfile } from "./profiles/index.js";
 import { headerFilters, irMatch, type ResolvedRule, resolveRule, standardRuleProblems } from "./routes.js";
-import { gatewayStatus } from "./status/gateway.js";
+import { gatewayStatus, unsupportedAddressTypes } from "./status/gateway.js";
 import { parentStatus, whollyInvalid } from "./status/route.js";
 import { CONTROLLER_NAME, type StatusReport, type TranslateOptions, type TranslateResult } from "./types.js";
 
@@ -77,7 +77,14 @@ export function translate(input: ResourceSet, opts: TranslateOptions = {}): Tran
     if (profileName === undefined) continue;
     const profile = profileFor(profileName);
     const ctx: ProfileContext = { gateway, resources: input, options: opts };
-    const listeners = evaluateListeners(idx, gateway, profile, ctx);
+    const badTypes = unsupportedAddressTypes(gateway);
+    const listeners = evaluateListeners(
+      idx,
+      gateway,
+      profile,
+      ctx,
+      badTypes.length > 0 ? `the Gateway's address type ${badTypes.join(", ")} is not supported` : undefined,
+    );
     gateways.set(objectKey(gateway.metadata), {
       gateway,
       profile,

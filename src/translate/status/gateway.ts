@@ -7,6 +7,13 @@ import { CondAccepted, CondProgrammed, CondResolvedRefs, GatewayReason } from ".
 /** Address types grpcroute can report; others make the Gateway Accepted=False / UnsupportedAddress. */
 const ADDRESS_TYPES = new Set(["IPAddress", "Hostname"]);
 
+/** The Gateway's spec.addresses of a type grpcroute cannot serve (the Gateway is then not accepted). */
+export function unsupportedAddressTypes(gateway: Gateway): string[] {
+  return (gateway.spec.addresses ?? [])
+    .map((a) => a.type ?? "IPAddress")
+    .filter((t) => !ADDRESS_TYPES.has(t));
+}
+
 export function gatewayStatus(
   gateway: Gateway,
   listeners: readonly ListenerState[],
