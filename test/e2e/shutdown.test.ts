@@ -1,0 +1,54 @@
+/**
+ * SIGTERM: the gateway stops accepting, lets the call in flight finish, and exits 0.
+ * SIGINT does the same (Ctrl-C).
+ */
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { after, describe, test } from "node:test";
+import { type Backend, closeAll, greeterClient, sayHello, startBackend } from "../helpers/index.js";
+import { GatewayProcess, TempDir } from "./support/gateway-process.js";
+import { DOC, gatewayYaml, routeYaml, serviceYaml } from "./support/manifests.js";
+
+describe("drain on SIGTERM and SIGINT", () => {
+  const dir = new TempDir();
+  const backends: Backend[] = [];
+  after(async () => {
+    for (const b of backends) await b.close();
+    dir.cleanup();
+  });
+
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    test(`${sig}: a call in flight completes, then the process exits 0`, async () => {
+      const slow = await startBackend({ name: `slow-${sig}`, delayMs: 800 });
+      backends.push(slow);
+      const file = dir.write(
+        `drain-${sig}.yaml`,
+        gatewayYaml("gw", [{ name: "http", port: 8080 }]) +
+          DOC +
+          serviceYaml("slow", slow.port) +
+          DOC +
+          routeYaml("r", "gw", [{ backends: { slow: 1 } }]),
+      );
+      const gw = new GatewayProcess(["-f", file, "--admin", "127.0.0.1:0", "--port-map", "8080=0"]);
+      try {
+        await gw.ready();
+        const client = greeterClient(`127.0.0.1:${gw.localPort(8080)}`);
+        const reached = once(slow, "call");
+        const inFlight = sayHello(client, "drain", { timeoutMs: 15_000 });
+        await reached;
+        const from = gw.lines.length;
+        gw.signal(sig);
+        await gw.waitForMsg("shutting down: draining calls in flight", from);
+        const result = await inFlight;
+        assert.equal(result.code, 0, `the call in flight completes: ${result.details}`);
+        assert.equal(result.headers["x-backend"], `slow-${sig}`);
+        const exit = await gw.exited;
+        assert.deepEqual(exit, { code: 0, signal: null }, gw.dump());
+        assert.ok(gw.lines.some((l) => l.msg === "stopped"));
+        closeAll(client);
+      } finally {
+        await gw.stop();
+      }
+    });
+  }
+});
