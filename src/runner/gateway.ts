@@ -17,7 +17,8 @@ import { Runner, type RunnerDataplane, type RunnerSource } from "./runner.js";
 
 /** The parts of the pipeline, injected so tests can replace them. */
 export interface GatewayDeps {
-  createSource(files: string[], opts: { watch: boolean; debounceMs: number }): RunnerSource;
+  /** `log` receives problems the source recovers from (a folder that cannot be watched). */
+  createSource(files: string[], opts: { watch: boolean; debounceMs: number; log: Logger }): RunnerSource;
   translate(resources: ResourceSet, opts: TranslateOptions): TranslateResult;
   renderStatus(resources: ResourceSet, status: StatusReport): string;
   createDataplane(opts: DataplaneOptions): RunnerDataplane;
@@ -76,7 +77,7 @@ export async function startGateway(
   if (opts.address !== undefined) dpOptions.address = opts.address;
   dataplane = deps.createDataplane(dpOptions);
   const runner = new Runner({
-    source: deps.createSource(opts.files, { watch: opts.watch, debounceMs: opts.debounceMs }),
+    source: deps.createSource(opts.files, { watch: opts.watch, debounceMs: opts.debounceMs, log }),
     translate: deps.translate,
     renderStatus: deps.renderStatus,
     dataplane,

@@ -156,8 +156,8 @@ describe("bundled greeter example through grpcroute serve", () => {
     assert.equal(list.kind, "List");
     const route = list.items.find((i) => i.kind === "GRPCRoute");
     assert.equal(route?.metadata.name, "greeter-grpc-route");
-    const conditions = (route?.status.parents as { conditions: { type: string; status: string }[] }[])[0]
-      ?.conditions;
+    const parents = (route?.status.parents ?? []) as { conditions: { type: string; status: string }[] }[];
+    const conditions = parents[0]?.conditions;
     assert.ok(conditions?.some((c) => c.type === "Accepted" && c.status === "True"));
 
     const metrics = await gw.get("/metrics");

@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -153,10 +153,15 @@ export class GatewayProcess {
 /** A temporary directory removed by `cleanup()`. */
 export class TempDir {
   readonly path = mkdtempSync(join(tmpdir(), "grpcroute-e2e-"));
-  /** Writes a file in the directory; returns its path. */
+  /**
+   * Writes a file in the directory and returns its path. The content appears at once (written aside, then
+   * renamed over), as editors and config-map updates do, so a watcher never reads half a file.
+   */
   write(name: string, text: string): string {
     const p = join(this.path, name);
-    writeFileSync(p, text);
+    const aside = join(this.path, `.${name}.tmp`);
+    writeFileSync(aside, text);
+    renameSync(aside, p);
     return p;
   }
   cleanup(): void {

@@ -1,0 +1,42 @@
+/**
+ * `grpcroute serve -f PATH ... [--watch] [--address ADDR] [--port-map LP=PORT ...] [--admin HOST:PORT]
+ * [--log-format json|pretty] [--log-level LEVEL] [--drain-timeout MS] [--cert-dir DIR]`: runs the gateway.
+ * Exit codes: 0 after a signal-initiated drain, 1 when it cannot start (a port in use), 2 for bad flags or
+ * input that cannot be read at start.
+ */
+import { Dataplane } from "../../dataplane/dataplane.js";
+import type { GatewayDeps } from "../../runner/gateway.js";
+import { serveGateway } from "../../runner/gateway.js";
+import { parseServeArgs, SERVE_USAGE } from "../../runner/options.js";
+import { FileSource } from "../../sources/file-source.js";
+import { translate } from "../../translate/translator.js";
+import { renderStatusJson } from "../output.js";
+
+/** The real pipeline: files, the translator and the HTTP/2 data plane. */
+const deps: GatewayDeps = {
+  createSource: (files, { watch, debounceMs, log }) =>
+    new FileSource(files, {
+      watch,
+      debounceMs,
+      onError: (err) =>
+        log.warn({ code: err.code, reason: err.message }, "watching the files failed; retrying"),
+    }),
+  translate: (resources, opts) => translate(resources, opts),
+  renderStatus: (resources, status) => renderStatusJson(resources, status),
+  createDataplane: (opts) => new Dataplane(opts),
+};
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseServeArgs(argv);
+  if (parsed.kind === "help") {
+    process.stdout.write(SERVE_USAGE);
+    return 0;
+  }
+  if (parsed.kind === "error") {
+    process.stderr.write(
+      `grpcroute serve: ${parsed.message}\nRun \`grpcroute serve --help\` for the options.\n`,
+    );
+    return 2;
+  }
+  return serveGateway(parsed.options, deps);
+}
