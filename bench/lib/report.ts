@@ -62,6 +62,8 @@ export interface MicroRow {
   routes: number;
   /** Mean ns per `match()` over a mix of hits and misses. */
   matchNs: number;
+  /** Mean ns per `match()` by the kind of route hit (`exact`, `service`, `regex`, `headers`) or `miss`. */
+  byKind: Record<string, number>;
   /** ms to compile the router from the table. */
   compileMs: number;
   /** ms per `translate()` of the resource set. */
@@ -187,6 +189,11 @@ function microTable(r: Results): string {
     String(m.routes),
     "",
     fmt(m.matchNs, 0),
+    fmt(m.byKind.exact, 0),
+    fmt(m.byKind.service, 0),
+    fmt(m.byKind.regex, 0),
+    fmt(m.byKind.headers, 0),
+    fmt(m.byKind.miss, 0),
     fmt(m.compileMs, 2),
     fmt(m.parseMs, 1),
     fmt(m.translateMs, 1),

@@ -7,6 +7,7 @@
  * RegularExpression). Calls hit random routes of every kind, plus 10 % that match nothing.
  *
  * Usage: node --expose-gc --import tsx bench/micro/run.ts --sizes 10,1000,10000 [--quick]
+ *        node --import tsx bench/micro/run.ts --dump-yaml N     (prints the manifests for N routes)
  */
 import { performance } from "node:perf_hooks";
 import type { MicroRow } from "../lib/report.js";
@@ -21,10 +22,21 @@ const RULES_PER_ROUTE = 10;
 /** The generated manifests for `n` routes, and the calls that exercise them. */
 interface Workload {
   yaml: string;
-  calls: { authority: string; path: string; headers: Record<string, string>; expect: string | undefined }[];
+  calls: Call[];
 }
 
-function kindOf(i: number): "exact" | "service" | "regex" | "headers" {
+/** One call of the workload, the route it must reach (undefined: none) and the kind of that route. */
+interface Call {
+  authority: string;
+  path: string;
+  headers: Record<string, string>;
+  expect: string | undefined;
+  kind: Kind;
+}
+
+type Kind = "exact" | "service" | "regex" | "headers" | "miss";
+
+function kindOf(i: number): Exclude<Kind, "miss"> {
   const k = i % 10;
   return k < 4 ? "exact" : k < 6 ? "service" : k < 8 ? "regex" : "headers";
 }
@@ -48,23 +60,24 @@ function matchYaml(i: number): string {
 }
 
 /** A call that only route `i` accepts. */
-function callFor(i: number): Workload["calls"][number] {
+function callFor(i: number): Call {
   const authority = "bench.example.com:8080";
   const rule = i % RULES_PER_ROUTE;
   const expect = `grpcroute/default/r${Math.floor(i / RULES_PER_ROUTE)}/rule/${rule}/match/0`;
   switch (kindOf(i)) {
     case "exact":
-      return { authority, path: `/ex${i}.Service/Call${i}`, headers: {}, expect };
+      return { authority, path: `/ex${i}.Service/Call${i}`, headers: {}, expect, kind: "exact" };
     case "service":
-      return { authority, path: `/sv${i}.Service/Anything`, headers: {}, expect };
+      return { authority, path: `/sv${i}.Service/Anything`, headers: {}, expect, kind: "service" };
     case "regex":
-      return { authority, path: `/rx${i}.Sfoo/Mbar`, headers: {}, expect };
+      return { authority, path: `/rx${i}.Sfoo/Mbar`, headers: {}, expect, kind: "regex" };
     case "headers":
       return {
         authority,
         path: `/hd${i}.Service/Call`,
         headers: { "x-tenant": `t${i}`, "x-region": `eu-west-${i % 7}`, "content-type": "application/grpc" },
         expect,
+        kind: "headers",
       };
   }
 }
@@ -122,7 +135,7 @@ spec:
 ${rules.join("\n")}`);
   }
   const rand = rng(n);
-  const calls: Workload["calls"] = [];
+  const calls: Call[] = [];
   const count = Math.max(100, Math.min(2000, n * 4));
   for (let c = 0; c < count; c++) {
     if (c % 10 === 9) {
@@ -131,6 +144,7 @@ ${rules.join("\n")}`);
         path: "/no.such.Service/Nothing",
         headers: {},
         expect: undefined,
+        kind: "miss",
       });
     } else calls.push(callFor(Math.floor(rand() * n)));
   }
@@ -158,6 +172,12 @@ function gc(): void {
 }
 
 async function main(): Promise<void> {
+  const dump = process.argv.indexOf("--dump-yaml");
+  if (dump > 0) {
+    // The generated manifests, to reproduce a figure with `grpcroute validate` or `explain`.
+    process.stdout.write(workload(Number(process.argv[dump + 1] ?? "10")).yaml);
+    return;
+  }
   const i = process.argv.indexOf("--sizes");
   const sizes = (i > 0 ? (process.argv[i + 1] ?? "") : "10,1000,10000").split(",").map(Number);
   const quick = process.argv.includes("--quick");
@@ -214,20 +234,24 @@ async function main(): Promise<void> {
     if (wrong > 0) problems.push(`${n} routes: ${wrong} of ${w.calls.length} calls matched another route`);
 
     let sink = 0;
-    const batch = () => {
-      for (const c of w.calls) if (compiled.match(c.authority, c.path, c.headers).route !== undefined) sink++;
+    const nsPerCall = (calls: Call[], budgetMs: number): number => {
+      if (calls.length === 0) return Number.NaN;
+      const batch = () => {
+        for (const c of calls) if (compiled.match(c.authority, c.path, c.headers).route !== undefined) sink++;
+      };
+      batch(); // warm the JIT
+      return (timeIt(batch, quick ? budgetMs / 10 : budgetMs, quick ? 2 : 5) * 1e6) / calls.length;
     };
-    batch(); // warm the JIT
-    const msPerBatch = timeIt(batch, quick ? 100 : 1500, quick ? 3 : 10);
+    const matchNs = nsPerCall(w.calls, 1500);
+    const byKind: Record<string, number> = {};
+    for (const k of ["exact", "service", "regex", "headers", "miss"] as const) {
+      byKind[k] = nsPerCall(
+        w.calls.filter((c) => c.kind === k),
+        400,
+      );
+    }
     if (sink < 0) process.stdout.write(""); // keeps `sink` observable
-    rows.push({
-      routes: n,
-      matchNs: (msPerBatch * 1e6) / w.calls.length,
-      compileMs,
-      translateMs,
-      parseMs,
-      heapMiB,
-    });
+    rows.push({ routes: n, matchNs, byKind, compileMs, translateMs, parseMs, heapMiB });
     // Keep the measured objects alive until the heap was read.
     if (result.table.version < 0 || compiled.port < 0) process.stdout.write("");
   }
