@@ -124,29 +124,50 @@ function kindName(k: RouteGroupKind): string {
   return k.group === "" ? k.kind : `${k.kind} (${k.group})`;
 }
 
+/** A listener of some Gateway we serve, for conflict detection across Gateways. */
+export interface ServedListener {
+  gateway: string;
+  listener: Listener;
+  index: number;
+}
+
+/** Key of a listener in the conflict map: `namespace/gateway#index`. */
+export function listenerKey(gateway: string, index: number): string {
+  return `${gateway}#${index}`;
+}
+
 /**
  * Finds listeners that cannot be told apart (reference 3.3, "Listener distinctness"): on one port, a
  * different protocol is a ProtocolConflict; the same protocol and the same hostname (none counts as one
- * hostname) is a HostnameConflict. Returns the conflict reason per listener index.
+ * hostname) is a HostnameConflict. grpcroute binds one server per port for every Gateway it serves, so
+ * listeners of different Gateways are compared too. Returns the conflict per `listenerKey`.
  */
-function conflicts(listeners: readonly Listener[]): Map<number, { reason: string; message: string }> {
-  const out = new Map<number, { reason: string; message: string }>();
-  listeners.forEach((a, i) => {
-    listeners.forEach((b, j) => {
-      if (i === j || a.port !== b.port || out.has(i)) return;
-      if (a.protocol !== b.protocol) {
-        out.set(i, {
+export function findConflicts(
+  all: readonly ServedListener[],
+): Map<string, { reason: string; message: string }> {
+  const out = new Map<string, { reason: string; message: string }>();
+  const describe = (x: ServedListener, self: ServedListener): string =>
+    x.gateway === self.gateway
+      ? `listener "${x.listener.name}"`
+      : `listener "${x.listener.name}" of Gateway ${x.gateway}`;
+  for (const a of all) {
+    const ka = listenerKey(a.gateway, a.index);
+    for (const b of all) {
+      if (out.has(ka)) break;
+      if ((a.gateway === b.gateway && a.index === b.index) || a.listener.port !== b.listener.port) continue;
+      if (a.listener.protocol !== b.listener.protocol) {
+        out.set(ka, {
           reason: ListenerReason.ProtocolConflict,
-          message: `listener "${b.name}" uses port ${a.port} with protocol ${b.protocol}`,
+          message: `${describe(b, a)} uses port ${a.listener.port} with protocol ${b.listener.protocol}`,
         });
-      } else if ((a.hostname ?? "") === (b.hostname ?? "")) {
-        out.set(i, {
+      } else if ((a.listener.hostname ?? "") === (b.listener.hostname ?? "")) {
+        out.set(ka, {
           reason: ListenerReason.HostnameConflict,
-          message: `listener "${b.name}" uses port ${a.port}, protocol ${a.protocol} and the same hostname ${a.hostname ?? "(none)"}`,
+          message: `${describe(b, a)} uses port ${a.listener.port}, protocol ${a.listener.protocol} and the same hostname ${a.listener.hostname ?? "(none)"}`,
         });
       }
-    });
-  });
+    }
+  }
   return out;
 }
 
@@ -156,10 +177,11 @@ export function evaluateListeners(
   gateway: Gateway,
   profile: GatewayProfile,
   ctx: ProfileContext,
+  conflictMap: ReadonlyMap<string, { reason: string; message: string }>,
   gatewayProblem?: string,
 ): ListenerState[] {
   const gen = gateway.metadata.generation;
-  const conflictMap = conflicts(gateway.spec.listeners);
+  const gwKey = `${gateway.metadata.namespace}/${gateway.metadata.name}`;
   return gateway.spec.listeners.map((listener, index) => {
     const conditions: Condition[] = [];
     const refProblems: { reason: string; message: string }[] = [];
@@ -231,7 +253,7 @@ export function evaluateListeners(
       }
     }
 
-    const conflict = conflictMap.get(index);
+    const conflict = conflictMap.get(listenerKey(gwKey, index));
     const accepted = acceptedProblem === undefined;
     conditions.push(
       accepted

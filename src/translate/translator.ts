@@ -22,7 +22,7 @@ import { listenerName, routeName } from "../ir/names.js";
 import type { IrCluster, IrListener, IrRoute, RoutingTable } from "../ir/routing-table.js";
 import { attach } from "./attachment.js";
 import { buildIndexes, type Indexes } from "./context.js";
-import { evaluateListeners, type ListenerState } from "./listeners.js";
+import { evaluateListeners, findConflicts, type ListenerState } from "./listeners.js";
 import type { GatewayProfile, ListenerEntry, ProfileContext, RuleProblem } from "./profile.js";
 import { profileFor, selectProfile } from "./profiles/index.js";
 import { headerFilters, irMatch, type ResolvedRule, resolveRule, standardRuleProblems } from "./routes.js";
@@ -72,7 +72,15 @@ export function translate(input: ResourceSet, opts: TranslateOptions = {}): Tran
   // Gateways we serve, sorted by namespace/name.
   const gateways = new Map<ObjectKey, GatewayInfo>();
   const allGatewayKeys = new Set(input.gateways.map((g) => objectKey(g.metadata)));
-  for (const gateway of [...input.gateways].sort(byKey)) {
+  const served = [...input.gateways]
+    .sort(byKey)
+    .filter((g) => selectProfile(g, input.gatewayClasses) !== undefined);
+  const conflictMap = findConflicts(
+    served.flatMap((g) =>
+      g.spec.listeners.map((listener, index) => ({ gateway: objectKey(g.metadata), listener, index })),
+    ),
+  );
+  for (const gateway of served) {
     const profileName = selectProfile(gateway, input.gatewayClasses);
     if (profileName === undefined) continue;
     const profile = profileFor(profileName);
@@ -83,6 +91,7 @@ export function translate(input: ResourceSet, opts: TranslateOptions = {}): Tran
       gateway,
       profile,
       ctx,
+      conflictMap,
       badTypes.length > 0 ? `the Gateway's address type ${badTypes.join(", ")} is not supported` : undefined,
     );
     gateways.set(objectKey(gateway.metadata), {
