@@ -4,4 +4,6 @@
  */
 export * from "./backend.js";
 export * from "./clients.js";
+export * from "./gateway.js";
 export * from "./protos.js";
+export * from "./tables.js";

@@ -1,0 +1,61 @@
+/**
+ * An in-process gateway for tests: a `Dataplane` on 127.0.0.1 with every listener port mapped to an
+ * ephemeral port, recording each finished call.
+ * @internal test-only
+ */
+import { EventEmitter, once } from "node:events";
+import { Dataplane, type UpstreamOptions } from "../../src/dataplane/dataplane.js";
+import type { CallInfo, DataplaneOptions } from "../../src/dataplane/types.js";
+import type { RoutingTable } from "../../src/ir/routing-table.js";
+
+export interface TestGateway {
+  dp: Dataplane;
+  /** Every finished call, in order. Also emitted as `call` on `events`. */
+  calls: CallInfo[];
+  events: EventEmitter;
+  /** `127.0.0.1:<bound port>` of a listener port. */
+  target(listenerPort: number): string;
+  /** Resolves with the next `n` finished calls. */
+  nextCalls(n: number): Promise<CallInfo[]>;
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startGateway(
+  table: RoutingTable,
+  opts: Omit<DataplaneOptions, "onCallEnd" | "address" | "portMap"> = {},
+  upstream: UpstreamOptions = {},
+): Promise<TestGateway> {
+  const calls: CallInfo[] = [];
+  const events = new EventEmitter();
+  const portMap = new Map<number, number>();
+  for (const l of table.listeners) portMap.set(l.port, 0);
+  const dp = new Dataplane(
+    {
+      ...opts,
+      address: "127.0.0.1",
+      portMap,
+      onCallEnd: (info) => {
+        calls.push(info);
+        events.emit("call", info);
+      },
+    },
+    upstream,
+  );
+  await dp.apply(table);
+  return {
+    dp,
+    calls,
+    events,
+    target(listenerPort: number): string {
+      const p = dp.boundPorts().get(listenerPort);
+      if (p === undefined) throw new Error(`listener port ${listenerPort} is not bound`);
+      return `127.0.0.1:${p}`;
+    },
+    async nextCalls(n: number): Promise<CallInfo[]> {
+      const out: CallInfo[] = [];
+      while (out.length < n) out.push((await once(events, "call"))[0] as CallInfo);
+      return out;
+    },
+    close: (graceMs = 1000) => dp.close(graceMs),
+  };
+}
