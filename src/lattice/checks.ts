@@ -3,7 +3,8 @@
  * translation. Pure: the Lattice profile turns each violation into route status (`UnsupportedValue`, or
  * `PartiallyInvalid` when other rules remain valid), `validate` prints it, and `plan` leaves the rule out.
  *
- * Every message names the field, the value found and the Lattice limit with its source.
+ * Every violation carries the field path; its message names the value found and the Lattice limit with its
+ * source (the path is not repeated in the message: outputs print `path: message`).
  */
 import type { GRPCRoute, GRPCRouteRule } from "../api/types.js";
 import {
@@ -66,7 +67,7 @@ export function checkLatticeRule(rule: GRPCRouteRule, i: number): LatticeViolati
   if (rule.matches.length > MAX_MATCHES_PER_RULE.value) {
     add(
       `${at}.matches`,
-      `${at}.matches has ${rule.matches.length} matches; VPC Lattice allows ${MAX_MATCHES_PER_RULE.value} match per rule (${MAX_MATCHES_PER_RULE.source}): split it into one rule per match`,
+      `${rule.matches.length} matches; VPC Lattice allows ${MAX_MATCHES_PER_RULE.value} match per rule (${MAX_MATCHES_PER_RULE.source}): split it into one rule per match`,
     );
   }
   rule.matches.forEach((m, j) => {
@@ -76,7 +77,7 @@ export function checkLatticeRule(rule: GRPCRouteRule, i: number): LatticeViolati
       if (method.type === "RegularExpression") {
         add(
           `${mat}.method.type`,
-          `${mat}.method.type is RegularExpression; VPC Lattice matches paths only by exact value or prefix (method match type Exact only; AWS controller: unsupported gRPC method match type RegularExpression)`,
+          `RegularExpression; VPC Lattice matches paths only by exact value or prefix (method match type Exact only; AWS controller: unsupported gRPC method match type RegularExpression)`,
         );
       } else if (
         (method.service === undefined || method.service === "") &&
@@ -85,19 +86,19 @@ export function checkLatticeRule(rule: GRPCRouteRule, i: number): LatticeViolati
       ) {
         add(
           `${mat}.method`,
-          `${mat}.method has method ${quote(method.method)} but no service; VPC Lattice has no suffix path match, so a method match needs a service`,
+          `method ${quote(method.method)} without a service; VPC Lattice has no suffix path match, so a method match needs a service`,
         );
       } else {
         const path = latticePath(method);
         if (path.value.length > MAX_PATH_LENGTH.value) {
           add(
             `${mat}.method`,
-            `${mat}.method becomes path ${path.kind} ${quote(path.value)} of ${path.value.length} characters; VPC Lattice allows ${MAX_PATH_LENGTH.value} (${MAX_PATH_LENGTH.source})`,
+            `path ${path.kind} ${quote(path.value)} has ${path.value.length} characters; VPC Lattice allows ${MAX_PATH_LENGTH.value} (${MAX_PATH_LENGTH.source})`,
           );
         } else if (!PATH_PATTERN.test(path.value)) {
           add(
             `${mat}.method`,
-            `${mat}.method becomes path ${quote(path.value)}, which has characters VPC Lattice path matches do not accept (${PATH_PATTERN.source})`,
+            `path ${quote(path.value)} has characters VPC Lattice path matches do not accept (${PATH_PATTERN.source})`,
           );
         }
       }
@@ -105,7 +106,7 @@ export function checkLatticeRule(rule: GRPCRouteRule, i: number): LatticeViolati
     if (m.headers.length > MAX_HEADER_MATCHES.value) {
       add(
         `${mat}.headers`,
-        `${mat}.headers has ${m.headers.length} header matches; VPC Lattice allows ${MAX_HEADER_MATCHES.value} per rule (${MAX_HEADER_MATCHES.source})`,
+        `${m.headers.length} header matches; VPC Lattice allows ${MAX_HEADER_MATCHES.value} per rule (${MAX_HEADER_MATCHES.source})`,
       );
     }
     m.headers.forEach((h, k) => {
@@ -113,19 +114,19 @@ export function checkLatticeRule(rule: GRPCRouteRule, i: number): LatticeViolati
       if (h.type === "RegularExpression") {
         add(
           `${hat}.type`,
-          `${hat}.type is RegularExpression (header ${quote(h.name)}); VPC Lattice header matches used for GRPCRoute are Exact only (AWS controller LATTICE_UNSUPPORTED_HEADER_MATCH_TYPE)`,
+          `RegularExpression (header ${quote(h.name)}); VPC Lattice header matches used for GRPCRoute are Exact only (AWS controller LATTICE_UNSUPPORTED_HEADER_MATCH_TYPE)`,
         );
       }
       if (h.name.length > MAX_HEADER_NAME_LENGTH.value) {
         add(
           `${hat}.name`,
-          `${hat}.name ${quote(h.name)} has ${h.name.length} characters; VPC Lattice allows ${MAX_HEADER_NAME_LENGTH.value} (${MAX_HEADER_NAME_LENGTH.source})`,
+          `header name ${quote(h.name)} has ${h.name.length} characters; VPC Lattice allows ${MAX_HEADER_NAME_LENGTH.value} (${MAX_HEADER_NAME_LENGTH.source})`,
         );
       }
       if (h.value.length > MAX_HEADER_VALUE_LENGTH.value) {
         add(
           `${hat}.value`,
-          `${hat}.value for header ${quote(h.name)} has ${h.value.length} characters; VPC Lattice allows ${MAX_HEADER_VALUE_LENGTH.value} (${MAX_HEADER_VALUE_LENGTH.source})`,
+          `value of header ${quote(h.name)} has ${h.value.length} characters; VPC Lattice allows ${MAX_HEADER_VALUE_LENGTH.value} (${MAX_HEADER_VALUE_LENGTH.source})`,
         );
       }
     });
@@ -135,13 +136,13 @@ export function checkLatticeRule(rule: GRPCRouteRule, i: number): LatticeViolati
     const types = rule.filters.map((f) => f.type).join(", ");
     add(
       `${at}.filters`,
-      `${at}.filters has ${rule.filters.length} filter(s) (${types}); VPC Lattice rules have no filters and the AWS controller silently ignores them`,
+      `${rule.filters.length} filter(s) (${types}); VPC Lattice rules have no filters and the AWS controller silently ignores them`,
     );
   }
   if (rule.backendRefs.length > MAX_TARGET_GROUPS_PER_FORWARD.value) {
     add(
       `${at}.backendRefs`,
-      `${at}.backendRefs has ${rule.backendRefs.length} backendRefs; VPC Lattice allows ${MAX_TARGET_GROUPS_PER_FORWARD.value} target groups per rule (${MAX_TARGET_GROUPS_PER_FORWARD.source})`,
+      `${rule.backendRefs.length} backendRefs; VPC Lattice allows ${MAX_TARGET_GROUPS_PER_FORWARD.value} target groups per rule (${MAX_TARGET_GROUPS_PER_FORWARD.source})`,
     );
   }
   rule.backendRefs.forEach((b, k) => {
@@ -149,13 +150,13 @@ export function checkLatticeRule(rule: GRPCRouteRule, i: number): LatticeViolati
     if (b.weight > MAX_WEIGHT.value) {
       add(
         `${bat}.weight`,
-        `${bat}.weight is ${b.weight} (backend ${quote(b.name)}); VPC Lattice allows 0-${MAX_WEIGHT.value} (${MAX_WEIGHT.source})`,
+        `weight ${b.weight} (backend ${quote(b.name)}); VPC Lattice allows 0-${MAX_WEIGHT.value} (${MAX_WEIGHT.source})`,
       );
     }
     if (b.filters.length > 0) {
       add(
         `${bat}.filters`,
-        `${bat}.filters has ${b.filters.length} filter(s); VPC Lattice target groups have no filters and the AWS controller silently ignores them`,
+        `${b.filters.length} filter(s); VPC Lattice target groups have no filters and the AWS controller silently ignores them`,
       );
     }
   });
@@ -192,7 +193,7 @@ export function checkLatticeRoute(route: GRPCRoute): LatticeRouteCheck {
     rules[r.i]?.push({
       rule: r.i,
       path: `spec.rules[${r.i}]`,
-      message: `spec.rules[${r.i}] (priority ${r.priority}) is rule ${valid.indexOf(r) + 1} of ${valid.length} on the listener; VPC Lattice allows ${MAX_RULES_PER_LISTENER.value} (${MAX_RULES_PER_LISTENER.source})`,
+      message: `priority ${r.priority} makes it rule ${valid.indexOf(r) + 1} of ${valid.length} on the listener; VPC Lattice allows ${MAX_RULES_PER_LISTENER.value} (${MAX_RULES_PER_LISTENER.source})`,
     });
   }
   return { route: routeViolations, rules, priorities };
