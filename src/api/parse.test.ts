@@ -203,6 +203,15 @@ describe("documents", () => {
     assert.equal(res.resources.namespaces.length, 1);
   });
 
+  test("YAML merge keys are honoured, as Kubernetes' reader does", () => {
+    const res = parseText(
+      "apiVersion: v1\nkind: Namespace\nmetadata:\n  <<: {labels: {team: a}}\n  name: merged\n",
+      "m.yaml",
+    );
+    assert.deepEqual(res.issues, []);
+    assert.deepEqual(res.resources.namespaces[0]!.metadata.labels, { team: "a" });
+  });
+
   test("kind: List is expanded, items carry their position", () => {
     const res = parseText(
       JSON.stringify({

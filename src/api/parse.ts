@@ -339,7 +339,8 @@ function readText(c: Collector, text: string, file: string): void {
   const lc = new LineCounter();
   let docs: ReturnType<typeof parseAllDocuments>;
   try {
-    docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+    // `merge`: Kubernetes' YAML reader honours `<<` merge keys, so manifests may use them.
+    docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, merge: true });
   } catch (e: unknown) {
     c.fatal.push({
       severity: "error",

@@ -775,6 +775,32 @@ const cases: Case[] = [
     }),
     wantErrors: ['spec.controllerName: Invalid value: "grpcroute.dev": should match'],
   },
+  {
+    name: "addresses of every type, and an empty value",
+    yaml: gateway({
+      addresses: [
+        { value: "10.0.0.1" },
+        { type: "Hostname", value: "gw.example.com" },
+        { type: "IPAddress" },
+      ],
+    }),
+    wantErrors: [],
+  },
+  {
+    name: "IPAddress that is not an IP",
+    yaml: gateway({ addresses: [{ value: "gw.example.com" }] }),
+    wantErrors: ['spec.addresses[0]: Invalid value: "gw.example.com": IPAddress value must be an IP address'],
+  },
+  {
+    name: "Hostname address with capitals",
+    yaml: gateway({ addresses: [{ type: "Hostname", value: "GW.example.com" }] }),
+    wantErrors: ["Hostname value must only contain valid characters"],
+  },
+  {
+    name: "repeated IPAddress",
+    yaml: gateway({ addresses: [{ value: "10.0.0.1" }, { type: "IPAddress", value: "10.0.0.1" }] }),
+    wantErrors: ["spec.addresses: Invalid value: array: IPAddress values must be unique"],
+  },
   // --- core kinds and ReferenceGrant ---------------------------------------------------------------
   {
     name: "Service with two unnamed ports",

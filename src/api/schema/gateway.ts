@@ -2,6 +2,7 @@
  * GatewayClass and Gateway (gateway.networking.k8s.io/v1): the CRD's structural rules, defaults and CEL
  * rules (messages quoted from the standard CRD).
  */
+import { isIP } from "node:net";
 import {
   GATEWAY_GROUP,
   type GatewayClassSpec,
@@ -21,6 +22,7 @@ import {
   readObjList,
   readStr,
   readStrMap,
+  show,
 } from "./reader.js";
 import { readLabelSelector, readSecretRef } from "./refs.js";
 
@@ -74,13 +76,46 @@ export function readGatewaySpec(r: Reader, o: Obj): GatewaySpec {
   checkListenerRules(r, listeners, items.length === listeners.length);
   const out: GatewaySpec = { gatewayClassName, listeners };
   const addrItems = readObjList(r, spec, "addresses", "spec", { max: GATEWAY_LIMITS.addresses });
-  if (addrItems.length > 0) {
-    out.addresses = addrItems.map(({ obj, path }) => {
-      const type = readStr(r, obj, "type", path, { min: 1, max: 253, pattern: PATTERNS.addressType });
-      const value = readStr(r, obj, "value", path, { required: true, min: 1, max: 253 }) ?? "";
-      return type === undefined ? { value } : { type, value };
-    });
-  }
+  if (addrItems.length > 0) out.addresses = readAddresses(r, addrItems);
+  return out;
+}
+
+/**
+ * `spec.addresses`: type defaults to IPAddress; an IPAddress must be an IP and a Hostname a host name, and
+ * neither may repeat. The value may be empty (the implementation then picks one: GatewayAddressEmpty).
+ */
+function readAddresses(r: Reader, items: { obj: Obj; path: string }[]): { type?: string; value: string }[] {
+  const seen = new Set<string>();
+  let dupIp = false;
+  let dupHost = false;
+  const out = items.map(({ obj, path }) => {
+    const type =
+      readStr(r, obj, "type", path, {
+        min: 1,
+        max: 253,
+        pattern: PATTERNS.addressType,
+        default: "IPAddress",
+      }) ?? "IPAddress";
+    const value = readStr(r, obj, "value", path, { max: 253, default: "" }) ?? "";
+    if (value !== "" && type === "IPAddress" && isIP(value) === 0) {
+      r.fail(path, `Invalid value: ${show(value)}: IPAddress value must be an IP address`);
+    }
+    if (value !== "" && type === "Hostname" && !PATTERNS.hostname.re.test(value)) {
+      r.fail(
+        path,
+        `Invalid value: ${show(value)}: Hostname value must only contain valid characters (matching ${PATTERNS.hostname.source})`,
+      );
+    }
+    const key = `${type}\u0000${value}`;
+    if (value !== "" && seen.has(key)) {
+      if (type === "IPAddress") dupIp = true;
+      if (type === "Hostname") dupHost = true;
+    }
+    seen.add(key);
+    return { type, value };
+  });
+  if (dupIp) r.fail("spec.addresses", "Invalid value: array: IPAddress values must be unique");
+  if (dupHost) r.fail("spec.addresses", "Invalid value: array: Hostname values must be unique");
   return out;
 }
 
