@@ -1,0 +1,61 @@
+/** The status renderers used by `validate` and the admin `/status` endpoint, in process. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { parseText } from "../../src/api/parse.js";
+import { renderStatusJson, statusList, statusProblems } from "../../src/cli/output.js";
+import { translate } from "../../src/translate/translator.js";
+
+const MANIFESTS = `
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: grpcroute
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: r, annotations: {team: a}}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+    - matches: [{method: {service: a.B, type: RegularExpression}}, {method: {service: "(", type: RegularExpression}}]
+    - matches: [{method: {service: c.D}}]
+status:
+  parents:
+    - parentRef: {name: elsewhere}
+      controllerName: example.com/other
+      conditions: [{type: Accepted, status: "True", reason: Accepted, message: "", lastTransitionTime: "2024-01-01T00:00:00Z"}]
+    - parentRef: {name: gw}
+      controllerName: grpcroute.dev/gateway-controller
+      conditions: [{type: Accepted, status: "False", reason: Stale, message: "old", lastTransitionTime: "2024-01-01T00:00:00Z"}]
+`;
+
+test("statusList keeps other controllers' parent entries and replaces ours", () => {
+  const { resources, issues } = parseText(MANIFESTS, "m.yaml");
+  assert.deepEqual(
+    issues.filter((i) => i.severity === "error"),
+    [],
+  );
+  const { status } = translate(resources);
+  const list = statusList(resources, status) as {
+    items: { kind: string; status: { parents: { controllerName: string }[] } }[];
+  };
+  const route = list.items.find((i) => i.kind === "GRPCRoute");
+  assert.deepEqual(
+    route?.status.parents.map((p) => p.controllerName),
+    ["example.com/other", "grpcroute.dev/gateway-controller"],
+  );
+  assert.equal(renderStatusJson(resources, status), `${JSON.stringify(list, null, 2)}\n`);
+});
+
+test("statusProblems: a partly invalid route fails validate", () => {
+  const { resources } = parseText(MANIFESTS, "m.yaml");
+  const { status } = translate(resources);
+  const problems = statusProblems(status);
+  assert.equal(problems.length, 1);
+  assert.match(
+    problems[0]?.message ?? "",
+    /^PartiallyInvalid: Dropped Rule 0: spec\.rules\[0\]\.matches\[1\]\.method\.service/,
+  );
+});
