@@ -115,7 +115,9 @@ for (const file of cases) {
     try {
       want = readFileSync(outFile, "utf8");
     } catch {
-      assert.fail(`${outFile} is missing: run UPDATE_GOLDEN=1 node scripts/run-tests.mjs test/translate/golden`);
+      assert.fail(
+        `${outFile} is missing: run UPDATE_GOLDEN=1 node scripts/run-tests.mjs test/translate/golden`,
+      );
     }
     if (got !== want) {
       assert.fail(
