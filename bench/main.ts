@@ -13,6 +13,7 @@ import { type Load, runH2load, writeHelloRequest } from "./lib/h2load.js";
 import { installMissing, missingBinaries } from "./lib/install.js";
 import { type BenchOptions, HELP, parseOptions, UsageError } from "./lib/options.js";
 import { installCleanup, setClockTicks, start, stop, stopAll, treeCpuSeconds } from "./lib/procs.js";
+import { hotFunctions } from "./lib/profile.js";
 import { type MachineInfo, type Results, renderReport, writeResults } from "./lib/report.js";
 import { median } from "./lib/stats.js";
 import {
@@ -408,6 +409,7 @@ async function main(argv: string[]): Promise<number> {
     micro: [],
     problems: [],
     findings: [],
+    profiles: [],
     skipped: [],
   };
 
@@ -438,8 +440,22 @@ async function main(argv: string[]): Promise<number> {
   const settings = { workers: opts.proxyWorkers };
   const all: Record<string, TargetKind> = {
     direct,
-    grpcroute: grpcroute({ name: "grpcroute", runtime, features, settings, relay: false }),
-    "grpcroute-relay": grpcroute({ name: "grpcroute-relay", runtime, features, settings, relay: true }),
+    grpcroute: grpcroute({
+      name: "grpcroute",
+      runtime,
+      features,
+      settings,
+      relay: false,
+      profile: opts.profile,
+    }),
+    "grpcroute-relay": grpcroute({
+      name: "grpcroute-relay",
+      runtime,
+      features,
+      settings,
+      relay: true,
+      profile: opts.profile,
+    }),
     haproxy: haproxy(settings),
     nginx: nginx(settings),
   };
@@ -488,7 +504,17 @@ async function main(argv: string[]): Promise<number> {
         if (kind === "greeter" && opts.phases.has("streaming"))
           await streamingPhase(opts, targets, outDir, results);
       } finally {
-        for (const t of targets) await stopTarget(t);
+        for (const t of targets) {
+          await stopTarget(t);
+          if (t.profileDir !== undefined) {
+            results.profiles.push({
+              target: t.name,
+              backend: kind,
+              dir: t.profileDir,
+              top: hotFunctions(t.profileDir, ROOT),
+            });
+          }
+        }
       }
     } finally {
       await stop(backend.proc);

@@ -34,6 +34,8 @@ export interface BenchOptions {
   proxyWorkers: number;
   /** `dist`: compile the gateway first and run the output; `tsx`: run the sources. */
   gatewayRuntime: "dist" | "tsx";
+  /** Run the gateway under `node --cpu-prof` and report its hottest functions. */
+  profile: boolean;
   /** apt-get the missing binaries. */
   install: boolean;
   /** Where the summary goes, and the section of it this run replaces. */
@@ -63,6 +65,7 @@ const HELP = `usage: npm run bench -- [options]     (node scripts/bench.mjs [opt
   --micro-sizes LIST      route counts (10,1000,10000)                         BENCH_MICRO_SIZES
   --proxy-workers N       threads/processes of every proxy (1)                 BENCH_PROXY_WORKERS
   --gateway-runtime R     dist (compile first) or tsx (dist)                   BENCH_GATEWAY_RUNTIME
+  --profile               run the gateway with node --cpu-prof; report its hottest functions
   --no-install            never run apt-get
   --results FILE          summary file (bench/RESULTS.md; none with --smoke)   BENCH_RESULTS
   --section NAME          section of the summary file this run replaces (main) BENCH_SECTION
@@ -83,7 +86,7 @@ function list(s: string): string[] {
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions | "help" {
   const flags = new Map<string, string>();
   const bools = new Set<string>();
-  const BOOL = new Set(["smoke", "no-install", "help"]);
+  const BOOL = new Set(["smoke", "no-install", "help", "profile"]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === "-h") {
@@ -174,6 +177,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     proxyWorkers: num("proxy-workers", "BENCH_PROXY_WORKERS", 1, 1, 64),
     gatewayRuntime: runtime,
     install: !smoke && !bools.has("no-install"),
+    profile: bools.has("profile"),
     resultsFile: results === "" ? undefined : results,
     section,
     note: str("note", "BENCH_NOTE", ""),

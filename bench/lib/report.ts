@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { BenchOptions } from "./options.js";
+import type { HotFunction } from "./profile.js";
 import { fmt, fmtRatio, ratio } from "./stats.js";
 import type { GatewayFeatures } from "./targets.js";
 
@@ -87,15 +88,18 @@ export interface Results {
   skipped: string[];
   /** Things that went wrong with the suite, the backends, direct or grpcroute (a smoke run fails on them). */
   problems: string[];
+  /** CPU profiles of the gateway (with `--profile`): hottest functions by self time. */
+  profiles: { target: string; backend: string; dir: string; top: HotFunction[] }[];
   /** Failures of the reference proxies (HAProxy, nginx): facts about them, recorded with the figures. */
   findings: string[];
 }
 
-function table(head: string[], rows: string[][]): string {
+/** A Markdown table; the first `left` columns are left-aligned, the others (figures) right-aligned. */
+function table(head: string[], rows: string[][], left = 2): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ")} |`;
-  const sep = `|${widths.map((w, i) => (i < 2 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`;
+    `| ${cells.map((c, i) => (i < left ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ")} |`;
+  const sep = `|${widths.map((w, i) => (i < left ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`;
   return [line(head), sep, ...rows.map(line)].join("\n");
 }
 
@@ -293,6 +297,13 @@ export function renderReport(r: Results): string {
     );
   }
   if (r.micro.length > 0) parts.push(`Router and translator\n\n${microTable(r)}`);
+  for (const p of r.profiles) {
+    const rows = p.top.map((h) => [`${(h.share * 100).toFixed(1)} %`, h.name, h.where]);
+    parts.push(
+      `Hottest functions of ${p.target} (${p.backend} backend), share of busy time; profiles in ${p.dir}\n\n` +
+        table(["self", "function", "where"], rows, 3),
+    );
+  }
   const g = goals(r);
   if (g.length > 0) parts.push(`Targets\n\n${g.map((l) => `    ${l}`).join("\n")}`);
   if (r.skipped.length > 0) parts.push(`Skipped\n\n${r.skipped.map((s) => `- ${s}`).join("\n")}`);

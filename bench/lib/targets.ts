@@ -34,6 +34,8 @@ export async function startBackend(kind: BackendKind, outDir: string): Promise<B
 export interface RunningTarget {
   name: string;
   port: number;
+  /** Folder of the V8 CPU profiles, when the target runs under `--cpu-prof`. */
+  profileDir?: string;
   /** The proxy process; its process tree is what CPU per call is measured on. */
   proc?: Proc;
 }
@@ -337,6 +339,8 @@ export interface GatewayTargetOptions {
   settings: ProxySettings;
   /** `--dataplane relay` when true. */
   relay: boolean;
+  /** Run under `node --cpu-prof`, profiles written to `<dir>/profile/`. */
+  profile: boolean;
 }
 
 /** grpcroute `serve` on manifests written for the backend; node:http2 data path or the relay. */
@@ -367,6 +371,7 @@ export function grpcroute(o: GatewayTargetOptions): TargetKind {
       if (o.features.workers) args.push("--workers", String(o.settings.workers));
       if (o.relay) args.push("--dataplane", "relay");
       const [cmd, ...pre] = o.runtime.argv;
+      if (o.profile) pre.unshift("--cpu-prof", `--cpu-prof-dir=${join(dir, "profile")}`);
       // The access log stays on (JSON lines on stdout), written to a file as in production.
       const proc = start(o.name, cmd as string, [...pre, ...args], {
         logFile: join(dir, "gateway.log"),
@@ -374,12 +379,15 @@ export function grpcroute(o: GatewayTargetOptions): TargetKind {
       });
       if (o.features.admin) await waitReady(adminPort, proc);
       else await waitForPort(port, proc);
-      return { name: o.name, port, proc };
+      return o.profile
+        ? { name: o.name, port, proc, profileDir: join(dir, "profile") }
+        : { name: o.name, port, proc };
     },
   };
 }
 
 /** Stops a target's process, if it has one. */
 export async function stopTarget(t: RunningTarget): Promise<void> {
-  if (t.proc) await stop(t.proc);
+  // A profiled gateway writes its profile while it exits: give it the time its drain takes.
+  if (t.proc) await stop(t.proc, t.profileDir === undefined ? 3000 : 15_000);
 }
