@@ -145,6 +145,26 @@ describe("Lattice routing of the seed's example", () => {
     assert.equal(decide(route.router, route.names[0] ?? "", lower), PORT_443);
   });
 
+  test("a priority annotation reorders the rules: rule 1 at priority 1 wins over the header rule", () => {
+    const { router, names } = routerFor({}, (r) => {
+      const clone = structuredClone(r);
+      const route = clone.grpcRoutes[0];
+      assert.ok(route);
+      route.metadata.annotations = { "application-networking.k8s.aws/rule-1-priority": "1" };
+      return clone;
+    });
+    const c: Case = {
+      name: "",
+      authority: "",
+      path: "/helloworld.Greeter/SayHello",
+      headers: { testkey1: "testValue1" },
+      want: PORT_443,
+    };
+    assert.equal(decide(router, names[0] ?? "", c), PORT_443);
+    // Other methods still take the header rule, now at priority 2.
+    assert.equal(decide(router, names[0] ?? "", { ...c, path: "/helloworld.Greeter/Other" }), PORT_50051);
+  });
+
   test("the custom domain (hostnames[0]) answers as well as the assigned name", () => {
     const { router, names } = routerFor({}, (r) => {
       const clone = structuredClone(r);
