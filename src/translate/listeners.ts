@@ -12,11 +12,13 @@ import {
 } from "../api/types.js";
 import type { IrTls } from "../ir/routing-table.js";
 import { type Indexes, referenceGranted } from "./context.js";
+import { intersectHostname } from "./hostnames.js";
 import type { GatewayProfile, ProfileContext } from "./profile.js";
 import { condition } from "./status/conditions.js";
 import {
   CondAccepted,
   CondConflicted,
+  CondOverlappingTLSConfig,
   CondProgrammed,
   CondResolvedRefs,
   ListenerReason,
@@ -171,6 +173,45 @@ export function findConflicts(
   return out;
 }
 
+/** Whether two listener hostnames (undefined: any host) can both match one name. */
+function hostnamesOverlap(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || a === "" || b === undefined || b === "") return true;
+  return intersectHostname(a, b) !== undefined;
+}
+
+/**
+ * Finds HTTPS listeners on one port whose hostnames overlap (`*.example.com` and `a.example.com`, or a
+ * listener without hostname): HTTP/2 clients may reuse one TLS connection for both names, so a call can
+ * reach the other listener's certificate and routes. Reported as OverlappingTLSConfig=True /
+ * OverlappingHostnames (reference 3.2); it does not stop the listener. Conflicting listeners are skipped.
+ */
+export function findTlsOverlaps(
+  all: readonly ServedListener[],
+  conflictMap: ReadonlyMap<string, unknown>,
+): Map<string, string> {
+  const out = new Map<string, string>();
+  const https = all.filter(
+    (x) => x.listener.protocol === "HTTPS" && !conflictMap.has(listenerKey(x.gateway, x.index)),
+  );
+  for (const a of https) {
+    const names: string[] = [];
+    for (const b of https) {
+      if ((a.gateway === b.gateway && a.index === b.index) || a.listener.port !== b.listener.port) continue;
+      if (!hostnamesOverlap(a.listener.hostname, b.listener.hostname)) continue;
+      const who =
+        a.gateway === b.gateway ? `"${b.listener.name}"` : `"${b.listener.name}" of Gateway ${b.gateway}`;
+      names.push(`${who} (${b.listener.hostname ?? "any host"})`);
+    }
+    if (names.length > 0) {
+      out.set(
+        listenerKey(a.gateway, a.index),
+        `hostname ${a.listener.hostname ?? "(any host)"} overlaps HTTPS listener(s) ${names.join(", ")} on port ${a.listener.port}`,
+      );
+    }
+  }
+  return out;
+}
+
 /** Evaluates every listener of a Gateway for its profile. */
 export function evaluateListeners(
   idx: Indexes,
@@ -178,6 +219,7 @@ export function evaluateListeners(
   profile: GatewayProfile,
   ctx: ProfileContext,
   conflictMap: ReadonlyMap<string, { reason: string; message: string }>,
+  tlsOverlaps: ReadonlyMap<string, string>,
   gatewayProblem?: string,
 ): ListenerState[] {
   const gen = gateway.metadata.generation;
@@ -291,6 +333,13 @@ export function evaluateListeners(
         ? condition(CondConflicted, "False", ListenerReason.NoConflicts, "No conflicts", gen)
         : condition(CondConflicted, "True", conflict.reason, conflict.message, gen),
     );
+
+    const overlap = tlsOverlaps.get(listenerKey(gwKey, index));
+    if (overlap !== undefined) {
+      conditions.push(
+        condition(CondOverlappingTLSConfig, "True", ListenerReason.OverlappingHostnames, overlap, gen),
+      );
+    }
 
     const state: ListenerState = {
       listener,

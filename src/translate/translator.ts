@@ -22,7 +22,7 @@ import { listenerName, routeName } from "../ir/names.js";
 import type { IrCluster, IrListener, IrRoute, RoutingTable } from "../ir/routing-table.js";
 import { attach } from "./attachment.js";
 import { buildIndexes, type Indexes } from "./context.js";
-import { evaluateListeners, findConflicts, type ListenerState } from "./listeners.js";
+import { evaluateListeners, findConflicts, findTlsOverlaps, type ListenerState } from "./listeners.js";
 import type { GatewayProfile, ListenerEntry, ProfileContext, RuleProblem } from "./profile.js";
 import { profileFor, selectProfile } from "./profiles/index.js";
 import { headerFilters, irMatch, type ResolvedRule, resolveRule, standardRuleProblems } from "./routes.js";
@@ -75,11 +75,11 @@ export function translate(input: ResourceSet, opts: TranslateOptions = {}): Tran
   const served = [...input.gateways]
     .sort(byKey)
     .filter((g) => selectProfile(g, input.gatewayClasses) !== undefined);
-  const conflictMap = findConflicts(
-    served.flatMap((g) =>
-      g.spec.listeners.map((listener, index) => ({ gateway: objectKey(g.metadata), listener, index })),
-    ),
+  const servedListeners = served.flatMap((g) =>
+    g.spec.listeners.map((listener, index) => ({ gateway: objectKey(g.metadata), listener, index })),
   );
+  const conflictMap = findConflicts(servedListeners);
+  const tlsOverlaps = findTlsOverlaps(servedListeners, conflictMap);
   for (const gateway of served) {
     const profileName = selectProfile(gateway, input.gatewayClasses);
     if (profileName === undefined) continue;
@@ -92,6 +92,7 @@ export function translate(input: ResourceSet, opts: TranslateOptions = {}): Tran
       profile,
       ctx,
       conflictMap,
+      tlsOverlaps,
       badTypes.length > 0 ? `the Gateway's address type ${badTypes.join(", ")} is not supported` : undefined,
     );
     gateways.set(objectKey(gateway.metadata), {

@@ -7,6 +7,7 @@ export const CondResolvedRefs = "ResolvedRefs";
 export const CondPartiallyInvalid = "PartiallyInvalid";
 export const CondProgrammed = "Programmed";
 export const CondConflicted = "Conflicted";
+export const CondOverlappingTLSConfig = "OverlappingTLSConfig";
 
 /** Route reasons (reference section 3.1). */
 export const RouteReason = {
@@ -36,6 +37,7 @@ export const ListenerReason = {
   NoConflicts: "NoConflicts",
   HostnameConflict: "HostnameConflict",
   ProtocolConflict: "ProtocolConflict",
+  OverlappingHostnames: "OverlappingHostnames",
 } as const;
 
 /** Gateway reasons (reference section 3.2). */
