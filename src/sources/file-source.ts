@@ -101,7 +101,9 @@ export class FileSource implements ResourceSource {
         this.#force = false;
         const result = await loadPaths(this.#paths);
         if (this.#signal.aborted) break;
-        if (this.#watch) await this.#reconcileWatchers();
+        // A file written after the load read its folder but before that folder was watched would go
+        // unseen; so when a new watch starts, the paths are read once more (unchanged input emits nothing).
+        if (this.#watch && (await this.#reconcileWatchers())) this.#pending = true;
         if (this.#signal.aborted) break;
         // A burst of events often ends with the files as they were: no need to reapply the same input.
         if (!force && this.#last !== undefined && isDeepStrictEqual(result, this.#last)) continue;
@@ -169,9 +171,11 @@ export class FileSource implements ResourceSource {
     return [...byKey.values()];
   }
 
-  async #reconcileWatchers(): Promise<void> {
+  /** Opens and closes watchers to match the paths as they are now; true when a new watch started. */
+  async #reconcileWatchers(): Promise<boolean> {
     const targets = await this.#targets();
-    if (this.#signal?.aborted) return;
+    if (this.#signal?.aborted) return false;
+    let added = false;
     const wanted = new Map(targets.map((t) => [`${t.recursive ? "r" : "n"}:${t.dir}`, t]));
     for (const [key, w] of this.#watchers) {
       if (!wanted.has(key)) {
@@ -198,10 +202,12 @@ export class FileSource implements ResourceSource {
           this.#onEvent({ ...target, names: undefined }, null);
         });
         this.#watchers.set(key, { watcher, target });
+        added = true;
       } catch (err: unknown) {
         this.#report(target.dir, err);
       }
     }
+    return added;
   }
 
   #report(dir: string, err: unknown): void {
