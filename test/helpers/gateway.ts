@@ -4,6 +4,7 @@
  * @internal test-only
  */
 import { EventEmitter, once } from "node:events";
+import { type AddressInfo, createServer } from "node:net";
 import { Dataplane, type UpstreamOptions } from "../../src/dataplane/dataplane.js";
 import type { CallInfo, DataplaneOptions } from "../../src/dataplane/types.js";
 import type { RoutingTable } from "../../src/ir/routing-table.js";
@@ -58,4 +59,13 @@ export async function startGateway(
     },
     close: (graceMs = 1000) => dp.close(graceMs),
   };
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on (bound, then released). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }
