@@ -238,6 +238,27 @@ describe("documents", () => {
     );
   });
 
+  test("typed lists (GRPCRouteList) are expanded too; a kind named like an Object member is just unknown", () => {
+    const res = parseText(
+      JSON.stringify({
+        apiVersion: "gateway.networking.k8s.io/v1",
+        kind: "GRPCRouteList",
+        items: [{ apiVersion: "v1", kind: "Namespace", metadata: { name: "a" } }],
+      }),
+      "l.json",
+    );
+    assert.deepEqual(res.issues, []);
+    assert.equal(res.resources.namespaces.length, 1);
+    for (const kind of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+      const r = parseText(JSON.stringify({ apiVersion: "v1", kind, metadata: { name: "x" } }), "k.json");
+      assert.deepEqual(
+        r.issues.map((i) => i.severity),
+        ["note"],
+        kind,
+      );
+    }
+  });
+
   test("empty documents and comments are skipped; indices count every document", () => {
     const ns = (n: string) => `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${n}}\n`;
     const res = parseText(`# a comment\n${ns("z")}---\n# nothing\n---\n${ns("a")}---\n`, "e.yaml");

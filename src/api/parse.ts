@@ -232,11 +232,13 @@ function readObject(c: Collector, value: unknown, origin: Origin): void {
     c.issues.push({ severity: "error", origin, ref, path: "apiVersion", message: "Required value" });
     return;
   }
-  if (kind === "List" && apiVersion === "v1") {
+  // `kind: List` (kubectl's) and typed lists such as `GRPCRouteList` (the API server's) hold objects.
+  if ((kind === "List" && apiVersion === "v1") || (kind.endsWith("List") && Array.isArray(value.items))) {
     readList(c, value, origin);
     return;
   }
-  const def = KINDS[kind];
+  // Own properties only: a kind such as "constructor" must not find Object.prototype members.
+  const def = Object.hasOwn(KINDS, kind) ? KINDS[kind] : undefined;
   const { group, version } = splitApiVersion(apiVersion);
   if (def === undefined || def.group !== group) {
     // Another API's object (HTTPRoute, ConfigMap, a same-named kind of another group): not ours to read.
