@@ -75,8 +75,10 @@ function compareStrings(a: string, b: string): number {
  * profile), then the match's position in the rule (matches are ORed, so each is its own entry).
  */
 export function comparePrecedence(a: ListenerEntry, b: ListenerEntry): number {
-  const ka = precedenceKey(a);
-  const kb = precedenceKey(b);
+  return compareKeys(precedenceKey(a), precedenceKey(b), a.ir.name, b.ir.name);
+}
+
+function compareKeys(ka: PrecedenceKey, kb: PrecedenceKey, nameA: string, nameB: string): number {
   return (
     kb.nonWildcardHostname - ka.nonWildcardHostname ||
     kb.hostname - ka.hostname ||
@@ -88,7 +90,7 @@ export function comparePrecedence(a: ListenerEntry, b: ListenerEntry): number {
     ka.rulePosition - kb.rulePosition ||
     ka.matchIndex - kb.matchIndex ||
     // Entries of one match split by hostname group: keep a stable order by IR name.
-    compareStrings(a.ir.name, b.ir.name)
+    compareStrings(nameA, nameB)
   );
 }
 
@@ -124,5 +126,8 @@ export function splitByHostnameKey(entries: readonly ListenerEntry[]): ListenerE
  * (a new array; the input is not changed).
  */
 export function sortByPrecedence(entries: readonly ListenerEntry[]): ListenerEntry[] {
-  return splitByHostnameKey(entries).sort(comparePrecedence);
+  // Keys are computed once per entry, not once per comparison.
+  const keyed = splitByHostnameKey(entries).map((e) => ({ e, k: precedenceKey(e) }));
+  keyed.sort((a, b) => compareKeys(a.k, b.k, a.e.ir.name, b.e.ir.name));
+  return keyed.map((x) => x.e);
 }
