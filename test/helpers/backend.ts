@@ -47,7 +47,7 @@ export interface BackendOptions {
   serverOptions?: grpc.ServerOptions;
 }
 
-/** Events: `call` (SeenCall) when a call starts; `blocked` ({sentBytes}) when a server-stream write must wait for drain. */
+/** Events: `call` (SeenCall) when a call starts; `end` (SeenCall) when it ends; `blocked` ({sentBytes}) when a server-stream write must wait for drain. */
 export interface Backend extends EventEmitter {
   readonly name: string;
   readonly port: number;
@@ -59,6 +59,8 @@ export interface Backend extends EventEmitter {
   active(): number;
   /** Payload bytes written on server streams so far (all calls). */
   sentBytes(): number;
+  /** Resolves when `seen` has ended on the backend (at once if it already has). */
+  ended(seen: SeenCall): Promise<SeenCall>;
   /** Graceful shutdown (waits for calls, then forces after 2 s). */
   close(): Promise<void>;
   /** Abrupt shutdown: every connection is closed at once, calls in flight are cut. */
@@ -117,6 +119,7 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
       if (seen.end === undefined) {
         seen.end = "cancelled";
         active--;
+        events.emit("end", seen);
       }
     });
     events.emit("call", seen);
@@ -126,6 +129,7 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
     if (seen.end !== undefined) return;
     seen.end = how;
     active--;
+    events.emit("end", seen);
   }
   function reply(seen: SeenCall, req: TestRequest, index: number): TestReply {
     return {
@@ -310,6 +314,16 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
     calls,
     active: () => active,
     sentBytes: () => sent,
+    ended: (seen: SeenCall) =>
+      new Promise<SeenCall>((resolve) => {
+        if (seen.end !== undefined) return resolve(seen);
+        const onEnd = (s: SeenCall) => {
+          if (s !== seen) return;
+          events.off("end", onEnd);
+          resolve(s);
+        };
+        events.on("end", onEnd);
+      }),
     close: () =>
       new Promise<void>((resolve) => {
         if (closed) return resolve();
