@@ -476,7 +476,7 @@ describe("loadPaths", () => {
     assert.equal(res.fatal[0]!.code, "GW_ERR_READ");
     assert.equal(
       formatIssue(res.fatal[0]!),
-      `${missing} (document 0): cannot read ${missing}: no such file or directory`,
+      `${missing} (document 0): cannot read: no such file or directory`,
     );
   });
 

@@ -479,7 +479,7 @@ function readIssue(path: string, e: unknown): Issue {
     origin: { file: path, index: 0 },
     path: "",
     code: GW_ERR_READ,
-    message: `cannot read ${path}: ${why}`,
+    message: `cannot read: ${why}`,
   };
 }
 
