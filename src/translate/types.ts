@@ -23,6 +23,11 @@ export interface TranslateOptions {
     domainSuffix?: string;
     /** Default method matching for Lattice routes: `insensitive` (the seed's docs) or `sensitive` (AWS since late 2023). */
     methodCase?: "insensitive" | "sensitive";
+    /**
+     * Rules a Lattice listener takes (the adjustable "Rules per listener" quota): a route's rules past it,
+     * in priority order, are rejected. Default 10, the quota's default.
+     */
+    rulesPerListener?: number;
   };
 }
 
