@@ -166,9 +166,12 @@ export function checkLatticeRule(rule: GRPCRouteRule, i: number): LatticeViolati
 /**
  * Checks a whole route: each rule, the rule priorities, the service name override, and the rules-per-listener
  * quota (counted over the rules that are otherwise valid, in priority order: the ones past the quota are
- * the ones rejected).
+ * the ones rejected). `rulesPerListener` is the account's quota when it was raised; default 10.
  */
-export function checkLatticeRoute(route: GRPCRoute): LatticeRouteCheck {
+export function checkLatticeRoute(
+  route: GRPCRoute,
+  rulesPerListener: number = MAX_RULES_PER_LISTENER.value,
+): LatticeRouteCheck {
   const routeViolations: LatticeViolation[] = [];
   const override = route.metadata.annotations[ANNOTATION_SERVICE_NAME_OVERRIDE];
   if (override !== undefined) {
@@ -189,11 +192,19 @@ export function checkLatticeRoute(route: GRPCRoute): LatticeRouteCheck {
     .map((v, i) => ({ i, ok: v.length === 0, priority: priorities[i] ?? 0 }))
     .filter((r) => r.ok)
     .sort((a, b) => a.priority - b.priority || a.i - b.i);
-  for (const r of valid.slice(MAX_RULES_PER_LISTENER.value)) {
+  const quota =
+    Number.isInteger(rulesPerListener) && rulesPerListener > 0
+      ? rulesPerListener
+      : MAX_RULES_PER_LISTENER.value;
+  const source =
+    quota === MAX_RULES_PER_LISTENER.value
+      ? MAX_RULES_PER_LISTENER.source
+      : `VPC Lattice quota 'Rules per listener', set to ${quota} for this account`;
+  for (const r of valid.slice(quota)) {
     rules[r.i]?.push({
       rule: r.i,
       path: `spec.rules[${r.i}]`,
-      message: `priority ${r.priority} makes it rule ${valid.indexOf(r) + 1} of ${valid.length} on the listener; VPC Lattice allows ${MAX_RULES_PER_LISTENER.value} (${MAX_RULES_PER_LISTENER.source})`,
+      message: `priority ${r.priority} makes it rule ${valid.indexOf(r) + 1} of ${valid.length} on the listener; VPC Lattice allows ${quota} (${source})`,
     });
   }
   return { route: routeViolations, rules, priorities };

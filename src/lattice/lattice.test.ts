@@ -249,4 +249,23 @@ describe("Lattice rule checks", () => {
     assert.deepEqual(rejected, [9, 10]);
     assert.match(c.rules[9]?.[0]?.message ?? "", /Rules per listener/);
   });
+
+  test("a raised rules-per-listener quota admits more rules and is named in the message", () => {
+    const r = route(Array.from({ length: 13 }, () => rule()));
+    const cases: [number | undefined, number[]][] = [
+      [undefined, [10, 11, 12]],
+      [12, [12]],
+      [20, []],
+      [0, [10, 11, 12]],
+    ];
+    for (const [quota, want] of cases) {
+      const c = checkLatticeRoute(r, quota);
+      assert.deepEqual(
+        c.rules.flatMap((v, i) => (v.length > 0 ? [i] : [])),
+        want,
+        `quota ${quota}`,
+      );
+    }
+    assert.match(checkLatticeRoute(r, 12).rules[12]?.[0]?.message ?? "", /allows 12 .*set to 12/);
+  });
 });

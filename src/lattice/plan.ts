@@ -50,6 +50,8 @@ export interface LatticePlanOptions {
   accountId?: string;
   /** Global method-case default, as `TranslateOptions.lattice.methodCase`. Default case-insensitive. */
   methodCase?: MethodCase;
+  /** The account's "Rules per listener" quota, as `TranslateOptions.lattice.rulesPerListener`. Default 10. */
+  rulesPerListener?: number;
 }
 
 /** `HttpMatch.headerMatches[]` (HeaderMatch). */
@@ -294,7 +296,7 @@ export function planLattice(
     );
     if (latticeParents.length === 0) continue;
 
-    const check = checkLatticeRoute(route);
+    const check = checkLatticeRoute(route, opts.rulesPerListener);
     for (const v of check.route) issues.push({ route: key, path: v.path, message: v.message });
 
     // Listeners the translator attached this route to, deduplicated by Lattice listener (port + protocol).

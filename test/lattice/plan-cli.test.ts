@@ -79,6 +79,29 @@ describe("grpcroute plan", () => {
       code: 2,
       stderr: /no-such-file\.yaml/,
     },
+    {
+      name: "11 rules: rejected at the default quota, planned with --rules-per-listener 11",
+      args: [
+        "plan",
+        "-f",
+        "testdata/lattice/base",
+        "-f",
+        "testdata/lattice/limit-rules-11.in.yaml",
+        "--rules-per-listener",
+        "11",
+      ],
+      code: 0,
+      stdout: (out) => {
+        const doc = parse(out) as { services: { listeners: { rules: unknown[] }[] }[] };
+        assert.equal(doc.services[0]?.listeners[0]?.rules.length, 11);
+      },
+    },
+    {
+      name: "bad --rules-per-listener: exit 2",
+      args: ["plan", "-f", "examples/lattice", "--rules-per-listener", "ten"],
+      code: 2,
+      stderr: /positive integer/,
+    },
     { name: "no -f: exit 2", args: ["plan"], code: 2, stderr: /at least one -f PATH/ },
     {
       name: "bad -o: exit 2",

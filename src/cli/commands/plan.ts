@@ -1,9 +1,9 @@
 /**
  * `grpcroute plan -f PATH [-f PATH ...] [-o yaml|json] [--domain-suffix SUFFIX] [--method-case CASE]
- * [--vpc-id ID] [--cluster-name NAME] [--account-id ID]`: prints the VPC Lattice resources (service
- * network, service, listener, rules, target groups and targets) of every Lattice-profile GRPCRoute, in the
- * VPC Lattice API's input shapes. Exit 0 when every Lattice route planned cleanly, 1 when a rule or route
- * was rejected (each reason on stderr), 2 for bad flags or input that cannot be read.
+ * [--vpc-id ID] [--cluster-name NAME] [--account-id ID] [--rules-per-listener N]`: prints the VPC Lattice
+ * resources (service network, service, listener, rules, target groups and targets) of every Lattice-profile
+ * GRPCRoute, in the VPC Lattice API's input shapes. Exit 0 when every Lattice route planned cleanly, 1 when
+ * a rule or route was rejected (each reason on stderr), 2 for bad flags or input that cannot be read.
  */
 import { stringify } from "yaml";
 import { formatIssue, loadPaths } from "../../api/parse.js";
@@ -25,6 +25,7 @@ options:
   --vpc-id ID             target group vpcIdentifier (the controller's CLUSTER_VPC_ID)
   --cluster-name NAME     ClusterName tag (the controller's CLUSTER_NAME)
   --account-id ID         account id in the ManagedBy tag
+  --rules-per-listener N  the account's "Rules per listener" quota, when raised (default 10)
   -h, --help              this text
 
 exit: 0 every Lattice route planned cleanly; 1 a rule or route was rejected (reasons on stderr);
@@ -56,6 +57,7 @@ function parseArgs(argv: string[]): PlanArgs | { help: true } | { error: string 
       "--vpc-id",
       "--cluster-name",
       "--account-id",
+      "--rules-per-listener",
     ];
     if (!known.includes(flag)) return { error: `unknown option "${a}"` };
     let value: string | undefined;
@@ -93,6 +95,14 @@ function parseArgs(argv: string[]): PlanArgs | { help: true } | { error: string 
       case "--account-id":
         opts.accountId = value;
         break;
+      case "--rules-per-listener": {
+        const n = Number(value);
+        if (!/^\d+$/.test(value) || n < 1) {
+          return { error: `--rules-per-listener must be a positive integer, not "${value}"` };
+        }
+        opts.rulesPerListener = n;
+        break;
+      }
     }
   }
   if (files.length === 0) return { error: "at least one -f PATH is required" };
@@ -122,6 +132,7 @@ export async function run(argv: string[]): Promise<number> {
   const lattice: NonNullable<TranslateOptions["lattice"]> = {};
   if (args.opts.domainSuffix !== undefined) lattice.domainSuffix = args.opts.domainSuffix;
   if (args.opts.methodCase !== undefined) lattice.methodCase = args.opts.methodCase;
+  if (args.opts.rulesPerListener !== undefined) lattice.rulesPerListener = args.opts.rulesPerListener;
   const result = translate(loaded.resources, { lattice });
   const { plan, issues } = planLattice(loaded.resources, result, args.opts);
   for (const i of issues) {

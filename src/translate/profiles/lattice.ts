@@ -46,13 +46,19 @@ function latticeKinds(protocol: string): RouteGroupKind[] {
   }
 }
 
-// The whole-route check is needed by several hooks for the same route object; compute it once.
-const checks = new WeakMap<GRPCRoute, LatticeRouteCheck>();
-function routeCheck(route: GRPCRoute): LatticeRouteCheck {
-  let c = checks.get(route);
+// The whole-route check is needed by several hooks for the same route object; compute it once per quota.
+const checks = new WeakMap<GRPCRoute, Map<number | undefined, LatticeRouteCheck>>();
+function routeCheck(route: GRPCRoute, ctx: ProfileContext): LatticeRouteCheck {
+  const quota = ctx.options.lattice?.rulesPerListener;
+  let byQuota = checks.get(route);
+  if (byQuota === undefined) {
+    byQuota = new Map();
+    checks.set(route, byQuota);
+  }
+  let c = byQuota.get(quota);
   if (c === undefined) {
-    c = checkLatticeRoute(route);
-    checks.set(route, c);
+    c = checkLatticeRoute(route, quota);
+    byQuota.set(quota, c);
   }
   return c;
 }
@@ -127,10 +133,10 @@ export const latticeProfile: GatewayProfile = {
   // on HTTPS only), and the listener reports InvalidRouteKinds as the controller's Gateway status does.
   routeKindAllowed: (protocol, kind) =>
     latticeKinds(protocol).some((k) => k.kind === kind.kind && k.group === kind.group),
-  checkRule: (route, ruleIndex) =>
-    (routeCheck(route).rules[ruleIndex] ?? []).map((v) => ({ path: v.path, message: v.message })),
+  checkRule: (route, ruleIndex, ctx) =>
+    (routeCheck(route, ctx).rules[ruleIndex] ?? []).map((v) => ({ path: v.path, message: v.message })),
   checkRoute: (route, ctx) => {
-    const problems = routeCheck(route).route.map((v) => ({ path: v.path, message: v.message }));
+    const problems = routeCheck(route, ctx).route.map((v) => ({ path: v.path, message: v.message }));
     const notes: string[] = [];
     if (methodCaseAnnotation(route.metadata.annotations) === "invalid") {
       problems.push({
@@ -148,8 +154,8 @@ export const latticeProfile: GatewayProfile = {
   methodCaseInsensitive: (route, ctx) => latticeMethodCaseInsensitive(route, ctx),
   // The AWS controller sends header matches with caseSensitive: false.
   headerValueCaseInsensitive: () => true,
-  ruleOrder: (route, valid) => {
-    const p = routeCheck(route).priorities;
+  ruleOrder: (route, valid, ctx) => {
+    const p = routeCheck(route, ctx).priorities;
     return [...valid].sort((a, b) => (p[a] ?? 0) - (p[b] ?? 0) || a - b);
   },
   orderEntries: (entries) => orderLatticeEntries(entries),
