@@ -583,11 +583,10 @@ const upstreamHandler: ConnectionHandler = {
       return;
     }
     call.responseBytes += data.length;
-    call.dconn.writeData(call.dst, data, endStream);
-    if (endStream) {
-      call.gatewayError = "upstream ended the response without trailers";
-      call.finish(GrpcCode.UNKNOWN);
-    }
+    call.dconn.writeData(call.dst, data, false);
+    // A gRPC response always ends with trailers; one that ends without them is an INTERNAL error for the client
+    // (as grpc-js reports it), and the client must learn it from a status rather than a bare end of stream.
+    if (endStream) call.fail(GrpcCode.INTERNAL, `upstream ${call.endpoint ?? ""} ended the response without trailers`);
   },
   onReset(conn, st, code) {
     const ctx = st.ctx;
