@@ -586,7 +586,8 @@ const upstreamHandler: ConnectionHandler = {
     call.dconn.writeData(call.dst, data, false);
     // A gRPC response always ends with trailers; one that ends without them is an INTERNAL error for the client
     // (as grpc-js reports it), and the client must learn it from a status rather than a bare end of stream.
-    if (endStream) call.fail(GrpcCode.INTERNAL, `upstream ${call.endpoint ?? ""} ended the response without trailers`);
+    if (endStream)
+      call.fail(GrpcCode.INTERNAL, `upstream ${call.endpoint ?? ""} ended the response without trailers`);
   },
   onReset(conn, st, code) {
     const ctx = st.ctx;
