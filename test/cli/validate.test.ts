@@ -149,12 +149,26 @@ describe("grpcroute validate", () => {
     assert.ok(ok.stdout.includes("GRPCRoute default/broken"), ok.stdout);
   });
 
+  test("--domain-suffix reaches the Lattice profile's assigned domain names", async () => {
+    const r = await validate("-f", "examples/lattice", "--domain-suffix=lattice.test");
+    assert.match(
+      r.stdout,
+      /annotation application-networking\.k8s\.aws\/lattice-assigned-domain-name: \S+\.lattice\.test\n/,
+    );
+  });
+
   const usage: [string, string[], number, RegExp][] = [
     ["--help", ["--help"], 0, /usage: grpcroute validate/],
     ["no -f", [], 2, /at least one -f PATH is required/],
     ["bad -o", ["-f", "x.yaml", "-o", "xml"], 2, /-o must be text, yaml or json/],
     ["unknown flag", ["--frobnicate"], 2, /unknown argument "--frobnicate"/],
     ["-f without a value", ["-f"], 2, /-f needs a value/],
+    [
+      "bad --method-case",
+      ["-f", "x.yaml", "--method-case", "upper"],
+      2,
+      /--method-case must be insensitive or sensitive/,
+    ],
   ];
   for (const [name, args, code, re] of usage) {
     test(`command line: ${name} -> exit ${code}`, async () => {

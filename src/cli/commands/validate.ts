@@ -8,9 +8,11 @@
  */
 import { formatIssue, loadPaths } from "../../api/parse.js";
 import { translate } from "../../translate/translator.js";
+import type { TranslateOptions } from "../../translate/types.js";
 import { renderStatusJson, renderStatusText, renderStatusYaml, statusProblems } from "../output.js";
 
 export const VALIDATE_USAGE = `usage: grpcroute validate -f PATH [-f PATH ...] [-o text|yaml|json]
+                          [--domain-suffix SUFFIX] [--method-case insensitive|sensitive]
 
 Reads Gateway, GRPCRoute and related manifests (files or folders of YAML or JSON), computes the
 status the Gateway API defines and prints every Gateway and GRPCRoute with it.
@@ -19,6 +21,11 @@ options:
   -f, --filename PATH   a manifest file or folder (repeatable)
   -o, --output FORMAT   text (default), yaml or json: yaml and json print a v1 List of the
                         objects with .status filled, as an API server would hold them
+  --domain-suffix SUFFIX
+                        Lattice profile: suffix of assigned domain names
+                        (default vpc-lattice-svcs.us-west-2.on.aws), as for \`plan\`
+  --method-case CASE    Lattice profile: default method matching, insensitive (the
+                        seed's docs, default) or sensitive (AWS releases since late 2023)
   -h, --help            show this help
 
 exit codes:
@@ -30,15 +37,21 @@ exit codes:
 
 type Format = "text" | "yaml" | "json";
 
+type Lattice = NonNullable<TranslateOptions["lattice"]>;
+
 type Parsed =
   | { kind: "help" }
   | { kind: "error"; message: string }
-  | { kind: "run"; files: string[]; format: Format };
+  | { kind: "run"; files: string[]; format: Format; lattice: Lattice };
+
+/** Options that take a value (`--name VALUE` or `--name=VALUE`). */
+const VALUED = new Set(["-f", "--filename", "-o", "--output", "--domain-suffix", "--method-case"]);
 
 /** Parses the command line; never throws. */
 export function parseValidateArgs(argv: readonly string[]): Parsed {
   const files: string[] = [];
   let format: Format = "text";
+  const lattice: Lattice = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? "";
     if (arg === "-h" || arg === "--help") return { kind: "help" };
@@ -49,21 +62,27 @@ export function parseValidateArgs(argv: readonly string[]): Parsed {
       name = arg.slice(0, eq);
       value = arg.slice(eq + 1);
     }
-    if (name === "-f" || name === "--filename" || name === "-o" || name === "--output") {
+    if (VALUED.has(name)) {
       if (value === undefined) {
         value = argv[i + 1];
         i++;
       }
       if (value === undefined || value === "") return { kind: "error", message: `${name} needs a value` };
       if (name === "-f" || name === "--filename") files.push(value);
-      else if (value === "text" || value === "yaml" || value === "json") format = value;
+      else if (name === "--domain-suffix") lattice.domainSuffix = value;
+      else if (name === "--method-case") {
+        if (value !== "insensitive" && value !== "sensitive") {
+          return { kind: "error", message: `--method-case must be insensitive or sensitive, not "${value}"` };
+        }
+        lattice.methodCase = value;
+      } else if (value === "text" || value === "yaml" || value === "json") format = value;
       else return { kind: "error", message: `${name} must be text, yaml or json, not "${value}"` };
       continue;
     }
     return { kind: "error", message: `unknown argument "${arg}"` };
   }
   if (files.length === 0) return { kind: "error", message: "at least one -f PATH is required" };
-  return { kind: "run", files, format };
+  return { kind: "run", files, format, lattice };
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -81,7 +100,7 @@ export async function run(argv: string[]): Promise<number> {
     for (const i of loaded.fatal) process.stderr.write(`grpcroute validate: ${formatIssue(i)}\n`);
     return 2;
   }
-  const { status } = translate(loaded.resources);
+  const { status } = translate(loaded.resources, { lattice: parsed.lattice });
   if (parsed.format === "text") {
     process.stdout.write(renderStatusText(loaded.resources, status, loaded.issues));
   } else {
