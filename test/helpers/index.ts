@@ -6,4 +6,5 @@ export * from "./backend.js";
 export * from "./clients.js";
 export * from "./gateway.js";
 export * from "./protos.js";
+export * from "./raw.js";
 export * from "./tables.js";
