@@ -11,3 +11,11 @@ export function routeName(ns: string, route: string, rule: number, match: number
 export function clusterName(ns: string, service: string, port: number): string {
   return `service/${ns}/${service}/port/${port}`;
 }
+
+/**
+ * Name of one part of a route entry split by hostname rank (the standard profile splits an entry whose
+ * hostnames rank differently, so each ranks by its own): `<routeName>/host/<first hostname of the part>`.
+ */
+export function routeHostGroupName(route: string, hostname: string): string {
+  return `${route}/host/${hostname}`;
+}

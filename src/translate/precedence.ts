@@ -2,6 +2,7 @@
  * Rule precedence among the GRPCRoute entries of one listener (Gateway API, `GRPCRouteRule` and
  * `GRPCRouteSpec` docs in `apis/v1/grpcroute_types.go`; reference section 2.4).
  */
+import { routeHostGroupName } from "../ir/names.js";
 import type { ListenerEntry } from "./profile.js";
 
 /** The sort key of one entry, exported for `explain` and tests. Larger wins for the first five keys. */
@@ -115,7 +116,7 @@ export function splitByHostnameKey(entries: readonly ListenerEntry[]): ListenerE
       continue;
     }
     for (const hostnames of groups.values()) {
-      out.push({ ...e, ir: { ...e.ir, name: `${e.ir.name}/host/${hostnames[0]}`, hostnames } });
+      out.push({ ...e, ir: { ...e.ir, name: routeHostGroupName(e.ir.name, hostnames[0] ?? ""), hostnames } });
     }
   }
   return out;
