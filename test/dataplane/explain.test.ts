@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import type { Explanation } from "../../src/dataplane/explain.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const FIXTURE = "test/dataplane/explain/gateway.yaml";
+
+/** Runs `grpcroute explain` as a child process. */
+async function explain(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "explain", ...args], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (c: Buffer) => {
+    stdout += c.toString();
+  });
+  child.stderr.on("data", (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const [code] = (await once(child, "close")) as [number];
+  return { code, stdout, stderr };
+}
+
+describe("grpcroute explain", () => {
+  const cases: {
+    name: string;
+    args: string[];
+    code: number;
+    check: (e: Explanation) => void;
+  }[] = [
+    {
+      name: "weighted backends with endpoints; the header rule lost",
+      args: ["--authority", "greet.example.com:80", "--path", "/helloworld.Greeter/SayHello"],
+      code: 0,
+      check: (e) => {
+        const p = e.ports[0]!;
+        assert.equal(p.listener?.listener, "http");
+        assert.equal(p.route?.name, "grpcroute/default/greeter/rule/1/match/0");
+        assert.deepEqual(
+          p.backends.map((b) => [b.cluster, b.weight, b.sharePercent, b.endpoints]),
+          [
+            ["service/default/greeter/port/50051", 90, 90, ["10.0.0.1:50051", "10.0.0.2:50051"]],
+            ["service/default/greeter-canary/port/50051", 10, 10, ["10.0.0.9:50051"]],
+          ],
+        );
+        const lost = p.candidates.find((c) => c.route === "grpcroute/default/greeter/rule/0/match/0");
+        assert.match(lost?.reason ?? "", /x-version.*header absent/);
+      },
+    },
+    {
+      name: "a header match wins; the broader rule lost on precedence",
+      args: ["--authority", "x", "--path", "/helloworld.Greeter/SayHello", "-H", "X-Version=canary"],
+      code: 0,
+      check: (e) => {
+        const p = e.ports[0]!;
+        assert.equal(p.route?.name, "grpcroute/default/greeter/rule/0/match/0");
+        const lost = p.candidates.find((c) => c.route === "grpcroute/default/greeter/rule/1/match/0");
+        assert.match(lost?.reason ?? "", /comes first in precedence order/);
+      },
+    },
+    {
+      name: "the exact-hostname listener is chosen and isolates its routes",
+      args: ["--authority", "api.example.com", "--path", "/helloworld.Greeter/SayHello"],
+      code: 0,
+      check: (e) => {
+        const p = e.ports[0]!;
+        assert.equal(p.listener?.listener, "api");
+        assert.equal(p.route?.name, "grpcroute/default/api/rule/0/match/0");
+        assert.match(p.otherListeners[0]?.reason ?? "", /more specific/);
+        assert.ok(
+          p.candidates.filter((c) => c.listener.endsWith("/http")).every((c) => /not chosen/.test(c.reason)),
+        );
+      },
+    },
+    {
+      name: "no route: the UNIMPLEMENTED answer, each candidate says why",
+      args: ["--authority", "x", "--path", "/a.B/C"],
+      code: 1,
+      check: (e) => {
+        const p = e.ports[0]!;
+        assert.equal(p.route, null);
+        assert.equal(p.answer?.grpcStatus, 12);
+        assert.ok(p.candidates.some((c) => /does not accept \/a\.B\/C/.test(c.reason)));
+      },
+    },
+    {
+      name: "a malformed path matches no route",
+      args: ["--authority", "x", "--path", "not-a-grpc-path"],
+      code: 1,
+      check: (e) => {
+        assert.equal(e.pathValid, false);
+        assert.equal(e.ports[0]?.answer?.grpcStatus, 12);
+      },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const r = await explain(["-f", FIXTURE, ...c.args, "-o", "json"]);
+      assert.equal(r.code, c.code, r.stderr);
+      c.check(JSON.parse(r.stdout) as Explanation);
+    });
+  }
+
+  it("prints text for people", async () => {
+    const r = await explain(["-f", FIXTURE, "--authority", "x", "--path", "/helloworld.Greeter/SayHello"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /listener: http of gateway default\/gw/);
+    assert.match(r.stdout, /route: grpcroute\/default\/greeter\/rule\/1\/match\/0/);
+    assert.match(r.stdout, /weight 90 \(90% of calls\): endpoints 10\.0\.0\.1:50051, 10\.0\.0\.2:50051/);
+    assert.match(r.stdout, /other candidates:/);
+  });
+
+  const errors: { name: string; args: string[]; message: RegExp }[] = [
+    { name: "no file", args: ["--authority", "x", "--path", "/a/b"], message: /-f PATH is required/ },
+    { name: "no path", args: ["-f", FIXTURE, "--authority", "x"], message: /--path/ },
+    {
+      name: "bad header",
+      args: ["-f", FIXTURE, "--authority", "x", "--path", "/a/b", "-H", "novalue"],
+      message: /NAME=VALUE/,
+    },
+    {
+      name: "missing file",
+      args: ["-f", "test/dataplane/explain/nope.yaml", "--authority", "x", "--path", "/a/b"],
+      message: /nope\.yaml/,
+    },
+  ];
+  for (const c of errors) {
+    it(`usage error: ${c.name}`, async () => {
+      const r = await explain(c.args);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, c.message);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+    });
+  }
+});
