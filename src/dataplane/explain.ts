@@ -213,7 +213,7 @@ function explainPort(router: CompiledRouter, table: RoutingTable, call: ExplainC
     return out;
   }
   out.result = "forward";
-  const total = action.backends.reduce((s, b) => s + (b.weight > 0 ? b.weight : 0), 0);
+  const total = action.backends.reduce((s, b) => s + Math.max(b.weight, 0), 0);
   for (const b of action.backends) {
     const c = b.cluster === undefined ? undefined : table.clusters[b.cluster];
     const e: ExplainedBackend = {
