@@ -351,7 +351,7 @@ describe("relay listeners: authority choice and TLS", () => {
   let certA: { certPem: string; keyPem: string };
   let certB: { certPem: string; keyPem: string };
   before(async () => {
-    for (const n of ["exact", "wild", "any", "tlsA", "tlsB", "tlsUp"])
+    for (const n of ["exact", "wild", "any", "tlsA", "tlsB"])
       bs[n] = await startBackend({ name: n });
     certA = await generateCertificate(["a.example.com"]);
     certB = await generateCertificate(["b.example.com"]);
