@@ -1,0 +1,248 @@
+import assert from "node:assert/strict";
+import * as net from "node:net";
+import { after, before, describe, it } from "node:test";
+import {
+  ErrorCode,
+  Flag,
+  FrameType,
+  frame,
+  PREFACE,
+  settingsFrame,
+  windowUpdateFrame,
+} from "../../src/dataplane/relay/frames.js";
+import { HpackDecoder, HpackEncoder } from "../../src/dataplane/relay/hpack.js";
+import {
+  type Backend,
+  closeAll,
+  startBackend,
+  TESTER_SERVICE,
+  testerClient,
+  unary,
+} from "../helpers/index.js";
+import { cluster, exact, startRelay, table } from "./fixture.js";
+
+interface Frame {
+  type: number;
+  flags: number;
+  id: number;
+  payload: Buffer;
+}
+
+/** A hand-driven HTTP/2 client: sends raw bytes, collects the frames the relay answers until it closes. */
+class RawClient {
+  readonly frames: Frame[] = [];
+  private buf = Buffer.alloc(0);
+  readonly closed: Promise<void>;
+  constructor(readonly socket: net.Socket) {
+    socket.on("data", (d: Buffer) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      while (this.buf.length >= 9) {
+        const len = this.buf.readUIntBE(0, 3);
+        if (this.buf.length < 9 + len) break;
+        this.frames.push({
+          type: this.buf[3]!,
+          flags: this.buf[4]!,
+          id: this.buf.readUInt32BE(5) & 0x7fffffff,
+          payload: this.buf.subarray(9, 9 + len),
+        });
+        this.buf = this.buf.subarray(9 + len);
+      }
+    });
+    socket.on("error", () => {});
+    this.closed = new Promise((resolve) => socket.on("close", () => resolve()));
+  }
+  static async open(port: number, preface = true): Promise<RawClient> {
+    const socket = net.connect(port, "127.0.0.1");
+    await new Promise((r) => socket.once("connect", r));
+    const c = new RawClient(socket);
+    if (preface) socket.write(Buffer.concat([PREFACE, settingsFrame([])]));
+    return c;
+  }
+  goawayCode(): number | undefined {
+    const g = this.frames.find((f) => f.type === FrameType.GOAWAY);
+    return g?.payload.readUInt32BE(4);
+  }
+}
+
+function headersFrame(id: number, block: Buffer, flags: number = Flag.END_HEADERS): Buffer {
+  return frame(FrameType.HEADERS, flags, id, block);
+}
+
+function request(enc: HpackEncoder, extra: string[] = []): Buffer {
+  return enc.encode([
+    ":method",
+    "POST",
+    ":scheme",
+    "http",
+    ":path",
+    `/${TESTER_SERVICE}/Unary`,
+    ":authority",
+    "x",
+    "content-type",
+    "application/grpc",
+    "te",
+    "trailers",
+    ...extra,
+  ]);
+}
+
+describe("relay robustness: malformed input costs only that connection", () => {
+  let backend: Backend;
+  let relay: Awaited<ReturnType<typeof startRelay>>;
+  let port: number;
+  before(async () => {
+    backend = await startBackend({ name: "b" });
+    const c = cluster("b", [backend.address]);
+    relay = await startRelay(
+      table(
+        [{ routes: [{ name: "r", match: exact(TESTER_SERVICE), backends: [{ cluster: c.name }] }] }],
+        [c],
+      ),
+      { connection: { maxHeaderListSize: 4096 } },
+    );
+    port = relay.dp.boundPorts().get(8080)!;
+  });
+  after(async () => {
+    await relay.dp.close(0);
+    await backend.close();
+  });
+
+  const cases: { name: string; send: (enc: HpackEncoder) => Buffer; preface?: boolean; code: number }[] = [
+    {
+      name: "not an HTTP/2 preface",
+      preface: false,
+      send: () => Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+      code: ErrorCode.PROTOCOL_ERROR,
+    },
+    {
+      name: "malformed HPACK (index 0)",
+      send: () => headersFrame(1, Buffer.from([0x80])),
+      code: ErrorCode.COMPRESSION_ERROR,
+    },
+    {
+      name: "HPACK index beyond the tables",
+      send: () => headersFrame(1, Buffer.from([0xff, 0x7f])),
+      code: ErrorCode.COMPRESSION_ERROR,
+    },
+    {
+      name: "a frame larger than SETTINGS_MAX_FRAME_SIZE",
+      send: () => {
+        const b = Buffer.alloc(9);
+        b.writeUIntBE(20000, 0, 3);
+        b[3] = FrameType.DATA;
+        b.writeUInt32BE(1, 5);
+        return b;
+      },
+      code: ErrorCode.FRAME_SIZE_ERROR,
+    },
+    {
+      name: "DATA on stream 0",
+      send: () => frame(FrameType.DATA, 0, 0, Buffer.alloc(4)),
+      code: ErrorCode.PROTOCOL_ERROR,
+    },
+    {
+      name: "HEADERS on an even stream",
+      send: (e) => headersFrame(2, request(e)),
+      code: ErrorCode.PROTOCOL_ERROR,
+    },
+    {
+      name: "a PUSH_PROMISE from a client",
+      send: () => frame(FrameType.PUSH_PROMISE, 4, 1, Buffer.alloc(4)),
+      code: ErrorCode.PROTOCOL_ERROR,
+    },
+    {
+      name: "a connection window overflow",
+      send: () => Buffer.concat([windowUpdateFrame(0, 0x7fffffff), windowUpdateFrame(0, 0x7fffffff)]),
+      code: ErrorCode.FLOW_CONTROL_ERROR,
+    },
+    {
+      name: "a frame other than CONTINUATION inside a header block",
+      send: (e) =>
+        Buffer.concat([headersFrame(1, request(e), 0), frame(FrameType.PING, 0, 0, Buffer.alloc(8))]),
+      code: ErrorCode.PROTOCOL_ERROR,
+    },
+    {
+      name: "a CONTINUATION flood",
+      send: () => {
+        const parts = [headersFrame(1, Buffer.alloc(0), 0)];
+        for (let i = 0; i < 10; i++)
+          parts.push(frame(FrameType.CONTINUATION, 0, 1, Buffer.alloc(16000, 0x40)));
+        return Buffer.concat(parts);
+      },
+      code: ErrorCode.ENHANCE_YOUR_CALM,
+    },
+    {
+      name: "a short SETTINGS frame",
+      send: () => frame(FrameType.SETTINGS, 0, 0, Buffer.alloc(5)),
+      code: ErrorCode.FRAME_SIZE_ERROR,
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: GOAWAY ${c.code}, and the relay keeps serving`, async () => {
+      const raw = await RawClient.open(port, c.preface !== false);
+      raw.socket.write(c.send(new HpackEncoder()));
+      await raw.closed;
+      assert.equal(raw.goawayCode(), c.code);
+      const client = testerClient(`127.0.0.1:${port}`);
+      const r = await unary(client, "Unary", {});
+      closeAll(client);
+      assert.equal(r.code, 0, r.details);
+    });
+  }
+
+  it("a header list above SETTINGS_MAX_HEADER_LIST_SIZE gets RESOURCE_EXHAUSTED, the connection lives", async () => {
+    const raw = await RawClient.open(port);
+    const enc = new HpackEncoder();
+    raw.socket.write(
+      headersFrame(1, request(enc, ["x-big", "v".repeat(5000)]), Flag.END_HEADERS | Flag.END_STREAM),
+    );
+    raw.socket.write(headersFrame(3, request(enc), Flag.END_HEADERS));
+    raw.socket.write(frame(FrameType.DATA, Flag.END_STREAM, 3, Buffer.alloc(5)));
+    const dec = new HpackDecoder();
+    const statusOf = (id: number): string | undefined => {
+      for (const f of raw.frames) {
+        if (f.type !== FrameType.HEADERS || f.id !== id) continue;
+        const fields = dec.decode(f.payload, 0, f.payload.length).fields;
+        const i = fields.indexOf("grpc-status");
+        if (i >= 0) return fields[i + 1];
+      }
+      return undefined;
+    };
+    // Stream 3 is served by the backend; its trailers arrive after stream 1's answer.
+    while (!raw.frames.some((f) => f.id === 3 && f.type === FrameType.HEADERS && f.flags & Flag.END_STREAM)) {
+      await new Promise((r) => raw.socket.once("data", r));
+    }
+    assert.equal(statusOf(1), "8");
+    assert.equal(statusOf(3), "0");
+    assert.equal(raw.goawayCode(), undefined);
+    raw.socket.destroy();
+  });
+});
+
+describe("relay upstream pools", () => {
+  it("respects the backend's SETTINGS_MAX_CONCURRENT_STREAMS by opening more connections", async () => {
+    const backend = await startBackend({
+      name: "narrow",
+      serverOptions: { "grpc.max_concurrent_streams": 2 },
+    });
+    const c = cluster("narrow", [backend.address]);
+    const relay = await startRelay(
+      table(
+        [{ routes: [{ name: "r", match: exact(TESTER_SERVICE), backends: [{ cluster: c.name }] }] }],
+        [c],
+      ),
+    );
+    const client = testerClient(relay.target());
+    const calls = Array.from({ length: 8 }, () => unary(client, "Unary", { delayMs: 100 }));
+    const results = await Promise.all(calls);
+    const sessions = relay.dp.stats().upstreamSessions;
+    closeAll(client);
+    await relay.dp.close(0);
+    await backend.close();
+    assert.deepEqual(
+      results.map((r) => r.code),
+      Array(8).fill(0),
+    );
+    assert.ok(sessions >= 4, `${sessions} upstream sessions for 8 concurrent calls at 2 streams each`);
+  });
+});
