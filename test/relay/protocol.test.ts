@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import * as net from "node:net";
 import { after, before, describe, it } from "node:test";
+import { type ConnectionHandler, H2Connection } from "../../src/dataplane/relay/connection.js";
 import {
   ErrorCode,
   Flag,
   FrameType,
   frame,
+  goawayFrame,
   PREFACE,
   settingsFrame,
   windowUpdateFrame,
@@ -244,5 +246,50 @@ describe("relay upstream pools", () => {
       Array(8).fill(0),
     );
     assert.ok(sessions >= 4, `${sessions} upstream sessions for 8 concurrent calls at 2 streams each`);
+  });
+});
+
+describe("relay upstream GOAWAY", () => {
+  it("replays a stream the backend never processed (above GOAWAY's last stream id) on a new connection", async () => {
+    // A backend that answers stream 1 of each connection and refuses anything later with GOAWAY(last = 1).
+    let goaways = 0;
+    const handler: ConnectionHandler = {
+      onHeaders(c, st) {
+        if (st.id > 1) {
+          goaways++;
+          c.socket.write(goawayFrame(1, ErrorCode.NO_ERROR));
+          return;
+        }
+        c.writeHeaders(st, [":status", "200", "content-type", "application/grpc"], false);
+        c.writeData(st, Buffer.alloc(5), false);
+        c.writeHeaders(st, ["grpc-status", "0"], true);
+      },
+      onData(c, st, data) {
+        c.consume(st, data.length);
+      },
+      onReset() {},
+      onDataSent() {},
+      onReady() {},
+      onGoaway() {},
+      onClose() {},
+    };
+    const server = net.createServer((sock) => new H2Connection(sock, true, handler));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const c = cluster("g", [`127.0.0.1:${(server.address() as net.AddressInfo).port}`]);
+    const relay = await startRelay(
+      table(
+        [{ routes: [{ name: "r", match: exact(TESTER_SERVICE), backends: [{ cluster: c.name }] }] }],
+        [c],
+      ),
+    );
+    const client = testerClient(relay.target());
+    const first = await unary(client, "Unary", { payload: Buffer.alloc(10) });
+    const second = await unary(client, "Unary", { payload: Buffer.alloc(10) });
+    closeAll(client);
+    await relay.dp.close(0);
+    server.close();
+    assert.equal(first.code, 0, first.details);
+    assert.equal(second.code, 0, second.details);
+    assert.equal(goaways, 1);
   });
 });
