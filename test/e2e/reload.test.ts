@@ -37,6 +37,7 @@ function load(client: grpc.Client, workers: number) {
     byBackend,
     failures,
     total: () => [...byBackend.values()].reduce((a, b) => a + b, 0) + failures.length,
+    /** Stops the loops; idempotent. */
     async stop(): Promise<void> {
       running = false;
       await Promise.all(loops);
@@ -59,7 +60,13 @@ function config(
     serviceYaml("slow", ports.slow) +
     DOC +
     routeYaml("r", "gw", [
-      { headers: { "x-slow": "1" }, backends: { slow: 1 } },
+      // Service and method as well: a method match outranks a header-only one, and this rule must win.
+      {
+        service: "helloworld.Greeter",
+        method: "SayHello",
+        headers: { "x-slow": "1" },
+        backends: { slow: 1 },
+      },
       { service: "helloworld.Greeter", backends: weights },
     ])
   );
@@ -105,8 +112,8 @@ describe("reload", () => {
       "9090=0",
     ]);
     const client = greeterClient(`127.0.0.1:${await gw.ready().then(() => gw.localPort(8080))}`);
+    const traffic = load(client, 4);
     try {
-      const traffic = load(client, 4);
       let version = Number((await gw.ready()).version);
       const RELOADS = 12;
       for (let i = 0; i < RELOADS; i++) {
@@ -143,7 +150,7 @@ describe("reload", () => {
       assert.match(metrics.body, /grpcroute_config_reloads_total\{result="failure"\} [1-9]/);
 
       // A listener added: a slow call in flight on the first listener completes, the new one answers.
-      const reached = once(slow, "call");
+      const reached = once(slow, "call", { signal: AbortSignal.timeout(10_000) });
       const inFlight = sayHello(client, "slow", { metadata: { "x-slow": "1" }, timeoutMs: 10_000 });
       await reached;
       from = gw.lines.length;
@@ -165,6 +172,7 @@ describe("reload", () => {
       assert.equal(viaOld.code, 0);
       closeAll(other);
     } finally {
+      await traffic.stop();
       closeAll(client);
       await gw.stop();
     }
@@ -175,8 +183,8 @@ describe("reload", () => {
     const gw = new GatewayProcess(["-f", file, "--admin", "127.0.0.1:0", "--port-map", "8080=0"]);
     const ready = await gw.ready();
     const client = greeterClient(`127.0.0.1:${gw.localPort(8080)}`);
+    const traffic = load(client, 2);
     try {
-      const traffic = load(client, 2);
       let version = Number(ready.version);
       for (let i = 0; i < 4; i++) {
         const target = i % 2 === 0 ? "b" : "a";
@@ -191,6 +199,7 @@ describe("reload", () => {
       await traffic.stop();
       assert.deepEqual(traffic.failures, []);
     } finally {
+      await traffic.stop();
       closeAll(client);
       await gw.stop();
     }

@@ -33,7 +33,7 @@ describe("drain on SIGTERM and SIGINT", () => {
       try {
         await gw.ready();
         const client = greeterClient(`127.0.0.1:${gw.localPort(8080)}`);
-        const reached = once(slow, "call");
+        const reached = once(slow, "call", { signal: AbortSignal.timeout(10_000) });
         const inFlight = sayHello(client, "drain", { timeoutMs: 15_000 });
         await reached;
         const from = gw.lines.length;

@@ -54,6 +54,8 @@ export class GatewayProcess {
         return;
       }
       this.lines.push(line);
+      // GRPCROUTE_E2E_LOG=1 shows the gateway's log while a test runs.
+      if (process.env.GRPCROUTE_E2E_LOG === "1") process.stderr.write(`[gateway ${this.child.pid}] ${raw}\n`);
       const waiting = this.#waiters;
       this.#waiters = [];
       for (const w of waiting) {
