@@ -150,6 +150,8 @@ process.on("exit", () => {
 
 const certificates = new Map();
 let showLogs = false;
+// Access lines of the sample calls are not echoed: the banner already shows those calls and answers.
+let sampleLinesToSkip = 0;
 let onReady;
 const ready = new Promise((resolve) => {
   onReady = resolve;
@@ -167,6 +169,8 @@ createInterface({ input: gateway.stdout }).on("line", (line) => {
     certificates.set(e.listener, e.path);
   if (e.level === "error" || e.level === "warn" || e.level === "fatal") {
     out(`  [gateway] ${e.level}: ${e.msg}${e.reason ? `: ${e.reason}` : ""}`);
+  } else if (e.msg === "access" && sampleLinesToSkip > 0) {
+    sampleLinesToSkip--;
   } else if (showLogs && e.msg === "access") {
     const where = e.endpoint ? ` -> ${e.backend ?? ""} ${e.endpoint}` : "";
     out(`  [gateway] ${e.authority} ${e.path}${where} ${e.grpcCode} ${e.durationMs} ms`);
@@ -201,7 +205,7 @@ const GREETER_SAMPLES = [
   },
   {
     method: "SayHelloAgain",
-    metadata: { testkey1: "testValue1" },
+    metadata: { testKey1: "testValue1" },
     why: "rule 0: header testKey1: testValue1 -> greeter-grpc-server port 50051",
   },
   { method: "SayHelloAgain", metadata: {}, why: "no rule matches: the gateway answers UNIMPLEMENTED" },
@@ -235,7 +239,11 @@ function samplesFromTable(listener) {
   return samples;
 }
 
-const rel = (p) => relative(process.cwd(), p) || ".";
+/** A path as short as it stays clear: relative below the working directory, absolute elsewhere. */
+const rel = (p) => {
+  const r = relative(process.cwd(), p);
+  return r === "" ? "." : r.startsWith("..") ? p : r;
+};
 out();
 out(
   `grpcroute is serving examples/${example} (admin http://${first.admin}/: /readyz /config /status /metrics)`,
@@ -263,6 +271,7 @@ for (const l of table.listeners ?? []) {
 }
 out();
 out("Try it (each answer below was just received through the gateway):");
+sampleLinesToSkip = lines.length;
 for (const s of lines) {
   const caPem = s.ca ? readFileSync(s.ca, "utf8") : undefined;
   const r = await callGreeter({
@@ -297,9 +306,7 @@ for (const s of lines) {
   out(`  # ${s.why}`);
   out(`  ${nodeCmd}`);
   out(`  ${grpcurlCmd}`);
-  out(
-    `    answers ${describeResult(s.method, r).replace(/^\S+ -> /, "")}${r.backend ? ` [x-backend: ${r.backend}]` : ""}`,
-  );
+  out(`    answers ${describeResult(s.method, r).replace(/^\S+ -> /, "")}`);
 }
 out();
 out("Access-log lines of your calls appear below. Press Ctrl-C to stop.");
