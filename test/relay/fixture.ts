@@ -4,6 +4,7 @@
  */
 
 import { RelayDataplane, type RelayOptions } from "../../src/dataplane/relay/relay.js";
+import type { UpstreamOptions } from "../../src/dataplane/relay/upstream.js";
 import type { CallInfo } from "../../src/dataplane/types.js";
 import type {
   IrBackend,
@@ -121,11 +122,15 @@ export function exact(service: string, method?: string, headers: IrMatch["header
 export async function startRelay(
   t: RoutingTable,
   opts: Partial<RelayOptions> = {},
+  upstream: UpstreamOptions = {},
 ): Promise<{ dp: RelayDataplane; target: (port?: number) => string; calls: CallInfo[] }> {
   const calls: CallInfo[] = [];
   const portMap = new Map<number, number>();
   for (const l of t.listeners) portMap.set(l.port, 0);
-  const dp = new RelayDataplane({ address: "127.0.0.1", portMap, onCallEnd: (i) => calls.push(i), ...opts });
+  const dp = new RelayDataplane(
+    { address: "127.0.0.1", portMap, onCallEnd: (i) => calls.push(i), ...opts },
+    upstream,
+  );
   await dp.apply(t);
   const target = (port = LISTENER_PORT): string => `127.0.0.1:${dp.boundPorts().get(port)}`;
   return { dp, target, calls };

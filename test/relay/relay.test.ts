@@ -270,7 +270,8 @@ describe("relay: gateway-enforced deadlines and upstream failures", () => {
         ],
         cs,
       ),
-      { upstream: { connectTimeoutMs: 2000 } },
+      {},
+      { connectTimeoutMs: 2000 },
     );
   });
   after(async () => {

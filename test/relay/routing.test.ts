@@ -350,18 +350,27 @@ describe("relay listeners: authority choice and TLS", () => {
   let relay: Relay;
   let certA: { certPem: string; keyPem: string };
   let certB: { certPem: string; keyPem: string };
+  let upCa = "";
   before(async () => {
-    for (const n of ["exact", "wild", "any", "tlsA", "tlsB"])
-      bs[n] = await startBackend({ name: n });
+    for (const n of ["exact", "wild", "any", "tlsA", "tlsB"]) bs[n] = await startBackend({ name: n });
     certA = await generateCertificate(["a.example.com"]);
     certB = await generateCertificate(["b.example.com"]);
     const upCert = await generateCertificate(["backend.internal"]);
     bs.tlsUp = await startBackend({ name: "tlsUp", tls: upCert });
     const c = (n: string, tls = false) => cluster(n, [bs[n]!.address], tls);
-    const cs = [c("exact"), c("wild"), c("any"), c("tlsA"), c("tlsB"), c("tlsUp", true)];
+    // The TLS backend's certificate names backend.internal: the cluster's serverName, checked with the CA.
+    const cs = [
+      c("exact"),
+      c("wild"),
+      c("any"),
+      c("tlsA"),
+      c("tlsB"),
+      { ...c("tlsUp", true), serverName: "backend.internal" },
+    ];
     const fwd = (n: string) => [
       { name: n, match: exact(TESTER_SERVICE), backends: [{ cluster: `service/default/${n}/port/50051` }] },
     ];
+    upCa = upCert.certPem;
     relay = await startRelay(
       table(
         [
@@ -374,6 +383,8 @@ describe("relay listeners: authority choice and TLS", () => {
         ],
         cs,
       ),
+      {},
+      { ca: upCa },
     );
   });
   after(async () => {

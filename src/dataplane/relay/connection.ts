@@ -147,6 +147,9 @@ export class H2Connection {
   owner: unknown = undefined;
   /** Client side: the connect timeout, cleared once the peer's SETTINGS arrive. */
   connectTimer: NodeJS.Timeout | undefined = undefined;
+  /** Client side: keepalive PING interval and the pending PING's timeout. */
+  keepaliveTimer: NodeJS.Timeout | undefined = undefined;
+  pingTimer: NodeJS.Timeout | undefined = undefined;
   /** Time (ms since epoch) the last stream finished; for idle timeouts. */
   idleSince = Date.now();
 
@@ -364,8 +367,8 @@ export class H2Connection {
   ping(): void {
     if (!this.destroyed) this.push(pingFrame(Buffer.alloc(8), false));
   }
-  /** Called when a PING ACK arrives. */
-  onPingAck: (() => void) | null = null;
+  /** Called (with the connection as `this`) when a PING ACK arrives. */
+  onPingAck: ((this: H2Connection) => void) | null = null;
 
   /**
    * Graceful shutdown: GOAWAY(NO_ERROR) with the last stream the peer opened; the socket ends once the
@@ -497,7 +500,7 @@ export class H2Connection {
           return;
         }
         if (flags & Flag.ACK) {
-          this.onPingAck?.();
+          this.onPingAck?.call(this);
           return;
         }
         this.push(pingFrame(buf.subarray(start, end), true));

@@ -25,6 +25,7 @@ import type {
   IrRoute,
   RoutingTable,
 } from "../../ir/routing-table.js";
+import { GatewayError, GW_ERR_BIND, GW_ERR_CONFIG, GW_ERR_TLS } from "../../util/errors.js";
 import { generateCertificate } from "../../util/self-signed.js";
 import {
   encodeGrpcMessage,
@@ -34,7 +35,7 @@ import {
   parseGrpcTimeout,
 } from "../grpc-status.js";
 import { compileRouter, hostnameMatches, type Router } from "../router.js";
-import type { CallInfo, DataplaneOptions, DataplaneStats } from "../types.js";
+import type { CallInfo, DataplaneApi, DataplaneOptions, DataplaneStats } from "../types.js";
 import {
   CONNECTION_LOST,
   type ConnectionHandler,
@@ -44,14 +45,23 @@ import {
 } from "./connection.js";
 import { ErrorCode } from "./frames.js";
 import { applyModifier, fieldValue, forwardable, headerRecord } from "./headers.js";
-import { type PoolWaiter, poolKey, type UpstreamOptions, UpstreamPool } from "./upstream.js";
+import {
+  DEFAULT_UPSTREAM,
+  type PoolSettings,
+  type PoolWaiter,
+  poolKey,
+  type UpstreamOptions,
+  UpstreamPool,
+} from "./upstream.js";
 
-/** Extra knobs of the relay (tests and tuning). */
+/** The data plane options, plus the HTTP/2 limits the relay advertises (tests and tuning). */
 export interface RelayOptions extends DataplaneOptions {
-  /** Limits we advertise to clients and backends. */
+  /** Limits we advertise to clients and backends. Defaults in `ConnectionOptions`. */
   connection?: ConnectionOptions;
-  upstream?: UpstreamOptions;
 }
+
+/** Default time calls in flight get to finish on `close()` (ms), as for the node:http2 data path. */
+export const DEFAULT_GRACE_MS = 10_000;
 
 /** Request bytes kept per call until the backend answers, so a stream refused by GOAWAY can be replayed. */
 const REPLAY_LIMIT = 64 * 1024;
@@ -653,7 +663,7 @@ const upstreamHandler: ConnectionHandler = {
  * The relay data plane. Same contract as the node:http2 `Dataplane`: `apply()` swaps the table atomically
  * (calls in flight keep the configuration they started with), `close()` drains.
  */
-export class RelayDataplane {
+export class RelayDataplane implements DataplaneApi {
   activeCalls = 0;
   readonly maxHeaderListSize: number;
   private readonly listeners = new Map<number, RelayListener>();
@@ -661,25 +671,47 @@ export class RelayDataplane {
   private readonly rr = new Map<string, number>();
   private readonly generated = new Map<string, { certPem: string; keyPem: string }>();
   private readonly connOpts: ConnectionOptions;
-  private readonly upOpts: Required<UpstreamOptions>;
+  private readonly upOpts: PoolSettings;
   private readonly sweepTimer: NodeJS.Timeout;
   private closing = false;
   private drained: (() => void) | null = null;
+  private queue: Promise<void> = Promise.resolve();
+  private tableVersion: number | undefined = undefined;
 
-  constructor(private readonly opts: RelayOptions = {}) {
+  /**
+   * @param opts listeners' address and port map, the per-call observer, HTTP/2 limits.
+   * @param upstream upstream connection tuning (same names and defaults as the node:http2 data path).
+   */
+  constructor(
+    private readonly opts: RelayOptions = {},
+    upstream: UpstreamOptions = {},
+  ) {
     this.connOpts = opts.connection ?? {};
     this.maxHeaderListSize = this.connOpts.maxHeaderListSize ?? 65536;
-    this.upOpts = {
-      connectTimeoutMs: opts.upstream?.connectTimeoutMs ?? 5000,
-      idleTimeoutMs: opts.upstream?.idleTimeoutMs ?? 60_000,
-    };
+    const given = Object.fromEntries(Object.entries(upstream).filter(([, v]) => v !== undefined));
+    this.upOpts = { ...DEFAULT_UPSTREAM, ...given };
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
   }
 
-  /** Swaps the routing table; binds new ports and unbinds removed ones. Rejects (old table kept) on bind failure. */
-  async apply(table: RoutingTable): Promise<void> {
-    if (this.closing) throw new Error("the data plane is closing");
+  /**
+   * Swaps the routing table atomically: binds new ports first, then switches every port's state in one
+   * synchronous step, then closes ports no longer used. Rejects with a GatewayError (GW_ERR_BIND, naming the
+   * port) when a new port cannot be bound, keeping the old table serving. Applies run one at a time.
+   */
+  apply(table: RoutingTable): Promise<void> {
+    const next = this.queue.then(() => this.applyNow(table));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Version of the table serving now; undefined before the first `apply()`. */
+  version(): number | undefined {
+    return this.tableVersion;
+  }
+
+  private async applyNow(table: RoutingTable): Promise<void> {
+    if (this.closing) throw new GatewayError(GW_ERR_CONFIG, "the data plane is closed");
     const byPort = new Map<number, IrListener[]>();
     for (const l of table.listeners) {
       const list = byPort.get(l.port);
@@ -730,6 +762,7 @@ export class RelayDataplane {
         this.listeners.delete(port);
       }
     }
+    this.tableVersion = table.version;
   }
 
   /** Listener port -> locally bound port. */
@@ -746,7 +779,7 @@ export class RelayDataplane {
   }
 
   /** Stops accepting, sends GOAWAY, waits for calls in flight up to `graceMs`, then closes everything. */
-  async close(graceMs: number): Promise<void> {
+  async close(graceMs: number = DEFAULT_GRACE_MS): Promise<void> {
     this.closing = true;
     clearInterval(this.sweepTimer);
     for (const l of this.listeners.values()) {
@@ -775,6 +808,7 @@ export class RelayDataplane {
     const eps = cluster.endpoints;
     const n = eps.length;
     if (n === 0) return undefined;
+    if (this.upOpts.balancer === "least-request" && n > 1) return this.pickLeast(cluster, exclude);
     const start = this.rr.get(cluster.name) ?? 0;
     const now = Date.now();
     let fallback: UpstreamPool | undefined;
@@ -792,6 +826,31 @@ export class RelayDataplane {
     // Every endpoint is set aside: try one anyway rather than fail without an attempt.
     if (fallback !== undefined) this.rr.set(cluster.name, start + 1);
     return fallback;
+  }
+
+  /** The ready endpoint with the fewest calls in flight; ties go round-robin. */
+  private pickLeast(cluster: IrCluster, exclude: UpstreamPool | undefined): UpstreamPool | undefined {
+    const eps = cluster.endpoints;
+    const n = eps.length;
+    const start = this.rr.get(cluster.name) ?? 0;
+    const now = Date.now();
+    let best: UpstreamPool | undefined;
+    let bestLoad = Number.POSITIVE_INFINITY;
+    let bestIdx = 0;
+    for (let i = 0; i < n; i++) {
+      const idx = (start + i) % n;
+      const pool = this.pool(cluster, eps[idx]!);
+      if (pool === exclude || pool.ejected(now)) continue;
+      const load = pool.activeStreams();
+      if (load < bestLoad) {
+        best = pool;
+        bestLoad = load;
+        bestIdx = idx;
+      }
+    }
+    if (best === undefined) return undefined;
+    this.rr.set(cluster.name, bestIdx + 1);
+    return best;
   }
 
   private pool(cluster: IrCluster, ep: IrCluster["endpoints"][number]): UpstreamPool {
@@ -879,7 +938,13 @@ export class RelayDataplane {
       const onError = (err: Error): void => {
         server.close();
         reject(
-          new Error(`cannot listen on port ${local} (listener port ${port}): ${err.message}`, { cause: err }),
+          new GatewayError(
+            GW_ERR_BIND,
+            `cannot bind listener port ${port} (local port ${local}): ${err.message}`,
+            {
+              cause: err,
+            },
+          ),
         );
       };
       server.once("error", onError);
@@ -915,12 +980,20 @@ export class RelayDataplane {
         cert = { certPem: g.certPem, keyPem: g.keyPem, source: "generated" };
       }
       if (cert === undefined) continue;
-      out.push({
-        listener: l,
-        ctx: tls.createSecureContext({ cert: cert.certPem, key: cert.keyPem }),
-        certPem: cert.certPem,
-        keyPem: cert.keyPem,
-      });
+      let ctx: tls.SecureContext;
+      try {
+        ctx = tls.createSecureContext({ cert: cert.certPem, key: cert.keyPem });
+      } catch (err: unknown) {
+        const why = err instanceof Error ? err.message : String(err);
+        throw new GatewayError(
+          GW_ERR_TLS,
+          `listener ${l.name}: certificate ${cert.source} is unusable: ${why}`,
+          {
+            cause: err,
+          },
+        );
+      }
+      out.push({ listener: l, ctx, certPem: cert.certPem, keyPem: cert.keyPem });
     }
     return out;
   }

@@ -16,13 +16,36 @@ export interface PoolWaiter {
   connectFailed(reason: string): void;
 }
 
-/** Upstream tuning, all in milliseconds. */
+/** Upstream tuning (the same names and defaults as the node:http2 data path's `UpstreamOptions`). */
 export interface UpstreamOptions {
-  /** Give up a connection attempt after this long. Default 5000. */
+  /** Give up a connection attempt after this long (ms). Default 5000. */
   connectTimeoutMs?: number;
-  /** Close connections without streams after this long. Default 60000. */
+  /** Close connections without streams after this long (ms). Default 60000. */
   idleTimeoutMs?: number;
+  /** PING a connection after this long (ms); 0 disables keepalive. Default 30000. */
+  keepaliveIntervalMs?: number;
+  /** Close a connection whose PING is not answered within this (ms). Default 10000. */
+  keepaliveTimeoutMs?: number;
+  /** Most connections per endpoint. Default 16. */
+  maxSessions?: number;
+  /** Trusted CA certificates (PEM) for TLS upstreams; default the system store. */
+  ca?: string | undefined;
+  /** Endpoint choice within a cluster. Default round-robin. */
+  balancer?: "round-robin" | "least-request";
 }
+
+/** Options with defaults applied. */
+export type PoolSettings = Required<Omit<UpstreamOptions, "ca">> & { ca: string | undefined };
+
+export const DEFAULT_UPSTREAM: PoolSettings = {
+  connectTimeoutMs: 5000,
+  idleTimeoutMs: 60_000,
+  keepaliveIntervalMs: 30_000,
+  keepaliveTimeoutMs: 10_000,
+  maxSessions: 16,
+  ca: undefined,
+  balancer: "round-robin",
+};
 
 /** Per-endpoint connection pool. */
 export class UpstreamPool {
@@ -41,7 +64,7 @@ export class UpstreamPool {
     private readonly useTls: boolean,
     private readonly handler: ConnectionHandler,
     private readonly connOpts: ConnectionOptions,
-    private readonly opts: Required<UpstreamOptions>,
+    private readonly opts: PoolSettings,
   ) {}
 
   /** `host:port` for logs and CallInfo. */
@@ -91,7 +114,7 @@ export class UpstreamPool {
         }
       }
       if (conn === undefined) {
-        if (this.connecting === 0) this.open();
+        if (this.connecting === 0 && this.conns.length < this.opts.maxSessions) this.open();
         return;
       }
       this.waiters.shift()!.bind(conn);
@@ -103,15 +126,13 @@ export class UpstreamPool {
     const { host, port } = this.endpoint;
     let socket: net.Socket;
     if (this.useTls) {
-      // No CA is configured for backends in the routing table (BackendTLSPolicy is not modelled): the
-      // connection is encrypted, and the backend is identified by address as for h2c.
-      socket = tls.connect({
-        host,
-        port,
-        servername: net.isIP(this.tlsServerName ?? host) ? undefined : (this.tlsServerName ?? host),
-        ALPNProtocols: ["h2"],
-        rejectUnauthorized: false,
-      } as tls.ConnectionOptions);
+      const name = this.tlsServerName ?? host;
+      const o: tls.ConnectionOptions = { host, port, ALPNProtocols: ["h2"] };
+      // SNI carries names only; the certificate is checked against `name` either way.
+      if (!net.isIP(name)) o.servername = name;
+      if (this.opts.ca !== undefined) o.ca = this.opts.ca;
+      o.checkServerIdentity = (_host, cert) => tls.checkServerIdentity(name, cert);
+      socket = tls.connect(o);
     } else {
       socket = net.connect({ host, port });
     }
@@ -134,6 +155,16 @@ export class UpstreamPool {
   /** The connection's first SETTINGS arrived: it is usable. */
   onReady(conn: H2Connection): void {
     if (conn.connectTimer !== undefined) clearTimeout(conn.connectTimer);
+    conn.connectTimer = undefined;
+    if (this.opts.keepaliveIntervalMs > 0) {
+      conn.keepaliveTimer = setInterval(
+        keepalive,
+        this.opts.keepaliveIntervalMs,
+        conn,
+        this.opts.keepaliveTimeoutMs,
+      );
+      conn.keepaliveTimer.unref();
+    }
     this.connecting--;
     this.failures = 0;
     this.ejectedUntil = 0;
@@ -153,6 +184,8 @@ export class UpstreamPool {
 
   /** The connection closed. Before it was ready, this was a failed attempt: waiters fail. */
   onClose(conn: H2Connection): void {
+    if (conn.keepaliveTimer !== undefined) clearInterval(conn.keepaliveTimer);
+    if (conn.pingTimer !== undefined) clearTimeout(conn.pingTimer);
     const i = this.conns.indexOf(conn);
     if (i >= 0) this.conns.splice(i, 1);
     if (!conn.ready) {
@@ -187,6 +220,26 @@ export class UpstreamPool {
   destroy(): void {
     for (const c of [...this.conns]) c.destroy();
   }
+}
+
+/**
+ * Keepalive (gRPC proposal A8): PING the connection; if no ACK comes within `timeoutMs` it is dead, and its
+ * calls end UNAVAILABLE rather than hang.
+ */
+function keepalive(conn: H2Connection, timeoutMs: number): void {
+  if (conn.destroyed || conn.pingTimer !== undefined) return;
+  conn.onPingAck = onKeepaliveAck;
+  conn.pingTimer = setTimeout(onKeepaliveTimeout, timeoutMs, conn);
+  conn.pingTimer.unref();
+  conn.ping();
+}
+function onKeepaliveAck(this: H2Connection): void {
+  if (this.pingTimer !== undefined) clearTimeout(this.pingTimer);
+  this.pingTimer = undefined;
+}
+function onKeepaliveTimeout(conn: H2Connection): void {
+  conn.pingTimer = undefined;
+  conn.destroy();
 }
 
 /** The pool key of an endpoint of a cluster. */
