@@ -125,8 +125,10 @@ try {
 }
 
 const dist = join(root, "dist", "cli", "main.js");
+// A build older than `serve` (a tree built before it existed) cannot run the example: use the sources.
+const distServe = join(root, "dist", "cli", "commands", "serve.js");
 const cli =
-  existsSync(dist) && process.env.GRPCROUTE_FROM_SOURCE !== "1"
+  existsSync(dist) && existsSync(distServe) && process.env.GRPCROUTE_FROM_SOURCE !== "1"
     ? [dist]
     : ["--import", "tsx", join(root, "src", "cli", "main.ts")];
 const serveArgs = ["serve", "-f", dir, "--admin", admin];

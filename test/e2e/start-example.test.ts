@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { after, test } from "node:test";
 import { callGreeter } from "../../examples/call.mjs";
@@ -64,4 +65,51 @@ test("npm start serves the README's call and stops on Ctrl-C", async () => {
   child.kill("SIGINT");
   const [code] = await exited;
   assert.equal(code, 0, `${lines.join("\n")}\n${stderr}`);
+});
+
+test("start-example runs the Lattice example over TLS with the generated certificate", async () => {
+  const lattice = spawn(
+    process.execPath,
+    [join(ROOT, "scripts", "start-example.mjs"), "lattice", "--admin", "127.0.0.1:0", "--port-map", "443=0"],
+    { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GRPCROUTE_FROM_SOURCE: "1" } },
+  );
+  child = lattice;
+  const exited = once(lattice, "exit");
+  let stderr = "";
+  lattice.stderr?.setEncoding("utf8").on("data", (s: string) => {
+    stderr += s;
+  });
+  const lines: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: lattice.stdout! }).on("line", (l) => {
+      lines.push(l);
+      if (l.startsWith("Access-log lines of your calls appear below")) resolve();
+    });
+    void exited.then(([code]) =>
+      reject(new Error(`start-example exited (${code}):\n${lines.join("\n")}\n${stderr}`)),
+    );
+  });
+  const out = lines.join("\n");
+  const listener = /gateway {2}my-hotel listener https: localhost:(\d+) \(TLS, Gateway port 443\)/.exec(out);
+  assert.ok(listener, out);
+  const sample = /node examples\/call\.mjs SayHello world --target \S+ --authority (\S+) --ca (\S+)$/m.exec(
+    out,
+  );
+  assert.ok(sample, out);
+  assert.match(out, /answers OK: "Hello, world! \(from greeter-grpc-server:443 at 127\.0\.0\.1:50443\)"/);
+
+  const caPem = readFileSync(resolve(ROOT, sample[2] ?? ""), "utf8");
+  const r = await callGreeter({
+    target: `127.0.0.1:${listener[1]}`,
+    method: "SayHello",
+    name: "lattice",
+    authority: sample[1] ?? "",
+    caPem,
+  });
+  assert.equal(r.codeName, "OK", r.details);
+  assert.equal(r.message, "Hello, lattice! (from greeter-grpc-server:443 at 127.0.0.1:50443)");
+
+  lattice.kill("SIGINT");
+  const [code] = await exited;
+  assert.equal(code, 0, `${out}\n${stderr}`);
 });
