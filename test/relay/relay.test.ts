@@ -339,7 +339,7 @@ describe("relay: gateway-enforced deadlines and upstream failures", () => {
     const r = await clientStream(client, [{ payload: Buffer.alloc(1) }]);
     closeAll(client);
     assert.equal(r.code, 14);
-    assert.match(r.details, /connection to 127\.0\.0\.1:1 failed/);
+    assert.match(r.details, /cannot connect to upstream 127\.0\.0\.1:1/);
   });
 });
 

@@ -43,21 +43,25 @@ export function headerRecord(fields: readonly string[]): RequestHeaders {
 
 /**
  * Applies a header modifier in place: `set` replaces every value of a name, `add` appends one more value,
- * `remove` drops the name. Names are lowercase already (HTTP/2 and the IR); pseudo-headers are never touched.
+ * `remove` drops the name. Names compare without regard to case; pseudo-headers are never touched.
  */
 export function applyModifier(fields: string[], m: IrHeaderModifier): void {
+  // HTTP/2 field names must be lowercase (RFC 9113 section 8.2.1); Gateway API names are case-insensitive.
   for (const { name, value } of m.set) {
-    if (name.charCodeAt(0) === 0x3a) continue;
-    removeName(fields, name);
-    fields.push(name, value);
+    const n = name.toLowerCase();
+    if (n.charCodeAt(0) === 0x3a) continue;
+    removeName(fields, n);
+    fields.push(n, value);
   }
   for (const { name, value } of m.add) {
-    if (name.charCodeAt(0) === 0x3a) continue;
-    fields.push(name, value);
+    const n = name.toLowerCase();
+    if (n.charCodeAt(0) === 0x3a) continue;
+    fields.push(n, value);
   }
   for (const name of m.remove) {
-    if (name.charCodeAt(0) === 0x3a) continue;
-    removeName(fields, name.toLowerCase());
+    const n = name.toLowerCase();
+    if (n.charCodeAt(0) === 0x3a) continue;
+    removeName(fields, n);
   }
 }
 

@@ -477,7 +477,7 @@ function startMirrors(
 
 function onDeadline(call: RelayCall): void {
   call.timer = undefined;
-  call.fail(GrpcCode.DEADLINE_EXCEEDED, `deadline of ${call.timeoutMs} ms exceeded at the gateway`);
+  call.fail(GrpcCode.DEADLINE_EXCEEDED, `deadline exceeded (grpc-timeout ${call.timeoutMs} ms)`);
 }
 
 const downstreamHandler: ConnectionHandler = {

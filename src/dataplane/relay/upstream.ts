@@ -122,6 +122,7 @@ export class UpstreamPool {
   }
 
   private open(): void {
+    this.lastError = "";
     this.connecting++;
     const { host, port } = this.endpoint;
     let socket: net.Socket;
@@ -139,7 +140,7 @@ export class UpstreamPool {
     const conn = new H2Connection(socket, false, this.handler, this.connOpts);
     conn.owner = this;
     socket.once("error", (e: NodeJS.ErrnoException) => {
-      this.lastError = e.code ?? e.message;
+      this.lastError = e.message;
     });
     const timer = setTimeout(() => {
       if (!conn.ready) {
@@ -195,7 +196,7 @@ export class UpstreamPool {
       // Back off 1 s, 2 s, 4 s ... up to 30 s after repeated failures.
       if (this.failures >= 2)
         this.ejectedUntil = Date.now() + Math.min(30_000, 1000 * 2 ** (this.failures - 2));
-      const reason = `connection to ${this.address} failed${this.lastError ? `: ${this.lastError}` : ""}`;
+      const reason = `cannot connect to upstream ${this.address}: ${this.lastError || "connection closed"}`;
       const waiting = this.waiters.splice(0);
       for (const w of waiting) w.connectFailed(reason);
       return;
