@@ -104,7 +104,7 @@ describe("gateway start-up", () => {
     const wrapped = {
       ...deps,
       createDataplane: (o: Parameters<typeof deps.createDataplane>[0]) => {
-        const dp = deps.createDataplane(o);
+        const dp = deps.createDataplane(o, "http2");
         deps.dataplane().busyPorts.add(8080);
         return dp;
       },
@@ -121,7 +121,7 @@ describe("gateway start-up", () => {
     const wrapped = {
       ...deps,
       createDataplane: (o: Parameters<typeof deps.createDataplane>[0]) => {
-        const dp = deps.createDataplane(o);
+        const dp = deps.createDataplane(o, "http2");
         deps.dataplane().busyPorts.add(8080);
         return dp;
       },

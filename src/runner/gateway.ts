@@ -21,7 +21,8 @@ export interface GatewayDeps {
   createSource(files: string[], opts: { watch: boolean; debounceMs: number; log: Logger }): RunnerSource;
   translate(resources: ResourceSet, opts: TranslateOptions): TranslateResult;
   renderStatus(resources: ResourceSet, status: StatusReport): string;
-  createDataplane(opts: DataplaneOptions): RunnerDataplane;
+  /** `kind` is the `--dataplane` choice. */
+  createDataplane(opts: DataplaneOptions, kind: ServeOptions["dataplane"]): RunnerDataplane;
 }
 
 export interface GatewayEnv {
@@ -75,7 +76,7 @@ export async function startGateway(
     onCertificateGenerated: certificateWriter(opts.certDir, log),
   };
   if (opts.address !== undefined) dpOptions.address = opts.address;
-  dataplane = deps.createDataplane(dpOptions);
+  dataplane = deps.createDataplane(dpOptions, opts.dataplane);
   const runner = new Runner({
     source: deps.createSource(opts.files, { watch: opts.watch, debounceMs: opts.debounceMs, log }),
     translate: deps.translate,
@@ -101,7 +102,10 @@ export async function startGateway(
     return { code: 1, message };
   }
   const adminText = formatHostPort(admin.host, admin.port);
-  log.info({ admin: adminText, files: opts.files, watch: opts.watch }, "admin server listening");
+  log.info(
+    { admin: adminText, files: opts.files, watch: opts.watch, dataplane: opts.dataplane },
+    "admin server listening",
+  );
 
   let stopping: Promise<number> | undefined;
   let resolveExited: (code: number) => void = () => {};

@@ -30,8 +30,9 @@ test("serve options: valid command lines", () => {
         "--cert-dir",
         "/c",
       ],
-      want: { logFormat: "pretty", logLevel: "debug", drainTimeoutMs: 0, certDir: "/c" },
+      want: { logFormat: "pretty", logLevel: "debug", drainTimeoutMs: 0, certDir: "/c", dataplane: "http2" },
     },
+    { argv: ["-f", "a", "--dataplane", "relay"], want: { dataplane: "relay" } },
   ];
   for (const c of cases) {
     const r = parseServeArgs(c.argv);
@@ -76,6 +77,7 @@ test("serve options: bad flags give a message naming the flag and what is expect
       error: /--drain-timeout "10s": expected a whole number of milliseconds/,
     },
     { argv: ["-f", "a", "--address", ""], error: /--address: the address is empty/ },
+    { argv: ["-f", "a", "--dataplane", "h3"], error: /--dataplane "h3": expected one of http2, relay/ },
   ];
   for (const c of cases) {
     const r = parseServeArgs(c.argv);

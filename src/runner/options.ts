@@ -29,7 +29,13 @@ export interface ServeOptions {
   certDir: string;
   /** Quiet time after a file change before reloading, in ms. Default 200. */
   debounceMs: number;
+  /** Data path: `http2` (node:http2, the default) or `relay` (the frame-level HTTP/2 relay). */
+  dataplane: DataplaneKind;
 }
+
+/** The data paths `serve` can run. */
+export const DATAPLANE_KINDS = ["http2", "relay"] as const;
+export type DataplaneKind = (typeof DATAPLANE_KINDS)[number];
 
 export const DEFAULT_ADMIN = { host: "127.0.0.1", port: 9901 } as const;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
@@ -51,6 +57,7 @@ options:
       --drain-timeout MS       on SIGTERM, how long calls in flight may finish (default ${DEFAULT_DRAIN_TIMEOUT_MS})
       --cert-dir DIR           where generated listener certificates are written (default ${defaultCertDir()})
       --debounce MS            quiet time after a file change before reloading (default ${DEFAULT_DEBOUNCE_MS})
+      --dataplane http2|relay  data path: node:http2 streams (default) or the frame-level HTTP/2 relay
   -h, --help                   show this help
 
 admin endpoints: /healthz /readyz /config /status /metrics
@@ -84,6 +91,7 @@ export function parseServeArgs(argv: string[]): ParseResult {
         "drain-timeout": { type: "string" },
         "cert-dir": { type: "string" },
         debounce: { type: "string" },
+        dataplane: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -160,6 +168,13 @@ export function parseServeArgs(argv: string[]): ParseResult {
       message: `--debounce "${str(values.debounce)}": expected a whole number of milliseconds, 0..3600000`,
     };
   }
+  const dataplane = str(values.dataplane) ?? "http2";
+  if (!(DATAPLANE_KINDS as readonly string[]).includes(dataplane)) {
+    return {
+      kind: "error",
+      message: `--dataplane "${dataplane}": expected one of ${DATAPLANE_KINDS.join(", ")}`,
+    };
+  }
   const certDir = str(values["cert-dir"]) ?? defaultCertDir();
   if (certDir === "") return { kind: "error", message: "--cert-dir: the directory is empty" };
 
@@ -173,6 +188,7 @@ export function parseServeArgs(argv: string[]): ParseResult {
     drainTimeoutMs: drain,
     certDir,
     debounceMs: debounce,
+    dataplane: dataplane as DataplaneKind,
   };
   if (address !== undefined) options.address = address;
   return { kind: "ok", options };

@@ -5,6 +5,7 @@
  * input that cannot be read at start.
  */
 import { Dataplane } from "../../dataplane/dataplane.js";
+import { RelayDataplane } from "../../dataplane/relay/index.js";
 import type { GatewayDeps } from "../../runner/gateway.js";
 import { serveGateway } from "../../runner/gateway.js";
 import { parseServeArgs, SERVE_USAGE } from "../../runner/options.js";
@@ -12,7 +13,7 @@ import { FileSource } from "../../sources/file-source.js";
 import { translate } from "../../translate/translator.js";
 import { renderStatusJson } from "../output.js";
 
-/** The real pipeline: files, the translator and the HTTP/2 data plane. */
+/** The real pipeline: files, the translator and the chosen HTTP/2 data plane. */
 const deps: GatewayDeps = {
   createSource: (files, { watch, debounceMs, log }) =>
     new FileSource(files, {
@@ -23,7 +24,7 @@ const deps: GatewayDeps = {
     }),
   translate: (resources, opts) => translate(resources, opts),
   renderStatus: (resources, status) => renderStatusJson(resources, status),
-  createDataplane: (opts) => new Dataplane(opts),
+  createDataplane: (opts, kind) => (kind === "relay" ? new RelayDataplane(opts) : new Dataplane(opts)),
 };
 
 export async function run(argv: string[]): Promise<number> {

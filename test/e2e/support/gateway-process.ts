@@ -32,7 +32,14 @@ export class GatewayProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   #waiters: Waiter[] = [];
 
+  /**
+   * `args` are `serve`'s. Unless they choose a data plane, GRPCROUTE_E2E_DATAPLANE (`http2` or `relay`)
+   * does, so the whole suite can run against either.
+   */
   constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+    const kind = process.env.GRPCROUTE_E2E_DATAPLANE;
+    if (kind !== undefined && kind !== "" && !args.includes("--dataplane"))
+      args = [...args, "--dataplane", kind];
     this.child = spawn(process.execPath, ["--import", "tsx", CLI, "serve", ...args], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
