@@ -54,6 +54,9 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       colorize: opts.stream === undefined && process.stdout.isTTY === true,
       translateTime: "SYS:HH:MM:ss.l",
       ignore: "pid,hostname",
+      // One line per event, so a person can follow calls as they go by.
+      singleLine: true,
+      messageFormat: prettyMessage,
       sync: false,
       ...(opts.stream !== undefined ? { destination: opts.stream } : { destination: 1 }),
     });
@@ -61,6 +64,14 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   }
   if (opts.stream !== undefined) return pino(options, opts.stream);
   return pino(options, pino.destination({ dest: 1, sync: false, minLength: 0 }));
+}
+
+/** Pretty format: an access line reads as the call it records; other events show their `msg`. */
+function prettyMessage(log: Record<string, unknown>, messageKey: string): string {
+  const msg = String(log[messageKey] ?? "");
+  if (msg !== "access") return msg;
+  const to = log.endpoint !== undefined ? ` -> ${String(log.endpoint)}` : "";
+  return `${String(log.authority)} ${String(log.path)}${to} ${String(log.grpcCode)} ${String(log.durationMs)} ms`;
 }
 
 /** Flushes buffered lines; resolves once they are handed to the operating system (or after `timeoutMs`). */

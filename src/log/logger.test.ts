@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { PassThrough } from "node:stream";
+import { test } from "node:test";
+import { accessLine } from "./access-log.js";
+import { createLogger } from "./logger.js";
+
+function capture(): { stream: PassThrough; text: () => string } {
+  const stream = new PassThrough();
+  let text = "";
+  stream.on("data", (c: Buffer) => {
+    text += c.toString("utf8");
+  });
+  return { stream, text: () => text };
+}
+
+const call = {
+  listener: "gateway/default/gw/listener/http",
+  authority: "a.example",
+  path: "/helloworld.Greeter/SayHello",
+  route: "grpcroute/default/r/rule/2/match/0",
+  backend: "service/default/s/port/80",
+  endpoint: "127.0.0.1:5000",
+  grpcStatus: 14,
+  httpStatus: 200,
+  durationMs: 2.5,
+  requestBytes: 1,
+  responseBytes: 2,
+};
+
+test("JSON lines: level as a word, ISO time, msg, and private keys never written", () => {
+  const c = capture();
+  const log = createLogger({ stream: c.stream });
+  log.info({ listener: "l", tls: { keyPem: "PRIVATE" }, keyPem: "PRIVATE" }, "certificate loaded");
+  const line = JSON.parse(c.text().trim()) as Record<string, unknown>;
+  assert.equal(line.level, "info");
+  assert.equal(line.msg, "certificate loaded");
+  assert.match(String(line.time), /^\d{4}-\d\d-\d\dT/);
+  assert.equal(line.pid, undefined);
+  assert.ok(!c.text().includes("PRIVATE"));
+});
+
+test("--log-level filters, --log-format pretty writes one readable line per call", async () => {
+  const quiet = capture();
+  createLogger({ stream: quiet.stream, level: "warn" }).info("hidden");
+  assert.equal(quiet.text(), "");
+
+  const c = capture();
+  const log = createLogger({ stream: c.stream, format: "pretty" });
+  log.info(accessLine(call), "access");
+  if (!c.text().includes("\n")) await once(c.stream, "data");
+  const first = c.text().split("\n")[0] ?? "";
+  assert.match(
+    first,
+    /INFO: a\.example \/helloworld\.Greeter\/SayHello -> 127\.0\.0\.1:5000 UNAVAILABLE 2\.5 ms/,
+  );
+});
+
+test("access line fields from a call report", () => {
+  assert.deepEqual(accessLine(call), {
+    gateway: "default/gw",
+    listener: "http",
+    authority: "a.example",
+    path: "/helloworld.Greeter/SayHello",
+    route: "default/r",
+    rule: 2,
+    backend: "service/default/s/port/80",
+    endpoint: "127.0.0.1:5000",
+    grpcStatus: 14,
+    grpcCode: "UNAVAILABLE",
+    httpStatus: 200,
+    durationMs: 2.5,
+    requestBytes: 1,
+    responseBytes: 2,
+  });
+  const noRoute = accessLine({
+    listener: "port/8080",
+    authority: "x",
+    path: "/a/b",
+    grpcStatus: 12,
+    httpStatus: 200,
+    durationMs: 0.1234567,
+    requestBytes: 0,
+    responseBytes: 0,
+  });
+  assert.equal(noRoute.gateway, "");
+  assert.equal(noRoute.listener, "port/8080");
+  assert.equal(noRoute.route, undefined);
+  assert.equal(noRoute.durationMs, 0.123);
+});
