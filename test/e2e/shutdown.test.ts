@@ -51,4 +51,48 @@ describe("drain on SIGTERM and SIGINT", () => {
       }
     });
   }
+
+  test("a call longer than --drain-timeout is cut at the deadline and the process still exits 0", async () => {
+    const stuck = await startBackend({ name: "stuck", delayMs: 30_000 });
+    backends.push(stuck);
+    const file = dir.write(
+      "drain-deadline.yaml",
+      gatewayYaml("gw", [{ name: "http", port: 8080 }]) +
+        DOC +
+        serviceYaml("stuck", stuck.port) +
+        DOC +
+        routeYaml("r", "gw", [{ backends: { stuck: 1 } }]),
+    );
+    const gw = new GatewayProcess([
+      "-f",
+      file,
+      "--admin",
+      "127.0.0.1:0",
+      "--port-map",
+      "8080=0",
+      "--drain-timeout",
+      "300",
+    ]);
+    try {
+      await gw.ready();
+      const client = greeterClient(`127.0.0.1:${gw.localPort(8080)}`);
+      const reached = once(stuck, "call", { signal: AbortSignal.timeout(10_000) });
+      const inFlight = sayHello(client, "stuck", { timeoutMs: 20_000 });
+      await reached;
+      const started = performance.now();
+      gw.signal("SIGTERM");
+      const exit = await gw.exited;
+      const tookMs = performance.now() - started;
+      assert.deepEqual(exit, { code: 0, signal: null }, gw.dump());
+      assert.ok(
+        tookMs < 10_000,
+        `exited at the drain deadline, not after the call (${Math.round(tookMs)} ms)`,
+      );
+      const result = await inFlight;
+      assert.notEqual(result.code, 0, "the call cut at the deadline fails");
+      closeAll(client);
+    } finally {
+      await gw.stop();
+    }
+  });
 });
