@@ -38,6 +38,11 @@ function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
+/** Quotes an argument for the recorded command line, so it can be pasted back into a shell. */
+function shellQuote(a: string): string {
+  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`;
+}
+
 function machine(opts: BenchOptions): MachineInfo {
   const model =
     /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? cpus()[0]?.model ?? "?";
@@ -54,7 +59,7 @@ function machine(opts: BenchOptions): MachineInfo {
       .map((x) => x.toFixed(2))
       .join(" "),
     loadAfter: "",
-    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).map(shellQuote).join(" ")}` : ""}`,
     note: opts.note,
   };
 }
@@ -310,7 +315,7 @@ async function streamingPhase(
           report(
             results,
             t.name,
-            `streaming ${mode} via ${t.name}: client exited ${code}: ${text.slice(-300)}`,
+            `streaming ${mode} via ${t.name}: no message came through (${r?.firstError || `client exited ${code}: ${text.slice(-300)}`})`,
           );
           continue;
         }

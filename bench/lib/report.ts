@@ -272,6 +272,17 @@ function goals(r: Results): string[] {
   return out;
 }
 
+/** A Markdown list of messages, each once, with how often it occurred. */
+function counted(messages: string[]): string {
+  const n = new Map<string, number>();
+  for (const m of messages) {
+    // Figures that differ between repetitions (seconds, byte counts) would defeat the grouping.
+    const key = m.replace(/"seconds":[\d.]+,/g, "");
+    n.set(key, (n.get(key) ?? 0) + 1);
+  }
+  return [...n].map(([m, c]) => `- ${c > 1 ? `(${c} times) ` : ""}${m}`).join("\n");
+}
+
 /** The report: machine, tables and goals, as Markdown that also reads well in a terminal. */
 export function renderReport(r: Results): string {
   const m = r.machine;
@@ -288,7 +299,8 @@ export function renderReport(r: Results): string {
   if (r.unary.length > 0) parts.push(`Unary SayHello at saturation\n\n${unaryTable(r)}`);
   if (r.latency.length > 0) {
     parts.push(
-      `Latency at ${Math.round(o.latencyLoad * 100)}% of direct's saturated rate\n\n${latencyTable(r)}`,
+      `Latency at ${Math.round(o.latencyLoad * 100)}% of direct's saturated rate (h2load --rps starts calls in ` +
+        `batches every 10 ms, so figures include queueing behind a batch, alike for every target)\n\n${latencyTable(r)}`,
     );
   }
   if (r.streaming.length > 0) {
@@ -307,8 +319,8 @@ export function renderReport(r: Results): string {
   const g = goals(r);
   if (g.length > 0) parts.push(`Targets\n\n${g.map((l) => `    ${l}`).join("\n")}`);
   if (r.skipped.length > 0) parts.push(`Skipped\n\n${r.skipped.map((s) => `- ${s}`).join("\n")}`);
-  if (r.findings.length > 0) parts.push(`Reference proxies\n\n${r.findings.map((s) => `- ${s}`).join("\n")}`);
-  if (r.problems.length > 0) parts.push(`Problems\n\n${r.problems.map((s) => `- ${s}`).join("\n")}`);
+  if (r.findings.length > 0) parts.push(`Reference proxies\n\n${counted(r.findings)}`);
+  if (r.problems.length > 0) parts.push(`Problems\n\n${counted(r.problems)}`);
   return parts.join("\n\n");
 }
 
