@@ -13,7 +13,7 @@
 import type { GatewayMetrics } from "../admin/metrics.js";
 import type { AdminState, Readiness } from "../admin/server.js";
 import type { Issue, ResourceSet } from "../api/types.js";
-import type { DataplaneStats } from "../dataplane/types.js";
+import type { DataplaneApi } from "../dataplane/types.js";
 import type { RoutingTable } from "../ir/routing-table.js";
 import type { Logger } from "../log/logger.js";
 import type { StatusReport, TranslateOptions, TranslateResult } from "../translate/types.js";
@@ -27,7 +27,7 @@ export interface RunnerSnapshot {
   /** Objects rejected or skipped; the valid objects are still in `resources`. */
   readonly issues: readonly Issue[];
   /** Problems that make the whole snapshot unusable (an unreadable file, a YAML syntax error). */
-  readonly fatal: boolean | readonly Issue[];
+  readonly fatal: readonly Issue[];
 }
 
 /** A source of snapshots (the file source, in `serve`). */
@@ -38,16 +38,8 @@ export interface RunnerSource {
   reload?(): void;
 }
 
-/** What the runner needs from the data plane. */
-export interface RunnerDataplane {
-  /** Swaps the table atomically; binds and unbinds ports. Rejects (keeping the old table) on bind failure. */
-  apply(table: RoutingTable): Promise<void>;
-  /** Listener port -> locally bound port, for the ports currently served. */
-  boundPorts(): ReadonlyMap<number, number>;
-  stats(): DataplaneStats;
-  /** Stops accepting, sends GOAWAY, waits for calls in flight up to `graceMs`, then cancels the rest. */
-  close(graceMs: number): Promise<void>;
-}
+/** What the runner needs from the data plane: the contract both data paths implement. */
+export type RunnerDataplane = DataplaneApi;
 
 export interface RunnerOptions {
   source: RunnerSource;
@@ -213,9 +205,9 @@ export class Runner implements AdminState {
       if (issue.severity === "error") log.warn({ version, ...issueFields(issue) }, "object rejected");
       else log.info({ version, ...issueFields(issue) }, "object skipped");
     }
-    const fatal = fatalIssues(s.fatal);
-    if (fatal !== undefined) {
-      const reason = fatal.length > 0 ? fatal.map(formatIssue).join("; ") : "the input could not be read";
+    const fatal = s.fatal;
+    if (fatal.length > 0) {
+      const reason = fatal.map(formatIssue).join("; ");
       return this.#fail(version, "read", reason, {
         problems: fatal.map(issueFields),
       });
@@ -280,13 +272,6 @@ export class Runner implements AdminState {
     this.#log.error({ version, stage, reason, ...extra, ...(serving !== undefined ? { serving } : {}) }, msg);
     return { ok: false, version, stage, reason };
   }
-}
-
-/** Fatal problems of a snapshot, or undefined when there are none. */
-function fatalIssues(fatal: boolean | readonly Issue[]): readonly Issue[] | undefined {
-  if (fatal === false) return undefined;
-  if (fatal === true) return [];
-  return fatal.length > 0 ? fatal : undefined;
 }
 
 /** Distinct listener ports of a table, ascending. */

@@ -57,7 +57,7 @@ export class FakeDataplane implements RunnerDataplane {
   stats(): DataplaneStats {
     return { activeCalls: 3, upstreamSessions: 2 };
   }
-  async close(graceMs: number): Promise<void> {
+  async close(graceMs?: number): Promise<void> {
     this.closedWith = graceMs;
   }
   /** Reports a call as the real data plane would. */
@@ -127,7 +127,7 @@ export function gateway(
 export function snapshot(
   version: number,
   gateways: Gateway[],
-  fatal: boolean | Issue[] = false,
+  fatal: Issue[] = [],
   issues: Issue[] = [],
 ): RunnerSnapshot {
   return { version, resources: { ...emptyResourceSet(), gateways }, issues, fatal };
