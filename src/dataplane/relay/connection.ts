@@ -66,6 +66,9 @@ export interface ConnectionOptions {
   maxHeaderListSize?: number;
 }
 
+/** Chunks smaller than this are copied together into one write rather than passed to writev one by one. */
+const COPY_BELOW = 4096;
+
 /** Socket bytes pending above which DATA waits for 'drain' (the peer reads slower than its windows allow). */
 const SOCKET_HIGH_WATER = 1 << 20;
 
@@ -216,21 +219,57 @@ export class H2Connection {
     }
   }
 
-  /** Writes queued frames to the socket (called after each tick's work). */
+  /**
+   * Writes queued frames to the socket (called after each tick's work). Runs of small chunks (frame headers,
+   * header blocks, small messages) are joined into one buffer, since each writev element costs more than
+   * copying a few hundred bytes; large DATA payloads go out as they are, uncopied.
+   */
   flush(): void {
     const chunks = this.chunks;
-    if (chunks.length === 0) return;
+    const n = chunks.length;
+    if (n === 0) return;
     this.chunks = [];
     this.chunkBytes = 0;
     if (this.destroyed) return;
     const s = this.socket;
-    if (chunks.length === 1) {
+    if (n === 1) {
       s.write(chunks[0]!);
       return;
     }
-    s.cork();
-    for (let i = 0; i < chunks.length; i++) s.write(chunks[i]!);
-    s.uncork();
+    let corked = false;
+    let runStart = 0;
+    let runBytes = 0;
+    for (let i = 0; i <= n; i++) {
+      const c = i < n ? chunks[i]! : null;
+      if (c !== null && c.length < COPY_BELOW) {
+        runBytes += c.length;
+        continue;
+      }
+      // Emit the run of small chunks [runStart, i), then the large chunk itself.
+      if (i > runStart) {
+        const out =
+          i - runStart === 1 ? chunks[runStart]! : Buffer.concat(chunks.slice(runStart, i), runBytes);
+        if (c === null && !corked) {
+          s.write(out);
+          return;
+        }
+        if (!corked) {
+          s.cork();
+          corked = true;
+        }
+        s.write(out);
+      }
+      if (c !== null) {
+        if (!corked) {
+          s.cork();
+          corked = true;
+        }
+        s.write(c);
+      }
+      runStart = i + 1;
+      runBytes = 0;
+    }
+    if (corked) s.uncork();
   }
 
   private congested(): boolean {

@@ -259,8 +259,11 @@ export class HpackDecoder {
   }
 }
 
-/** Headers whose values change per call: indexing them would only churn the peer's table. */
-const NEVER_INDEX = new Set(["grpc-timeout", "content-length", "grpc-message", "date", "authorization"]);
+/**
+ * Headers whose values change per call: indexing them would only churn the peer's table (`date` changes once
+ * a second, so it is indexed). `authorization` stays out of the table so it cannot be probed by size.
+ */
+const NEVER_INDEX = new Set(["grpc-timeout", "content-length", "grpc-message", "authorization"]);
 /** Values longer than this are sent literally without indexing (they would evict everything else). */
 const MAX_INDEXED_VALUE = 256;
 
@@ -325,8 +328,9 @@ export class HpackEncoder {
         if (dn !== undefined) nameIdx = this.indexOf(dn);
       }
       o = index ? writeInt(out, o, 6, 0x40, nameIdx) : writeInt(out, o, 4, 0x00, nameIdx);
-      if (nameIdx === 0) o = writeString(out, o, name);
-      o = writeString(out, o, value);
+      if (nameIdx === 0) o = writeString(out, o, name, index);
+      // A value sent once is written raw: Huffman would save a few bytes of loopback traffic at a CPU cost.
+      o = writeString(out, o, value, index);
       if (index) this.add(key, name, name.length + value.length + ENTRY_OVERHEAD);
     }
     return Buffer.from(out.subarray(0, o));
@@ -389,8 +393,8 @@ export function writeInt(out: Buffer, o: number, prefix: number, flags: number, 
   return o;
 }
 
-function writeString(out: Buffer, o: number, s: string): number {
-  const h = huffmanEncodedLength(s);
+function writeString(out: Buffer, o: number, s: string, huffman: boolean): number {
+  const h = huffman ? huffmanEncodedLength(s) : s.length;
   if (h < s.length) {
     o = writeInt(out, o, 7, 0x80, h);
     return huffmanEncode(s, out, o);
