@@ -97,7 +97,8 @@ try {
       const before = cpuUs(pid);
       const r = h2load(port);
       const cpu = cpuUs(pid) - before;
-      (results[name] ??= []).push({ rps: r.rps, usPerCall: cpu / r.done });
+      if (results[name] === undefined) results[name] = [];
+      results[name].push({ rps: r.rps, usPerCall: cpu / r.done });
     }
   }
 } finally {
