@@ -96,7 +96,7 @@ describe("reload", () => {
     dir.cleanup();
   });
 
-  test("--watch: many file edits while calls run, none fails; an invalid edit keeps the last good table; a listener is added without disturbing a call in flight", async () => {
+  test("--watch: many file edits while calls run, none fails; an invalid edit keeps the last good table; a listener is added and removed without disturbing a call in flight", async () => {
     const file = dir.write("watch.yaml", config({ a: 1, b: 0 }, ports, http));
     const gw = new GatewayProcess([
       "-f",
@@ -171,6 +171,19 @@ describe("reload", () => {
       const viaOld = await sayHello(client, "old", { timeoutMs: 5000 });
       assert.equal(viaOld.code, 0);
       closeAll(other);
+
+      // And removed again: its port closes, the first listener keeps serving.
+      from = gw.lines.length;
+      dir.write("watch.yaml", config({ a: 1, b: 0 }, ports, http));
+      const removed = await gw.waitFor(
+        applied(Number(added.version) + 1),
+        "the listener removed",
+        20_000,
+        from,
+      );
+      assert.deepEqual(removed.portsRemoved, [9090]);
+      const afterRemoval = await sayHello(client, "kept", { timeoutMs: 5000 });
+      assert.equal(afterRemoval.code, 0, afterRemoval.details);
     } finally {
       await traffic.stop();
       closeAll(client);

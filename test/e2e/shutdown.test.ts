@@ -39,6 +39,10 @@ describe("drain on SIGTERM and SIGINT", () => {
         const from = gw.lines.length;
         gw.signal(sig);
         await gw.waitForMsg("shutting down: draining calls in flight", from);
+        // While draining, load balancers are told to stop sending.
+        const readyz = await gw.get("/readyz");
+        assert.equal(readyz.status, 503);
+        assert.match(readyz.body, /shutting down/);
         const result = await inFlight;
         assert.equal(result.code, 0, `the call in flight completes: ${result.details}`);
         assert.equal(result.headers["x-backend"], `slow-${sig}`);
