@@ -457,26 +457,50 @@ export class H2Connection {
 
   private onSocketData(chunk: Buffer): void {
     if (this.destroyed) return;
-    let buf = chunk;
-    if (this.pending !== null) {
-      buf = Buffer.concat([this.pending, chunk]);
-      this.pending = null;
+    const pend = this.pending;
+    if (pend === null) {
+      this.parse(chunk, 0);
+      return;
     }
-    let p = 0;
+    this.pending = null;
+    if (!this.prefaceDone || pend.length < FRAME_HEADER_LENGTH) {
+      // Rare: the last read ended inside the preface or a frame header. Join the two and parse.
+      this.parse(Buffer.concat([pend, chunk]), 0);
+      return;
+    }
+    // The last read ended inside a frame: complete it with only the bytes it still needs (at most one frame is
+    // copied), then parse the rest of this read in place.
+    const len = (pend[0]! << 16) | (pend[1]! << 8) | pend[2]!;
+    if (len > DEFAULT_MAX_FRAME_SIZE) {
+      this.fail(ErrorCode.FRAME_SIZE_ERROR, "frame too large");
+      return;
+    }
+    const need = FRAME_HEADER_LENGTH + len - pend.length;
+    if (chunk.length < need) {
+      this.pending = Buffer.concat([pend, chunk]);
+      return;
+    }
+    this.parse(Buffer.concat([pend, chunk.subarray(0, need)]), 0);
+    if (this.destroyed) return;
+    this.parse(chunk, need);
+  }
+
+  /** Parses the frames of `buf` from `p`; a trailing partial frame is kept for the next read. */
+  private parse(buf: Buffer, p: number): void {
     if (!this.prefaceDone) {
-      if (buf.length < PREFACE.length) {
-        if (!PREFACE.subarray(0, buf.length).equals(buf)) {
+      if (buf.length - p < PREFACE.length) {
+        if (!PREFACE.subarray(0, buf.length - p).equals(buf.subarray(p))) {
           this.fail(ErrorCode.PROTOCOL_ERROR, "bad preface");
           return;
         }
-        this.pending = buf;
+        this.pending = buf.subarray(p);
         return;
       }
-      if (!PREFACE.equals(buf.subarray(0, PREFACE.length))) {
+      if (!PREFACE.equals(buf.subarray(p, p + PREFACE.length))) {
         this.fail(ErrorCode.PROTOCOL_ERROR, "not an HTTP/2 client preface");
         return;
       }
-      p = PREFACE.length;
+      p += PREFACE.length;
       this.prefaceDone = true;
     }
     const n = buf.length;

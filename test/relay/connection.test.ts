@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import { EventEmitter } from "node:events";
+import type { Socket } from "node:net";
+import { describe, it } from "node:test";
+import { type ConnectionHandler, H2Connection, type H2Stream } from "../../src/dataplane/relay/connection.js";
+import { Flag, FrameType, frame, PREFACE, settingsFrame } from "../../src/dataplane/relay/frames.js";
+import { HpackEncoder } from "../../src/dataplane/relay/hpack.js";
+
+/** Just enough of a net.Socket for H2Connection: records writes, lets the test push reads. */
+class FakeSocket extends EventEmitter {
+  written: Buffer[] = [];
+  writableLength = 0;
+  destroyed = false;
+  setNoDelay(): void {}
+  cork(): void {}
+  uncork(): void {}
+  write(b: Buffer): boolean {
+    this.written.push(Buffer.from(b));
+    return true;
+  }
+  end(): void {
+    this.destroyed = true;
+  }
+  destroy(): void {
+    this.destroyed = true;
+  }
+}
+
+/** Records what the connection reports, as comparable strings. */
+function recorder(events: string[]): ConnectionHandler {
+  return {
+    onHeaders(_c, st, fields, end) {
+      events.push(`headers ${st.id} ${fields.join(",")} end=${end}`);
+    },
+    onData(c, st, data, end) {
+      events.push(`data ${st.id} ${data.toString("hex")} end=${end}`);
+      c.consume(st, data.length);
+    },
+    onReset(_c, st, code) {
+      events.push(`reset ${st.id} ${code}`);
+    },
+    onDataSent() {},
+    onReady() {
+      events.push("ready");
+    },
+    onGoaway(_c, last, code) {
+      events.push(`goaway ${last} ${code}`);
+    },
+    onClose() {},
+  };
+}
+
+/** A client's byte stream: preface, SETTINGS, two requests with padded DATA, CONTINUATION, PING, RST. */
+function clientBytes(): Buffer {
+  const enc = new HpackEncoder();
+  const req = (path: string) =>
+    enc.encode([":method", "POST", ":scheme", "http", ":path", path, ":authority", "a", "te", "trailers"]);
+  const b1 = req("/s/m");
+  const b3 = req("/s/n");
+  const padded = Buffer.concat([Buffer.from([3]), Buffer.from("hello"), Buffer.alloc(3)]);
+  return Buffer.concat([
+    PREFACE,
+    settingsFrame([[4, 100000]]),
+    frame(FrameType.HEADERS, 0, 1, b1.subarray(0, 4)),
+    frame(FrameType.CONTINUATION, Flag.END_HEADERS, 1, b1.subarray(4)),
+    frame(FrameType.DATA, Flag.PADDED, 1, padded),
+    frame(FrameType.HEADERS, Flag.END_HEADERS, 3, b3),
+    frame(FrameType.PING, 0, 0, Buffer.alloc(8, 7)),
+    frame(FrameType.DATA, Flag.END_STREAM, 1, Buffer.from("!")),
+    frame(FrameType.RST_STREAM, 0, 3, Buffer.from([0, 0, 0, 8])),
+  ]);
+}
+
+function run(pieces: Buffer[]): { events: string[] } {
+  const events: string[] = [];
+  const sock = new FakeSocket();
+  new H2Connection(sock as unknown as Socket, true, recorder(events));
+  for (const p of pieces) sock.emit("data", p);
+  return { events };
+}
+
+describe("H2Connection framing", () => {
+  const bytes = clientBytes();
+  const expected = run([bytes]).events;
+
+  it("reports the frames of a client's byte stream", () => {
+    assert.deepEqual(expected, [
+      "ready",
+      "headers 1 :method,POST,:scheme,http,:path,/s/m,:authority,a,te,trailers end=false",
+      "data 1 68656c6c6f end=false",
+      "headers 3 :method,POST,:scheme,http,:path,/s/n,:authority,a,te,trailers end=false",
+      "data 1 21 end=true",
+      "reset 3 8",
+    ]);
+  });
+
+  it("reports the same events however the reads split the bytes", () => {
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const got = run([bytes.subarray(0, cut), bytes.subarray(cut)]).events;
+      assert.deepEqual(got, expected, `split at ${cut}`);
+    }
+  });
+
+  it("reports the same events when every byte is a read of its own", () => {
+    const pieces: Buffer[] = [];
+    for (let i = 0; i < bytes.length; i++) pieces.push(bytes.subarray(i, i + 1));
+    assert.deepEqual(run(pieces).events, expected);
+  });
+});
+
+describe("H2Connection flow control", () => {
+  it("sends DATA only within the peer's windows and the rest when WINDOW_UPDATE arrives", async () => {
+    const events: string[] = [];
+    const sock = new FakeSocket();
+    const sent: number[] = [];
+    const handler = recorder(events);
+    handler.onDataSent = (_c, _st, n) => sent.push(n);
+    let stream: H2Stream | undefined;
+    handler.onHeaders = (c, st) => {
+      stream = st;
+      c.writeHeaders(st, [":status", "200"], false);
+      c.writeData(st, Buffer.alloc(100_000, 1), true);
+    };
+    const conn = new H2Connection(sock as unknown as Socket, true, handler);
+    const enc = new HpackEncoder();
+    const block = enc.encode([":method", "POST", ":scheme", "http", ":path", "/s/m", ":authority", "a"]);
+    // Default windows: 65535 for the stream and the connection.
+    sock.emit(
+      "data",
+      Buffer.concat([PREFACE, settingsFrame([]), frame(FrameType.HEADERS, Flag.END_HEADERS, 1, block)]),
+    );
+    assert.equal(
+      sent.reduce((a, b) => a + b, 0),
+      65535,
+    );
+    const more = Buffer.alloc(4);
+    more.writeUInt32BE(100_000);
+    sock.emit(
+      "data",
+      Buffer.concat([frame(FrameType.WINDOW_UPDATE, 0, 0, more), frame(FrameType.WINDOW_UPDATE, 0, 1, more)]),
+    );
+    assert.equal(
+      sent.reduce((a, b) => a + b, 0),
+      100_000,
+    );
+    assert.equal(stream?.localEnded, true);
+    conn.flush();
+    const out = Buffer.concat(sock.written);
+    // The last DATA frame carries END_STREAM.
+    let p = 0;
+    let lastData: { flags: number } | undefined;
+    while (p + 9 <= out.length) {
+      const len = out.readUIntBE(p, 3);
+      if (out[p + 3] === FrameType.DATA) lastData = { flags: out[p + 4]! };
+      p += 9 + len;
+    }
+    assert.equal(lastData?.flags, Flag.END_STREAM);
+  });
+});
