@@ -317,7 +317,10 @@ export function renderReport(r: Results): string {
     );
   }
   const g = goals(r);
-  if (g.length > 0) parts.push(`Targets\n\n${g.map((l) => `    ${l}`).join("\n")}`);
+  if (g.length > 0) {
+    const caveat = o.smoke ? " (smoke run: tiny cold loads, the marks check the wiring, not the speed)" : "";
+    parts.push(`Targets${caveat}\n\n${g.map((l) => `    ${l}`).join("\n")}`);
+  }
   if (r.skipped.length > 0) parts.push(`Skipped\n\n${r.skipped.map((s) => `- ${s}`).join("\n")}`);
   if (r.findings.length > 0) parts.push(`Reference proxies\n\n${counted(r.findings)}`);
   if (r.problems.length > 0) parts.push(`Problems\n\n${counted(r.problems)}`);
