@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -40,6 +40,16 @@ function validate(...args: string[]): Promise<Run> {
   });
 }
 
+/** Compares with a golden text file next to the fixtures (`UPDATE_GOLDEN=1` rewrites it). */
+function golden(name: string, got: string): void {
+  const file = join(ROOT, FIX, name);
+  if (process.env.UPDATE_GOLDEN === "1") {
+    writeFileSync(file, got);
+    return;
+  }
+  assert.equal(got, readFileSync(file, "utf8"), `${FIX}/${name} differs (UPDATE_GOLDEN=1 regenerates it)`);
+}
+
 function noStackTrace(s: string): void {
   assert.doesNotMatch(s, /\n\s+at .+\(.+:\d+:\d+\)/, "no stack trace");
 }
@@ -68,6 +78,7 @@ describe("grpcroute validate", () => {
     ]) {
       assert.ok(r.stdout.includes(want), `stdout has ${JSON.stringify(want)}:\n${r.stdout}`);
     }
+    golden("ok.txt", r.stdout);
   });
 
   test("json: a v1 List with .status filled; yaml says the same", async () => {
@@ -105,6 +116,7 @@ describe("grpcroute validate", () => {
     assert.equal(r.code, 1);
     assert.ok(r.stdout.includes("ResolvedRefs=False BackendNotFound"), r.stdout);
     assert.ok(r.stdout.includes("NOT OK"), r.stdout);
+    golden("not-ok.txt", r.stdout);
     const j = await validate("-f", `${FIX}/not-ok.yaml`, "-o", "json");
     assert.equal(j.code, 1);
     JSON.parse(j.stdout);
