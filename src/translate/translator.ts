@@ -26,7 +26,7 @@ import { evaluateListeners, findConflicts, findTlsOverlaps, type ListenerState }
 import type { GatewayProfile, ListenerEntry, ProfileContext, RuleProblem } from "./profile.js";
 import { profileFor, selectProfile } from "./profiles/index.js";
 import { headerFilters, irMatch, type ResolvedRule, resolveRule, standardRuleProblems } from "./routes.js";
-import { gatewayStatus, unsupportedAddressTypes } from "./status/gateway.js";
+import { gatewayStatus, unsupportedAddressTypes, unsupportedParameters } from "./status/gateway.js";
 import { parentStatus, whollyInvalid } from "./status/route.js";
 import { CONTROLLER_NAME, type StatusReport, type TranslateOptions, type TranslateResult } from "./types.js";
 
@@ -86,15 +86,13 @@ export function translate(input: ResourceSet, opts: TranslateOptions = {}): Tran
     const profile = profileFor(profileName);
     const ctx: ProfileContext = { gateway, resources: input, options: opts };
     const badTypes = unsupportedAddressTypes(gateway);
-    const listeners = evaluateListeners(
-      idx,
-      gateway,
-      profile,
-      ctx,
-      conflictMap,
-      tlsOverlaps,
-      badTypes.length > 0 ? `the Gateway's address type ${badTypes.join(", ")} is not supported` : undefined,
-    );
+    const gatewayProblem =
+      unsupportedParameters(gateway) !== undefined
+        ? "the Gateway's parametersRef cannot be honoured"
+        : badTypes.length > 0
+          ? `the Gateway's address type ${badTypes.join(", ")} is not supported`
+          : undefined;
+    const listeners = evaluateListeners(idx, gateway, profile, ctx, conflictMap, tlsOverlaps, gatewayProblem);
     gateways.set(objectKey(gateway.metadata), {
       gateway,
       profile,

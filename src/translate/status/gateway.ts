@@ -14,6 +14,23 @@ export function unsupportedAddressTypes(gateway: Gateway): string[] {
     .filter((t) => !ADDRESS_TYPES.has(t));
 }
 
+/**
+ * Why the Gateway's `spec.infrastructure.parametersRef` cannot be honoured, or undefined when it has none.
+ * grpcroute takes no Gateway parameters, so any reference is InvalidParameters (the conformance test
+ * GatewayInvalidParametersRef). Read from the raw object: the typed spec does not carry the field.
+ */
+export function unsupportedParameters(gateway: Gateway): string | undefined {
+  const spec = gateway.raw.spec;
+  if (typeof spec !== "object" || spec === null) return undefined;
+  const infra = (spec as Record<string, unknown>).infrastructure;
+  if (typeof infra !== "object" || infra === null) return undefined;
+  const ref = (infra as Record<string, unknown>).parametersRef;
+  if (typeof ref !== "object" || ref === null) return undefined;
+  const r = ref as Record<string, unknown>;
+  const what = [r.kind, r.name].filter((x) => typeof x === "string").join(" ");
+  return `spec.infrastructure.parametersRef (${what || "?"}) cannot be honoured: grpcroute takes no Gateway parameters`;
+}
+
 export function gatewayStatus(
   gateway: Gateway,
   listeners: readonly ListenerState[],
@@ -31,8 +48,11 @@ export function gatewayStatus(
   const valid = listeners.filter(
     (l) => l.accepted && !l.conflicted && isTrue(l.conditions, CondResolvedRefs),
   ).length;
+  const badParameters = unsupportedParameters(gateway);
   const conditions = [];
-  if (badAddress.length > 0) {
+  if (badParameters !== undefined) {
+    conditions.push(condition(CondAccepted, "False", GatewayReason.InvalidParameters, badParameters, gen));
+  } else if (badAddress.length > 0) {
     conditions.push(
       condition(
         CondAccepted,
@@ -57,7 +77,7 @@ export function gatewayStatus(
   }
   const programmed = listeners.filter((l) => l.programmed).length;
   conditions.push(
-    programmed > 0 && badAddress.length === 0
+    programmed > 0 && badAddress.length === 0 && badParameters === undefined
       ? condition(
           CondProgrammed,
           "True",

@@ -45,6 +45,7 @@ export const GatewayReason = {
   Accepted: "Accepted",
   ListenersNotValid: "ListenersNotValid",
   UnsupportedAddress: "UnsupportedAddress",
+  InvalidParameters: "InvalidParameters",
   Programmed: "Programmed",
   Invalid: "Invalid",
 } as const;
