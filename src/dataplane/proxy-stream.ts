@@ -337,6 +337,10 @@ function onUpstreamStream(
     if (up !== undefined && !up.closed) up.close(h2.NGHTTP2_CANCEL);
     return;
   }
+  if (err !== undefined && (err as { requestRejected?: boolean }).requestRejected === true) {
+    fail(call, GrpcCode.INTERNAL, `cannot forward the request headers: ${err.message}`);
+    return;
+  }
   if (err !== undefined || up === undefined) {
     endpoint.recordFailure(Date.now());
     // A call whose connection could not be opened sent nothing yet: try one other endpoint.

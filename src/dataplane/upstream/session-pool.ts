@@ -134,7 +134,9 @@ export class SessionPool {
     try {
       stream = s.session.request(headers, { endStream: false });
     } catch (e: unknown) {
-      cb(e instanceof Error ? e : new Error(String(e)), undefined);
+      // Headers Node refuses to send (invalid names or values): the request's fault, not the endpoint's.
+      const err = e instanceof Error ? e : new Error(String(e));
+      cb(Object.assign(err, { requestRejected: true }), undefined);
       return;
     }
     s.active++;
@@ -210,7 +212,9 @@ export class SessionPool {
     }, this.opts.connectTimeoutMs);
     timer.unref();
     let connectError: Error | undefined;
-    session.once("connect", () => {
+    // Ready once the peer's first SETTINGS frame arrives: that proves it speaks HTTP/2 (a TCP connect alone
+    // does not) and tells its stream limit before any stream is opened.
+    session.once("remoteSettings", () => {
       clearTimeout(timer);
       this.connecting--;
       if (s.state !== "connecting") return;
