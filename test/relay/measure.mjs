@@ -2,7 +2,9 @@
 // Quick CPU-per-call comparison of the relay, the node:http2 data path and a direct connection, with h2load
 // driving real gRPC unary calls at the fixed-answer backend (bench/backends/fixed.mjs). The bench suite
 // (`npm run bench`) records the official figures; this is the relay's own before/after check.
-// Usage: node test/relay/measure.mjs [--seconds 10] [--reps 3] [--backend fixed|greeter]
+// With --streaming, moves 1 MiB messages (server streaming and bidi, bench/clients/stream.mjs) through each
+// target against the grpc-js backend instead, and reports bytes/s.
+// Usage: node test/relay/measure.mjs [--seconds 10] [--reps 3] [--backend fixed|greeter] [--streaming]
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,7 +18,8 @@ const arg = (name, dflt) => {
 };
 const seconds = Number(arg("seconds", "10"));
 const reps = Number(arg("reps", "3"));
-const backendKind = arg("backend", "fixed");
+const streaming = process.argv.includes("--streaming");
+const backendKind = streaming ? "greeter" : arg("backend", "fixed");
 const TICK_US = 1e6 / Number(spawnSync("getconf", ["CLK_TCK"]).stdout.toString().trim() || 100);
 
 /** Starts a process and resolves once it prints `LISTENING <port>`. */
@@ -89,6 +92,52 @@ const serve = (impl) =>
   ]);
 const targets = { direct: null, relay: await serve("relay"), http2: await serve("http2") };
 const results = {};
+
+function stream(port, mode) {
+  const r = spawnSync(
+    process.execPath,
+    [
+      "bench/clients/stream.mjs",
+      "--target",
+      `127.0.0.1:${port}`,
+      "--mode",
+      mode,
+      "--seconds",
+      String(seconds),
+    ],
+    { cwd: root, encoding: "utf8" },
+  );
+  const line = r.stdout.trim().split("\n").at(-1) ?? "";
+  try {
+    return JSON.parse(line);
+  } catch {
+    throw new Error(`stream.mjs: ${r.stdout}\n${r.stderr}`);
+  }
+}
+
+if (streaming) {
+  try {
+    for (let rep = 0; rep < reps; rep++) {
+      for (const mode of ["download", "echo"]) {
+        for (const [name, t] of Object.entries(targets)) {
+          const r = stream(t === null ? backend.port : t.port, mode);
+          const key = `${mode} ${name}`;
+          if (results[key] === undefined) results[key] = [];
+          results[key].push(r);
+        }
+      }
+    }
+  } finally {
+    for (const t of Object.values(targets)) t?.proc.kill("SIGTERM");
+    backend.proc.kill("SIGTERM");
+  }
+  console.log(
+    `1 MiB messages, ${seconds} s runs, ${reps} reps; last run's figures as stream.mjs prints them`,
+  );
+  for (const [k, rs] of Object.entries(results)) console.log(k.padEnd(16), JSON.stringify(rs.at(-1)));
+  process.exit(0);
+}
+
 try {
   for (let rep = 0; rep < reps; rep++) {
     for (const [name, t] of Object.entries(targets)) {

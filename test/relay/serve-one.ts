@@ -1,7 +1,8 @@
 /**
  * A one-route gateway process for the relay measurements: `tsx test/relay/serve-one.ts <relay|http2>
  * <backend host:port>` serves every call on 127.0.0.1 (ephemeral port) with the chosen data path and prints
- * `LISTENING <port>`. The access-log callback stays on (a counter), as in production.
+ * `LISTENING <port>`. One route takes every call. The access-log callback stays on (a counter), as in
+ * production.
  * @internal measurement tool
  */
 import { Dataplane } from "../../src/dataplane/dataplane.js";
@@ -38,7 +39,7 @@ const table: RoutingTable = {
           name: "grpcroute/default/greeter/rule/0/match/0",
           source: { kind: "GRPCRoute", namespace: "default", name: "greeter", rule: 0, match: 0 },
           hostnames: [],
-          match: { method: { type: "Exact", service: "helloworld.Greeter" }, headers: [] },
+          match: { headers: [] },
           action: {
             kind: "forward",
             mirrors: [],

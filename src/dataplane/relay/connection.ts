@@ -137,6 +137,13 @@ export class H2Connection {
   private contChunks: Buffer[] = [];
   private contBytes = 0;
   private contEndStream = false;
+  /**
+   * A DATA frame whose payload is still arriving: its payload is delivered piece by piece as reads come in,
+   * so large frames are never reassembled (copied). `dataSt` null means the bytes are skipped.
+   */
+  private dataLeft = 0;
+  private dataSt: H2Stream | null = null;
+  private dataEnd = false;
   // Output state.
   private chunks: Buffer[] = [];
   private chunkBytes = 0;
@@ -504,22 +511,94 @@ export class H2Connection {
       this.prefaceDone = true;
     }
     const n = buf.length;
+    if (this.dataLeft > 0) {
+      const take = Math.min(this.dataLeft, n - p);
+      this.dataLeft -= take;
+      this.deliverData(buf.subarray(p, p + take), this.dataLeft === 0);
+      p += take;
+      if (this.destroyed || this.dataLeft > 0) return;
+    }
     while (n - p >= FRAME_HEADER_LENGTH) {
       const len = (buf[p]! << 16) | (buf[p + 1]! << 8) | buf[p + 2]!;
       if (len > DEFAULT_MAX_FRAME_SIZE) {
         this.fail(ErrorCode.FRAME_SIZE_ERROR, "frame too large");
         return;
       }
-      if (n - p - FRAME_HEADER_LENGTH < len) break;
       const type = buf[p + 3]!;
       const flags = buf[p + 4]!;
       const id = buf.readUInt32BE(p + 5) & 0x7fffffff;
       const start = p + FRAME_HEADER_LENGTH;
+      if (n - start < len) {
+        // An unpadded DATA frame cut by the read: deliver what is here now, the rest as it comes.
+        if (type === FrameType.DATA && (flags & Flag.PADDED) === 0 && this.contId === 0 && len > 0) {
+          if (!this.beginData(flags, id, len)) return;
+          this.dataLeft = len - (n - start);
+          this.deliverData(buf.subarray(start, n), false);
+          return;
+        }
+        break;
+      }
       p = start + len;
       this.onFrame(type, flags, id, buf, start, p);
       if (this.destroyed) return;
     }
     if (p < n) this.pending = buf.subarray(p);
+  }
+
+  /**
+   * Header checks and flow-control accounting of a DATA frame delivered in pieces (as `onDataFrame` does for
+   * a whole frame). Returns false when the connection failed.
+   */
+  private beginData(flags: number, id: number, len: number): boolean {
+    this.dataSt = null;
+    this.dataEnd = (flags & Flag.END_STREAM) !== 0;
+    if (id === 0) {
+      this.fail(ErrorCode.PROTOCOL_ERROR, "DATA on stream 0");
+      return false;
+    }
+    this.recvWindow -= len;
+    if (this.recvWindow < 0) {
+      this.fail(ErrorCode.FLOW_CONTROL_ERROR, "connection window exceeded");
+      return false;
+    }
+    const st = this.streams.get(id);
+    if (st === undefined || st.remoteEnded) {
+      if (this.isIdle(id)) {
+        this.fail(ErrorCode.PROTOCOL_ERROR, "DATA on an idle stream");
+        return false;
+      }
+      this.consume(null, len);
+      if (st !== undefined) this.resetStream(st, ErrorCode.STREAM_CLOSED);
+      return true;
+    }
+    st.recvWindow -= len;
+    if (st.recvWindow < 0) {
+      this.consume(null, len);
+      this.resetStream(st, ErrorCode.FLOW_CONTROL_ERROR);
+      this.handler.onReset(this, st, ErrorCode.FLOW_CONTROL_ERROR);
+      return true;
+    }
+    this.dataSt = st;
+    return true;
+  }
+
+  /** One piece of a DATA frame's payload; `last` when the frame is complete. */
+  private deliverData(piece: Buffer, last: boolean): void {
+    const st = this.dataSt;
+    if (st === null) return;
+    if (st.closed) {
+      // Reset while its frame was arriving: the bytes still count against the connection window.
+      this.consume(null, piece.length);
+      return;
+    }
+    const endStream = last && this.dataEnd;
+    if (piece.length === 0 && !endStream) return;
+    if (endStream) {
+      st.remoteEnded = true;
+      if (st.localEnded) this.closeStream(st);
+    }
+    if (last) this.dataSt = null;
+    this.handler.onData(this, st, piece, endStream);
   }
 
   private onFrame(type: number, flags: number, id: number, buf: Buffer, start: number, end: number): void {
