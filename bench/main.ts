@@ -399,6 +399,21 @@ async function main(argv: string[]): Promise<number> {
   mkdirSync(outDir, { recursive: true });
   log(`bench: raw output in ${outDir}`);
 
+  // The smoke run checks the suite's own parts first (h2load parsing, statistics, options, results file,
+  // gateway manifests, stopping by PID): a broken parser would otherwise pass as odd figures.
+  let selfTestFailure: string | undefined;
+  if (opts.smoke) {
+    const t = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "--test", "--test-reporter=dot", join(ROOT, "bench/lib/bench.test.ts")],
+      { cwd: ROOT, encoding: "utf8", timeout: 60_000 },
+    );
+    writeFileSync(join(outDir, "self-test.log"), `${t.stdout ?? ""}${t.stderr ?? ""}`);
+    if (t.status !== 0)
+      selfTestFailure = `self-tests failed (bench/lib/bench.test.ts; ${join(outDir, "self-test.log")})`;
+    log(`bench: self-tests ${t.status === 0 ? "passed" : "FAILED"}`);
+  }
+
   const needsLoad = opts.phases.has("unary") || opts.phases.has("latency");
   const stillMissing = opts.install ? installMissing(log) : missingBinaries();
   if (stillMissing.length > 0)
@@ -417,6 +432,7 @@ async function main(argv: string[]): Promise<number> {
     profiles: [],
     skipped: [],
   };
+  if (selfTestFailure !== undefined) results.problems.push(selfTestFailure);
 
   if (needsLoad && stillMissing.includes("h2load")) {
     // Missing tools are skipped, not failed: a machine without them still checks the rest of the suite.

@@ -1,0 +1,262 @@
+/**
+ * Self-tests of the benchmark suite's parts that can be wrong without a benchmark showing it: reading h2load,
+ * statistics, options, the results file, the gateway manifests, and stopping processes by PID. The smoke run
+ * (`npm run bench -- --smoke`) runs them first.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { parseText } from "../../src/api/parse.js";
+import { translate } from "../../src/translate/translator.js";
+import { parseSummary, readLatencies } from "./h2load.js";
+import { parseOptions, UsageError } from "./options.js";
+import { processTree, start, stop, treeCpuSeconds } from "./procs.js";
+import { type Results, renderReport, writeResults } from "./report.js";
+import { median, percentile, ratio } from "./stats.js";
+import { gatewayManifests } from "./targets.js";
+
+const dir = mkdtempSync(join(tmpdir(), "bench-test-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const SUMMARY = (
+  fin: string,
+  done: number,
+  ok: number,
+  failed: number,
+  codes: [number, number, number, number],
+) =>
+  `starting benchmark...
+${fin}
+requests: ${done} total, ${done} started, ${done} done, ${ok} succeeded, ${failed} failed, ${failed} errored, 0 timeout
+status codes: ${codes[0]} 2xx, ${codes[1]} 3xx, ${codes[2]} 4xx, ${codes[3]} 5xx
+traffic: 1.00MB (1048576) total, 10.00KB (10240) headers (space savings 90.00%), 100.00KB (102400) data
+`;
+
+describe("h2load summary", () => {
+  const cases: {
+    name: string;
+    text: string;
+    want: { seconds: number; succeeded: number; failed: number };
+  }[] = [
+    {
+      name: "seconds",
+      text: SUMMARY("finished in 10.00s, 12345.60 req/s, 1.23MB/s", 123456, 123456, 0, [123456, 0, 0, 0]),
+      want: { seconds: 10, succeeded: 123456, failed: 0 },
+    },
+    {
+      name: "milliseconds",
+      text: SUMMARY("finished in 250.50ms, 400.00 req/s, 1.23MB/s", 100, 100, 0, [100, 0, 0, 0]),
+      want: { seconds: 0.2505, succeeded: 100, failed: 0 },
+    },
+    {
+      name: "a non-2xx answer is a failure, not a success",
+      text: SUMMARY("finished in 1.00s, 10.00 req/s, 1.00KB/s", 10, 10, 0, [7, 0, 1, 2]),
+      want: { seconds: 1, succeeded: 7, failed: 3 },
+    },
+    {
+      name: "failed requests",
+      text: SUMMARY("finished in 2.00s, 4.00 req/s, 1.00KB/s", 10, 8, 2, [8, 0, 0, 0]),
+      want: { seconds: 2, succeeded: 8, failed: 2 },
+    },
+  ];
+  for (const c of cases) it(c.name, () => assert.deepEqual(parseSummary(c.text), c.want));
+
+  it("an unreadable summary is an error that shows the text", () => {
+    assert.throws(
+      () => parseSummary("connect: Connection refused"),
+      /cannot read h2load's summary[\s\S]*refused/,
+    );
+  });
+
+  it("per-request log: 2xx times in ms, sorted; other statuses left out", () => {
+    const f = join(dir, "requests.tsv");
+    writeFileSync(
+      f,
+      "1700000000000000\t200\t1500\n1700000000000100\t200\t500\n1700000000000200\t503\t9000\n\n",
+    );
+    assert.deepEqual([...readLatencies(f)], [0.5, 1.5]);
+  });
+});
+
+describe("statistics", () => {
+  const pcases: { values: number[]; q: number; want: number }[] = [
+    { values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], q: 0.5, want: 5 },
+    { values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], q: 0.99, want: 10 },
+    { values: [7], q: 0.99, want: 7 },
+    { values: [1, 2], q: 0, want: 1 },
+  ];
+  for (const c of pcases) {
+    it(`percentile ${c.q} of ${c.values.length} values`, () =>
+      assert.equal(percentile(c.values, c.q), c.want));
+  }
+  it("percentile of nothing is NaN", () => assert.ok(Number.isNaN(percentile([], 0.5))));
+
+  const mcases: { values: number[]; want: number }[] = [
+    { values: [3, 1, 2], want: 2 },
+    { values: [4, 1, 3, 2], want: 2.5 },
+    { values: [Number.NaN, 5, 1], want: 3 },
+  ];
+  for (const c of mcases) it(`median of ${c.values.join(",")}`, () => assert.equal(median(c.values), c.want));
+  it("median of nothing is NaN", () => assert.ok(Number.isNaN(median([Number.NaN]))));
+  it("ratio to a missing or zero figure is NaN", () => {
+    assert.equal(ratio(3, 2), 1.5);
+    assert.ok(Number.isNaN(ratio(3, 0)));
+    assert.ok(Number.isNaN(ratio(undefined, 2)));
+  });
+});
+
+describe("options", () => {
+  it("defaults: the issue's load", () => {
+    const o = parseOptions([], {});
+    assert.ok(o !== "help");
+    assert.equal(o.connections, 8);
+    assert.equal(o.streams, 16);
+    assert.equal(o.resultsFile, "bench/RESULTS.md");
+    assert.equal(o.install, true);
+    assert.deepEqual(o.backends, ["greeter", "fixed"]);
+  });
+  it("smoke: tiny loads, no install, no results file", () => {
+    const o = parseOptions(["--smoke"], {});
+    assert.ok(o !== "help");
+    assert.equal(o.install, false);
+    assert.equal(o.resultsFile, undefined);
+    assert.equal(o.durationSec, 1);
+  });
+  it("a flag wins over its environment variable, which wins over the default", () => {
+    const o = parseOptions(["--reps", "2"], { BENCH_REPS: "7", BENCH_DURATION: "3" });
+    assert.ok(o !== "help");
+    assert.equal(o.reps, 2);
+    assert.equal(o.durationSec, 3);
+  });
+  it("direct is always measured", () => {
+    const o = parseOptions(["--targets", "haproxy"], {});
+    assert.ok(o !== "help");
+    assert.deepEqual(o.targets, ["direct", "haproxy"]);
+  });
+  const bad: { argv: string[]; env?: Record<string, string>; want: RegExp }[] = [
+    { argv: ["--bogus", "1"], want: /unknown option --bogus/ },
+    { argv: ["--reps", "zero"], want: /--reps \(BENCH_REPS\) must be a number from 1 to 100, got "zero"/ },
+    {
+      argv: [],
+      env: { BENCH_CONNECTIONS: "0" },
+      want: /--connections \(BENCH_CONNECTIONS\) must be a number/,
+    },
+    { argv: ["--phases", "unary,soak"], want: /unknown phase "soak"/ },
+    { argv: ["--backends", "envoy"], want: /unknown backend "envoy"/ },
+    { argv: ["--duration"], want: /--duration needs a value/ },
+    { argv: ["stray"], want: /unexpected argument "stray"/ },
+  ];
+  for (const c of bad) {
+    it(`rejects ${c.argv.join(" ") || JSON.stringify(c.env)}`, () => {
+      assert.throws(
+        () => parseOptions(c.argv, c.env ?? {}),
+        (e: unknown) => e instanceof UsageError && c.want.test(e.message),
+      );
+    });
+  }
+});
+
+function results(section: string): Results {
+  const options = parseOptions(["--note", section], {});
+  assert.ok(options !== "help");
+  return {
+    machine: {
+      date: "2026-01-01T00:00:00Z",
+      cores: 2,
+      model: "test",
+      node: "v20",
+      tools: "",
+      loadBefore: "0",
+      loadAfter: "0",
+      command: "npm run bench",
+      note: section,
+    },
+    options,
+    unary: [
+      {
+        backend: "fixed",
+        target: "direct",
+        reqPerSec: 1000,
+        p50Ms: 1,
+        p99Ms: 2,
+        proxyCpuUs: Number.NaN,
+        backendCpuUs: 30,
+        failed: 0,
+        runs: 1,
+      },
+      {
+        backend: "fixed",
+        target: "grpcroute",
+        reqPerSec: 950,
+        p50Ms: 1,
+        p99Ms: 2,
+        proxyCpuUs: 35,
+        backendCpuUs: 30,
+        failed: 0,
+        runs: 1,
+      },
+    ],
+    latency: [],
+    streaming: [],
+    micro: [],
+    skipped: [],
+    problems: [],
+    findings: ["x stalled", "x stalled"],
+    profiles: [],
+  };
+}
+
+describe("results file", () => {
+  it("replaces its own section in place and keeps the rest", () => {
+    const f = join(dir, "RESULTS.md");
+    writeFileSync(f, "# Results\n\nhand-written notes\n");
+    writeResults(f, "main", results("first"));
+    writeResults(f, "other", results("second"));
+    writeResults(f, "main", results("third"));
+    const text = readFileSync(f, "utf8");
+    assert.match(text, /hand-written notes/);
+    assert.doesNotMatch(text, /Note: first/);
+    assert.match(text, /Note: second/);
+    assert.match(text, /Note: third/);
+    assert.ok(text.indexOf("Note: third") < text.indexOf("Note: second"), "main keeps its place");
+    assert.equal(text.split("<!-- bench:main:begin -->").length, 2);
+  });
+  it("the report marks the targets and groups repeated findings", () => {
+    const text = renderReport(results("x"));
+    assert.match(text, /MET {2}grpcroute: CPU per call <= 40 us, fixed backend \(35\.0 us/);
+    assert.match(text, /\(2 times\) x stalled/);
+    assert.match(text, /\| fixed {3}\| grpcroute \| +950 \| +0\.95x \|/);
+  });
+});
+
+describe("gateway manifests", () => {
+  it("route every benchmark call to the backend port", () => {
+    const loaded = parseText(gatewayManifests(43210), "bench.yaml");
+    assert.deepEqual(
+      [...loaded.fatal, ...loaded.issues.filter((i) => i.severity === "error")].map((i) => i.message),
+      [],
+    );
+    const { table } = translate(loaded.resources);
+    assert.equal(table.listeners.length, 1);
+    const routes = table.listeners[0]?.routes ?? [];
+    assert.equal(routes.length, 2);
+    const clusters = Object.values(table.clusters);
+    assert.deepEqual(
+      clusters.flatMap((c) => c.endpoints),
+      [{ host: "127.0.0.1", port: 43210 }],
+    );
+  });
+});
+
+describe("processes", () => {
+  it("a started process is in our tree, and stop() ends it by PID", async () => {
+    const log = join(dir, "sleeper.log");
+    const p = start("sleeper", process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { logFile: log });
+    assert.ok(processTree(process.pid).includes(p.pid));
+    assert.ok(treeCpuSeconds(process.pid) > 0);
+    await stop(p);
+    assert.throws(() => process.kill(p.pid, 0), /ESRCH/);
+  });
+});
