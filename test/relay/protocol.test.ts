@@ -221,6 +221,27 @@ describe("relay robustness: malformed input costs only that connection", () => {
   });
 });
 
+describe("relay: upstream header limits", () => {
+  it("response headers above SETTINGS_MAX_HEADER_LIST_SIZE end the call with INTERNAL, saying why", async () => {
+    const backend = await startBackend({ name: "chatty", headers: { "x-big": "v".repeat(5000) } });
+    const c = cluster("chatty", [backend.address]);
+    const relay = await startRelay(
+      table(
+        [{ routes: [{ name: "r", match: exact(TESTER_SERVICE), backends: [{ cluster: c.name }] }] }],
+        [c],
+      ),
+      { connection: { maxHeaderListSize: 4096 } },
+    );
+    const client = testerClient(relay.target());
+    const r = await unary(client, "Unary", {});
+    closeAll(client);
+    await relay.dp.close(0);
+    await backend.close();
+    assert.equal(r.code, 13);
+    assert.match(r.details, /header list above 4096 bytes/);
+  });
+});
+
 describe("relay upstream pools", () => {
   it("respects the backend's SETTINGS_MAX_CONCURRENT_STREAMS by opening more connections", async () => {
     const backend = await startBackend({

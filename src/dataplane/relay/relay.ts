@@ -547,7 +547,7 @@ function responseFields(fields: string[], withStatus: boolean): string[] {
 }
 
 const upstreamHandler: ConnectionHandler = {
-  onHeaders(_conn, st, fields, endStream) {
+  onHeaders(_conn, st, fields, endStream, oversized) {
     const ctx = st.ctx;
     if (ctx instanceof MirrorStream) {
       if (endStream) ctx.ended();
@@ -555,6 +555,13 @@ const upstreamHandler: ConnectionHandler = {
     }
     const call = ctx as RelayCall;
     if (call.done) return;
+    if (oversized) {
+      call.fail(
+        GrpcCode.INTERNAL,
+        `upstream ${call.endpoint ?? ""} sent a header list above ${call.dp.maxHeaderListSize} bytes`,
+      );
+      return;
+    }
     if (!call.upstreamResponded) {
       const status = fieldValue(fields, ":status") ?? "";
       // Informational (1xx) headers are not the response.
