@@ -467,6 +467,7 @@ async function main(argv: string[]): Promise<number> {
       settings,
       relay: false,
       profile: opts.profile,
+      extraArgs: opts.gatewayArgs,
     }),
     "grpcroute-relay": grpcroute({
       name: "grpcroute-relay",
@@ -475,6 +476,7 @@ async function main(argv: string[]): Promise<number> {
       settings,
       relay: true,
       profile: opts.profile,
+      extraArgs: opts.gatewayArgs,
     }),
     haproxy: haproxy(settings),
     nginx: nginx(settings),

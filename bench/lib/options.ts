@@ -34,6 +34,8 @@ export interface BenchOptions {
   proxyWorkers: number;
   /** `dist`: compile the gateway first and run the output; `tsx`: run the sources. */
   gatewayRuntime: "dist" | "tsx";
+  /** Extra arguments for every `grpcroute serve` (alternatives such as `--log-level warn`). */
+  gatewayArgs: string[];
   /** Run the gateway under `node --cpu-prof` and report its hottest functions. */
   profile: boolean;
   /** apt-get the missing binaries. */
@@ -65,6 +67,7 @@ const HELP = `usage: npm run bench -- [options]     (node scripts/bench.mjs [opt
   --micro-sizes LIST      route counts (10,1000,10000)                         BENCH_MICRO_SIZES
   --proxy-workers N       threads/processes of every proxy (1)                 BENCH_PROXY_WORKERS
   --gateway-runtime R     dist (compile first) or tsx (dist)                   BENCH_GATEWAY_RUNTIME
+  --gateway-args "ARGS"   extra arguments for grpcroute serve, space-separated  BENCH_GATEWAY_ARGS
   --profile               run the gateway with node --cpu-prof; report its hottest functions
   --no-install            never run apt-get
   --results FILE          summary file (bench/RESULTS.md; none with --smoke)   BENCH_RESULTS
@@ -178,6 +181,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     gatewayRuntime: runtime,
     install: !smoke && !bools.has("no-install"),
     profile: bools.has("profile"),
+    gatewayArgs: str("gateway-args", "BENCH_GATEWAY_ARGS", "")
+      .split(" ")
+      .filter((a) => a !== ""),
     resultsFile: results === "" ? undefined : results,
     section,
     note: str("note", "BENCH_NOTE", ""),

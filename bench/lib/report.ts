@@ -294,6 +294,7 @@ export function renderReport(r: Results): string {
       `Load: h2load ${o.connections} connections x ${o.streams} streams, ${o.durationSec} s per run, ` +
       `${o.reps} interleaved repetitions (medians), warm-up ${o.warmupSec} s; proxies with ${o.proxyWorkers} worker(s)` +
       (r.gateway ? `; gateway: ${r.gateway.runtime}` : "") +
+      (o.gatewayArgs.length > 0 ? ` serve ... ${o.gatewayArgs.join(" ")}` : "") +
       (m.note ? `  \nNote: ${m.note}` : ""),
   );
   if (r.unary.length > 0) parts.push(`Unary SayHello at saturation\n\n${unaryTable(r)}`);

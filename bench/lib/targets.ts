@@ -341,6 +341,8 @@ export interface GatewayTargetOptions {
   relay: boolean;
   /** Run under `node --cpu-prof`, profiles written to `<dir>/profile/`. */
   profile: boolean;
+  /** Extra `serve` arguments. */
+  extraArgs: string[];
 }
 
 /** grpcroute `serve` on manifests written for the backend; node:http2 data path or the relay. */
@@ -370,6 +372,7 @@ export function grpcroute(o: GatewayTargetOptions): TargetKind {
       if (o.features.admin) args.push("--admin", `127.0.0.1:${adminPort}`);
       if (o.features.workers) args.push("--workers", String(o.settings.workers));
       if (o.relay) args.push("--dataplane", "relay");
+      args.push(...o.extraArgs);
       const [cmd, ...pre] = o.runtime.argv;
       if (o.profile) pre.unshift("--cpu-prof", `--cpu-prof-dir=${join(dir, "profile")}`);
       // The access log stays on (JSON lines on stdout), written to a file as in production.
