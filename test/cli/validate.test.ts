@@ -181,6 +181,12 @@ describe("grpcroute validate", () => {
       2,
       /--method-case must be insensitive or sensitive/,
     ],
+    [
+      "bad --rules-per-listener",
+      ["-f", "x.yaml", "--rules-per-listener", "0"],
+      2,
+      /--rules-per-listener must be a positive integer/,
+    ],
   ];
   for (const [name, args, code, re] of usage) {
     test(`command line: ${name} -> exit ${code}`, async () => {

@@ -13,6 +13,7 @@ import { renderStatusJson, renderStatusText, renderStatusYaml, statusProblems } 
 
 export const VALIDATE_USAGE = `usage: grpcroute validate -f PATH [-f PATH ...] [-o text|yaml|json]
                           [--domain-suffix SUFFIX] [--method-case insensitive|sensitive]
+                          [--rules-per-listener N]
 
 Reads Gateway, GRPCRoute and related manifests (files or folders of YAML or JSON), computes the
 status the Gateway API defines and prints every Gateway and GRPCRoute with it.
@@ -26,6 +27,9 @@ options:
                         (default vpc-lattice-svcs.us-west-2.on.aws), as for \`plan\`
   --method-case CASE    Lattice profile: default method matching, insensitive (the
                         seed's docs, default) or sensitive (AWS releases since late 2023)
+  --rules-per-listener N
+                        Lattice profile: the account's "Rules per listener" quota when
+                        raised (default 10), as for \`plan\`
   -h, --help            show this help
 
 exit codes:
@@ -45,7 +49,15 @@ type Parsed =
   | { kind: "run"; files: string[]; format: Format; lattice: Lattice };
 
 /** Options that take a value (`--name VALUE` or `--name=VALUE`). */
-const VALUED = new Set(["-f", "--filename", "-o", "--output", "--domain-suffix", "--method-case"]);
+const VALUED = new Set([
+  "-f",
+  "--filename",
+  "-o",
+  "--output",
+  "--domain-suffix",
+  "--method-case",
+  "--rules-per-listener",
+]);
 
 /** Parses the command line; never throws. */
 export function parseValidateArgs(argv: readonly string[]): Parsed {
@@ -70,7 +82,15 @@ export function parseValidateArgs(argv: readonly string[]): Parsed {
       if (value === undefined || value === "") return { kind: "error", message: `${name} needs a value` };
       if (name === "-f" || name === "--filename") files.push(value);
       else if (name === "--domain-suffix") lattice.domainSuffix = value;
-      else if (name === "--method-case") {
+      else if (name === "--rules-per-listener") {
+        if (!/^[1-9][0-9]{0,5}$/.test(value)) {
+          return {
+            kind: "error",
+            message: `--rules-per-listener must be a positive integer, not "${value}"`,
+          };
+        }
+        lattice.rulesPerListener = Number(value);
+      } else if (name === "--method-case") {
         if (value !== "insensitive" && value !== "sensitive") {
           return { kind: "error", message: `--method-case must be insensitive or sensitive, not "${value}"` };
         }
