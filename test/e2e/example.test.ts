@@ -111,12 +111,12 @@ for (const dataplane of ["http2", "relay"] as const) {
       );
       assert.equal(line.level, "info");
       assert.equal(typeof line.time, "string");
-      assert.equal(line.gateway, "default/my-hotel");
+      assert.equal(line.gateway, "greeter/my-hotel");
       assert.equal(line.listener, "http");
       assert.equal(line.path, "/helloworld.Greeter/SayHello");
-      assert.equal(line.route, "default/greeter-grpc-route");
+      assert.equal(line.route, "greeter/greeter-grpc-route");
       assert.equal(line.rule, 1);
-      assert.equal(line.backend, "service/default/greeter-grpc-server/port/443");
+      assert.equal(line.backend, "service/greeter/greeter-grpc-server/port/443");
       assert.equal(line.endpoint, port443.address);
       assert.equal(line.grpcStatus, 0);
       assert.equal(line.grpcCode, "OK");
@@ -154,11 +154,11 @@ for (const dataplane of ["http2", "relay"] as const) {
       };
       assert.deepEqual(
         table.listeners.map((l) => [l.name, l.port]),
-        [["gateway/default/my-hotel/listener/http", 8080]],
+        [["gateway/greeter/my-hotel/listener/http", 8080]],
       );
       assert.deepEqual(Object.keys(table.clusters).sort(), [
-        "service/default/greeter-grpc-server/port/443",
-        "service/default/greeter-grpc-server/port/50051",
+        "service/greeter/greeter-grpc-server/port/443",
+        "service/greeter/greeter-grpc-server/port/50051",
       ]);
 
       const status = await gw.get("/status");
@@ -177,7 +177,7 @@ for (const dataplane of ["http2", "relay"] as const) {
       const metrics = await gw.get("/metrics");
       assert.equal(metrics.status, 200);
       const labels =
-        'gateway="default/my-hotel",route="default/greeter-grpc-route",rule="1",backend="service/default/greeter-grpc-server/port/443"';
+        'gateway="greeter/my-hotel",route="greeter/greeter-grpc-route",rule="1",backend="service/greeter/greeter-grpc-server/port/443"';
       const m = new RegExp(
         `grpcroute_calls_total\\{${labels.replaceAll(".", "\\.")},grpc_code="OK"\\} (\\d+)`,
       ).exec(metrics.body);
@@ -185,7 +185,7 @@ for (const dataplane of ["http2", "relay"] as const) {
       assert.ok(Number(m[1]) >= 1);
       assert.match(
         metrics.body,
-        /grpcroute_calls_total\{gateway="default\/my-hotel",route="",rule="",backend="",grpc_code="UNIMPLEMENTED"\} \d+/,
+        /grpcroute_calls_total\{gateway="greeter\/my-hotel",route="",rule="",backend="",grpc_code="UNIMPLEMENTED"\} \d+/,
       );
       assert.match(metrics.body, /grpcroute_call_duration_seconds_bucket\{/);
       assert.match(metrics.body, /grpcroute_active_calls \d+/);
