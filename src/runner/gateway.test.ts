@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
+import { hostname } from "node:os";
 import { after, describe, test } from "node:test";
 import { FakeSource, fakeDeps, gateway, memoryLogger, snapshot } from "../../test/e2e/support/fakes.js";
-import { type RunningGateway, type StartFailure, startGateway } from "./gateway.js";
+import { gatewayAddresses, type RunningGateway, type StartFailure, startGateway } from "./gateway.js";
 import { parseServeArgs, type ServeOptions } from "./options.js";
 
 function options(extra: string[] = []): ServeOptions {
@@ -292,4 +293,12 @@ describe("calls and shutdown", () => {
     assert.deepEqual(g.runner.readiness().reasons, ["shutting down"]);
     assert.ok(mem.lines().some((l) => l.msg === "stopped"));
   });
+});
+
+test("Gateway addresses: a specific bind address, else this host's name", () => {
+  assert.deepEqual(gatewayAddresses("127.0.0.1"), [{ type: "IPAddress", value: "127.0.0.1" }]);
+  assert.deepEqual(gatewayAddresses("::1"), [{ type: "IPAddress", value: "::1" }]);
+  assert.deepEqual(gatewayAddresses("gw.example.com"), [{ type: "Hostname", value: "gw.example.com" }]);
+  assert.deepEqual(gatewayAddresses("0.0.0.0"), [{ type: "Hostname", value: hostname() }]);
+  assert.deepEqual(gatewayAddresses(undefined), [{ type: "Hostname", value: hostname() }]);
 });

@@ -4,6 +4,8 @@
  * tests may pass their own.
  */
 
+import { isIP } from "node:net";
+import { hostname } from "node:os";
 import { GatewayMetrics } from "../admin/metrics.js";
 import { AdminServer } from "../admin/server.js";
 import type { ResourceSet } from "../api/types.js";
@@ -84,6 +86,7 @@ export async function startGateway(
     dataplane,
     metrics,
     log,
+    translateOptions: { lattice: opts.lattice, addresses: gatewayAddresses(opts.address) },
   });
 
   const adminServer = new AdminServer(runner, log);
@@ -193,4 +196,16 @@ export async function serveGateway(
     return started.code;
   }
   return started.exited;
+}
+
+/**
+ * What Gateway `status.addresses` reports when a Gateway names none: the address the listeners bind to when
+ * it is a specific IP, else this host's name (the listeners answer on every interface).
+ */
+export function gatewayAddresses(address: string | undefined): { type: string; value: string }[] {
+  if (address !== undefined && isIP(address) !== 0 && address !== "0.0.0.0" && address !== "::") {
+    return [{ type: "IPAddress", value: address }];
+  }
+  if (address !== undefined && isIP(address) === 0) return [{ type: "Hostname", value: address }];
+  return [{ type: "Hostname", value: hostname() }];
 }

@@ -32,7 +32,20 @@ test("serve options: valid command lines", () => {
       ],
       want: { logFormat: "pretty", logLevel: "debug", drainTimeoutMs: 0, certDir: "/c", dataplane: "http2" },
     },
-    { argv: ["-f", "a", "--dataplane", "relay"], want: { dataplane: "relay" } },
+    { argv: ["-f", "a", "--dataplane", "relay"], want: { dataplane: "relay", lattice: {} } },
+    {
+      argv: [
+        "-f",
+        "a",
+        "--domain-suffix",
+        "lattice.test",
+        "--method-case",
+        "sensitive",
+        "--rules-per-listener",
+        "20",
+      ],
+      want: { lattice: { domainSuffix: "lattice.test", methodCase: "sensitive", rulesPerListener: 20 } },
+    },
   ];
   for (const c of cases) {
     const r = parseServeArgs(c.argv);
@@ -58,6 +71,18 @@ test("serve options: valid command lines", () => {
 test("serve options: bad flags give a message naming the flag and what is expected", () => {
   const cases: { argv: string[]; error: RegExp }[] = [
     { argv: [], error: /no input: give at least one -f PATH/ },
+    {
+      argv: ["-f", "a", "--method-case", "upper"],
+      error: /--method-case must be insensitive or sensitive, not "upper"/,
+    },
+    {
+      argv: ["-f", "a", "--rules-per-listener", "0"],
+      error: /--rules-per-listener must be a positive integer/,
+    },
+    {
+      argv: ["-f", "a", "--domain-suffix", "Bad_Suffix"],
+      error: /--domain-suffix must be a lowercase DNS name/,
+    },
     { argv: ["-f"], error: /argument missing|-f/ },
     { argv: ["-f", "a", "--bogus"], error: /Unknown option '--bogus'/ },
     { argv: ["a.yaml"], error: /unexpected argument "a\.yaml": manifest paths are given with -f PATH/ },

@@ -4,6 +4,7 @@
  */
 import { isIP } from "node:net";
 import { parseArgs } from "node:util";
+import { applyLatticeFlag, LATTICE_FLAGS, type LatticeFlagOptions } from "../cli/lattice-flags.js";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../log/logger.js";
 import { defaultCertDir } from "./certificates.js";
 
@@ -31,6 +32,8 @@ export interface ServeOptions {
   debounceMs: number;
   /** Data path: `http2` (node:http2, the default) or `relay` (the frame-level HTTP/2 relay). */
   dataplane: DataplaneKind;
+  /** Lattice-profile options (`--domain-suffix`, `--method-case`, `--rules-per-listener`), as `validate` takes them. */
+  lattice: LatticeFlagOptions;
 }
 
 /** The data paths `serve` can run. */
@@ -58,6 +61,9 @@ options:
       --cert-dir DIR           where generated listener certificates are written (default ${defaultCertDir()})
       --debounce MS            quiet time after a file change before reloading (default ${DEFAULT_DEBOUNCE_MS})
       --dataplane http2|relay  data path: node:http2 streams (default) or the frame-level HTTP/2 relay
+      --domain-suffix SUFFIX   Lattice profile: suffix of assigned domain names (as validate and plan)
+      --method-case CASE       Lattice profile: insensitive (default) or sensitive method matching
+      --rules-per-listener N   Lattice profile: the account's rules-per-listener quota (default 10)
   -h, --help                   show this help
 
 admin endpoints: /healthz /readyz /config /status /metrics
@@ -92,6 +98,9 @@ export function parseServeArgs(argv: string[]): ParseResult {
         "cert-dir": { type: "string" },
         debounce: { type: "string" },
         dataplane: { type: "string" },
+        "domain-suffix": { type: "string" },
+        "method-case": { type: "string" },
+        "rules-per-listener": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -178,6 +187,14 @@ export function parseServeArgs(argv: string[]): ParseResult {
   const certDir = str(values["cert-dir"]) ?? defaultCertDir();
   if (certDir === "") return { kind: "error", message: "--cert-dir: the directory is empty" };
 
+  const lattice: LatticeFlagOptions = {};
+  for (const flag of LATTICE_FLAGS) {
+    const value = str(values[flag.slice(2)]);
+    if (value === undefined) continue;
+    const error = applyLatticeFlag(flag, value, lattice);
+    if (error !== undefined) return { kind: "error", message: error };
+  }
+
   const options: ServeOptions = {
     files,
     watch: values.watch === true,
@@ -189,6 +206,7 @@ export function parseServeArgs(argv: string[]): ParseResult {
     certDir,
     debounceMs: debounce,
     dataplane: dataplane as DataplaneKind,
+    lattice,
   };
   if (address !== undefined) options.address = address;
   return { kind: "ok", options };

@@ -10,6 +10,7 @@ import { formatIssue, loadPaths } from "../../api/parse.js";
 import { type LatticePlanOptions, planDocument, planLattice } from "../../lattice/plan.js";
 import { translate } from "../../translate/translator.js";
 import type { TranslateOptions } from "../../translate/types.js";
+import { applyLatticeFlag } from "../lattice-flags.js";
 
 export const PLAN_USAGE = `usage: grpcroute plan -f PATH [-f PATH ...] [-o yaml|json] [options]
 
@@ -78,14 +79,12 @@ function parseArgs(argv: string[]): PlanArgs | { help: true } | { error: string 
         output = value;
         break;
       case "--domain-suffix":
-        opts.domainSuffix = value;
-        break;
       case "--method-case":
-        if (value !== "sensitive" && value !== "insensitive") {
-          return { error: `--method-case must be sensitive or insensitive, not "${value}"` };
-        }
-        opts.methodCase = value;
+      case "--rules-per-listener": {
+        const error = applyLatticeFlag(flag, value, opts);
+        if (error !== undefined) return { error };
         break;
+      }
       case "--vpc-id":
         opts.vpcId = value;
         break;
@@ -95,14 +94,6 @@ function parseArgs(argv: string[]): PlanArgs | { help: true } | { error: string 
       case "--account-id":
         opts.accountId = value;
         break;
-      case "--rules-per-listener": {
-        const n = Number(value);
-        if (!/^\d+$/.test(value) || n < 1) {
-          return { error: `--rules-per-listener must be a positive integer, not "${value}"` };
-        }
-        opts.rulesPerListener = n;
-        break;
-      }
     }
   }
   if (files.length === 0) return { error: "at least one -f PATH is required" };

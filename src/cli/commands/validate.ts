@@ -9,6 +9,7 @@
 import { formatIssue, loadPaths } from "../../api/parse.js";
 import { translate } from "../../translate/translator.js";
 import type { TranslateOptions } from "../../translate/types.js";
+import { applyLatticeFlag, LATTICE_FLAGS } from "../lattice-flags.js";
 import { renderStatusJson, renderStatusText, renderStatusYaml, statusProblems } from "../output.js";
 
 export const VALIDATE_USAGE = `usage: grpcroute validate -f PATH [-f PATH ...] [-o text|yaml|json]
@@ -81,20 +82,9 @@ export function parseValidateArgs(argv: readonly string[]): Parsed {
       }
       if (value === undefined || value === "") return { kind: "error", message: `${name} needs a value` };
       if (name === "-f" || name === "--filename") files.push(value);
-      else if (name === "--domain-suffix") lattice.domainSuffix = value;
-      else if (name === "--rules-per-listener") {
-        if (!/^[1-9][0-9]{0,5}$/.test(value)) {
-          return {
-            kind: "error",
-            message: `--rules-per-listener must be a positive integer, not "${value}"`,
-          };
-        }
-        lattice.rulesPerListener = Number(value);
-      } else if (name === "--method-case") {
-        if (value !== "insensitive" && value !== "sensitive") {
-          return { kind: "error", message: `--method-case must be insensitive or sensitive, not "${value}"` };
-        }
-        lattice.methodCase = value;
+      else if (LATTICE_FLAGS.includes(name)) {
+        const error = applyLatticeFlag(name, value, lattice);
+        if (error !== undefined) return { kind: "error", message: error };
       } else if (value === "text" || value === "yaml" || value === "json") format = value;
       else return { kind: "error", message: `${name} must be text, yaml or json, not "${value}"` };
       continue;
