@@ -186,6 +186,14 @@ export interface GatewayProfile {
    */
   ruleAction(input: RuleActionInput, ctx: ProfileContext): IrAction;
 
+  /**
+   * The hostname the data plane chooses this listener by (`IrListener.hostname`; undefined: any host).
+   * Standard: the listener's hostname. Lattice: undefined, since a Lattice service answers on its own
+   * assigned domain and custom domain whatever the Gateway listener's hostname (the routes' hostnames
+   * carry those names).
+   */
+  listenerHostname(listener: Listener, ctx: ProfileContext): string | undefined;
+
   /** What a call matching no route of the listener gets. Standard: gRPC 12; Lattice: HTTP 404. */
   noRoute(listener: Listener, ctx: ProfileContext): IrDirect;
 

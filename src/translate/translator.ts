@@ -299,7 +299,8 @@ function buildListener(
     routes: profile.orderEntries(entries, ctx).map((e) => e.ir),
     noRoute: profile.noRoute(listener, ctx),
   };
-  if (listener.hostname !== undefined && listener.hostname !== "") out.hostname = listener.hostname;
+  const hostname = profile.listenerHostname(listener, ctx);
+  if (hostname !== undefined) out.hostname = hostname;
   if (listener.protocol === "HTTPS") {
     out.tls = { certificates: st.certificates };
     if (st.generateTls) {

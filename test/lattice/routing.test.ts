@@ -178,4 +178,20 @@ describe("Lattice routing of the seed's example", () => {
     assert.equal(decide(router, "greeter.example.com", c), PORT_443);
     assert.equal(decide(router, names[0] ?? "", c), PORT_443);
   });
+
+  test("a listener hostname does not hide the assigned domain: Lattice routes by the service's names", () => {
+    const { router, names } = routerFor({}, (r) => {
+      const clone = structuredClone(r);
+      const gateway = clone.gateways[0];
+      const route = clone.grpcRoutes[0];
+      assert.ok(gateway && route);
+      for (const l of gateway.spec.listeners) l.hostname = "*.example.com";
+      route.spec.hostnames = ["greeter.example.com"];
+      return clone;
+    });
+    const c: Case = { name: "", authority: "", path: "/helloworld.Greeter/SayHello", want: PORT_443 };
+    assert.equal(decide(router, names[0] ?? "", c), PORT_443);
+    assert.equal(decide(router, "greeter.example.com", c), PORT_443);
+    assert.equal(decide(router, "other.example.com", c), 404);
+  });
 });

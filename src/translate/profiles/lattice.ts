@@ -162,6 +162,7 @@ export const latticeProfile: GatewayProfile = {
   routeHostnames: (route, _listener, _intersection, ctx) =>
     routeAuthorities(route, ctx.options.lattice?.domainSuffix),
   ruleAction: (input) => latticeRuleAction(input),
+  listenerHostname: () => undefined,
   noRoute: () => ({
     kind: "direct",
     httpStatus: LATTICE_NO_ROUTE_STATUS,

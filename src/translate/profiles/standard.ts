@@ -88,6 +88,7 @@ export const standardProfile: GatewayProfile = {
   orderEntries: (entries) => sortByPrecedence(entries),
   routeHostnames: (_route, _listener, intersection) => intersection,
   ruleAction: (input) => standardRuleAction(input),
+  listenerHostname: (listener) => (listener.hostname === "" ? undefined : listener.hostname),
   noRoute: () => standardNoRoute(),
   missingCertificates: () => "invalid",
   generatedTlsNames: () => [],
