@@ -24,6 +24,9 @@ import {
   unary,
 } from "../helpers/index.js";
 
+/** A bad peer must be dropped within this; past it the test fails instead of hanging (ms). */
+const CLOSE_BOUND_MS = 5000;
+
 /** Bad peers and odd requests: the gateway answers or drops them, and keeps serving. */
 describe("data plane: bad input never breaks the gateway", () => {
   let a: Backend;
@@ -68,7 +71,7 @@ describe("data plane: bad input never breaks the gateway", () => {
       s.on("error", () => {});
       s.write(bytes);
       s.resume();
-      await once(s, "close");
+      await once(s, "close", { signal: AbortSignal.timeout(CLOSE_BOUND_MS) });
     }
     await stillServes();
   });
@@ -83,7 +86,7 @@ describe("data plane: bad input never breaks the gateway", () => {
     });
     s.on("error", () => {});
     s.resume();
-    await once(s, "close");
+    await once(s, "close", { signal: AbortSignal.timeout(CLOSE_BOUND_MS) });
     await stillServes();
   });
 
@@ -121,7 +124,7 @@ describe("data plane: bad input never breaks the gateway", () => {
       await once(a, "call");
       if (i % 2 === 0) s.close(8);
       else session.destroy();
-      await once(s, "close");
+      await once(s, "close", { signal: AbortSignal.timeout(CLOSE_BOUND_MS) });
       session.destroy();
     }
     await stillServes();
