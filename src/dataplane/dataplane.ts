@@ -30,7 +30,8 @@ export class Dataplane implements DataplaneApi, CallHost {
   private readonly poolOptions: PoolOptions;
   private readonly balancer: Balancer;
   private readonly ports = new Map<number, PortServer>();
-  private readonly closingPorts = new Set<Promise<void>>();
+  /** Servers of ports a table removed, still draining their calls. */
+  private readonly closingPorts = new Set<PortServer>();
   /** Endpoint state by pool key, shared across tables so sessions and health survive reloads. */
   private readonly endpoints = new Map<string, EndpointState>();
   /** Generated certificates by their sorted name list, kept across applies. */
@@ -113,13 +114,13 @@ export class Dataplane implements DataplaneApi, CallHost {
       }
     }
     this.runtime = runtime;
-    for (const s of removed) this.track(s.close(DEFAULT_GRACE_MS));
+    for (const s of removed) this.track(s);
     this.closeUnusedEndpoints(runtime);
   }
 
-  private track(p: Promise<void>): void {
-    this.closingPorts.add(p);
-    void p.finally(() => this.closingPorts.delete(p));
+  private track(server: PortServer): void {
+    this.closingPorts.add(server);
+    void server.close(DEFAULT_GRACE_MS).finally(() => this.closingPorts.delete(server));
   }
 
   private endpointFor(c: IrCluster, host: string, port: number): EndpointState {
@@ -221,7 +222,7 @@ export class Dataplane implements DataplaneApi, CallHost {
     await this.queue;
     const servers = [...this.ports.values()];
     this.ports.clear();
-    await Promise.all([...servers.map((s) => s.close(graceMs)), ...this.closingPorts]);
+    await Promise.all([...servers, ...this.closingPorts].map((s) => s.close(graceMs)));
     for (const e of this.endpoints.values()) e.pool.close(false);
     this.endpoints.clear();
   }

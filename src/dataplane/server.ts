@@ -70,6 +70,7 @@ export class PortServer {
   readonly sessions = new Set<ServerHttp2Session>();
   localPort = 0;
   closing = false;
+  private closed: Promise<void> | undefined;
 
   constructor(
     readonly port: number,
@@ -184,28 +185,33 @@ export class PortServer {
    * and after `graceMs` destroys what is left (their streams are reset).
    */
   close(graceMs: number): Promise<void> {
+    // Closing again (shutdown while a removed port drains) only shortens the grace period.
+    const timer = setTimeout(() => this.destroySessions(), graceMs);
+    timer.unref();
+    if (this.closed !== undefined) {
+      void this.closed.then(() => clearTimeout(timer));
+      return this.closed;
+    }
     this.closing = true;
-    return new Promise((resolve) => {
-      let done = false;
+    this.closed = new Promise<void>((resolve) => {
       const finish = () => {
-        if (done) return;
-        done = true;
         clearTimeout(timer);
         resolve();
       };
-      const timer = setTimeout(() => {
-        for (const s of this.sessions) s.destroy();
-      }, graceMs);
-      timer.unref();
       if (!this.server.listening) {
-        for (const s of this.sessions) s.destroy();
+        this.destroySessions();
         finish();
         return;
       }
       this.server.close(() => finish());
       for (const s of this.sessions) s.close();
-      if (graceMs <= 0) for (const s of this.sessions) s.destroy();
+      if (graceMs <= 0) this.destroySessions();
     });
+    return this.closed;
+  }
+
+  private destroySessions(): void {
+    for (const s of this.sessions) s.destroy();
   }
 }
 

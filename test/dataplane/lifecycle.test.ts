@@ -102,6 +102,32 @@ describe("data plane: apply() swaps, close() drains, upstream stream limits", ()
     assert.equal((await unary(c, "Unary", {})).code, 0);
   });
 
+  it("a removed port lets its calls in flight finish and takes no new connections", async () => {
+    const ca = cluster("a", [a.port]);
+    const both = table(
+      [
+        listener("one", 80, [route("r1", {}, forward([backend(ca)]))]),
+        listener("two", 81, [route("r2", {}, forward([backend(ca)]))]),
+      ],
+      [ca],
+    );
+    const gw = await startGateway(both);
+    gateways.push(gw);
+    const target81 = gw.target(81);
+    const c = testerClient(target81);
+    clients.push(c);
+    const stream = serverStream(c, { responseCount: 20, intervalMs: 10 });
+    const result = collect(stream);
+    await once(stream, "data");
+    await gw.dp.apply(table([listener("one", 80, [route("r1", {}, forward([backend(ca)]))])], [ca], 2));
+    const r = await result;
+    assert.equal(r.code, 0, r.details);
+    assert.equal(r.replies.length, 20);
+    const late = testerClient(target81);
+    clients.push(late);
+    assert.equal((await unary(late, "Unary", {}, { timeoutMs: 2000 })).code, 14);
+  });
+
   it("a port that cannot be bound rejects apply with GW_ERR_BIND and keeps the old table", async () => {
     const gw = await startGateway(tableFor(0));
     gateways.push(gw);
