@@ -43,6 +43,7 @@ import {
   pickBackend,
   type TableRuntime,
 } from "./runtime.js";
+import { trace } from "./trace.js";
 import type { CallInfo } from "./types.js";
 import type { EndpointState } from "./upstream/cluster.js";
 
@@ -279,6 +280,7 @@ function answerDirect(call: ProxyCall, d: IrDirect, detail: string): void {
  */
 function fail(call: ProxyCall, code: number, message: string): void {
   if (call.answered) return;
+  if (trace.enabled) trace("call %s %s: gateway answers %d: %s", call.authority, call.path, code, message);
   call.answered = true;
   call.gatewayError = message;
   call.grpcStatus = code;

@@ -13,6 +13,7 @@ import {
   type SecureClientSessionOptions,
 } from "node:http2";
 import { isIP } from "node:net";
+import { trace } from "../trace.js";
 
 /** Tunables of upstream sessions. Every value in ms unless said otherwise. */
 export interface PoolOptions {
@@ -231,13 +232,21 @@ export class SessionPool {
     session.on("error", (err: Error) => {
       connectError ??= err;
     });
-    session.on("goaway", () => {
+    session.on("goaway", (code: number, lastStreamId: number) => {
+      if (trace.enabled)
+        trace("upstream %s: GOAWAY code %d last stream %d", this.endpoint, code, lastStreamId);
       // Node closes the session itself after GOAWAY; streams the peer never processed are refused
       // (REFUSED_STREAM), which the proxy retries. Take no new streams here.
       if (s.state === "ready" || s.state === "connecting") s.state = "draining";
     });
     session.once("close", () => {
       clearTimeout(timer);
+      if (trace.enabled)
+        trace(
+          "upstream %s: session closed%s",
+          this.endpoint,
+          connectError ? `: ${connectError.message}` : "",
+        );
       const wasConnecting = s.state === "connecting";
       s.state = "closed";
       if (s.idleTimer) clearTimeout(s.idleTimer);
