@@ -66,6 +66,9 @@ export interface ConnectionOptions {
   maxHeaderListSize?: number;
 }
 
+/** How long an accepted connection may take to send the client preface. */
+const PREFACE_TIMEOUT_MS = 10_000;
+
 /** Chunks smaller than this are copied together into one write rather than passed to writev one by one. */
 const COPY_BELOW = 4096;
 
@@ -155,6 +158,8 @@ export class H2Connection {
   destroyed = false;
   /** Free for the owner (pool bookkeeping, listener port). */
   owner: unknown = undefined;
+  /** Server side: closes a connection whose client never sends the preface. */
+  private prefaceTimer: NodeJS.Timeout | undefined = undefined;
   /** Client side: the connect timeout, cleared once the peer's SETTINGS arrive. */
   connectTimer: NodeJS.Timeout | undefined = undefined;
   /** Client side: keepalive PING interval and the pending PING's timeout. */
@@ -188,6 +193,11 @@ export class H2Connection {
     if (isServer) settings.push([Setting.MAX_CONCURRENT_STREAMS, this.maxConcurrentStreams]);
     else settings.push([Setting.ENABLE_PUSH, 0]);
     if (!isServer) this.push(PREFACE);
+    else {
+      // A client that never sends the preface must not hold the socket.
+      this.prefaceTimer = setTimeout(destroySocket, PREFACE_TIMEOUT_MS, socket);
+      this.prefaceTimer.unref();
+    }
     this.push(settingsFrame(settings));
     if (this.connWindow > DEFAULT_WINDOW) {
       this.push(windowUpdateFrame(0, this.connWindow - DEFAULT_WINDOW));
@@ -305,7 +315,7 @@ export class H2Connection {
       st.outEnd = true;
       return;
     }
-    const block = this.encoder.encode(fields);
+    const block = this.encoder.encodeView(fields);
     this.push(headersFrames(st.id, block, endStream, this.peerMaxFrameSize));
     if (endStream) this.endLocal(st);
   }
@@ -357,7 +367,7 @@ export class H2Connection {
       if (st.outTrailers !== null) {
         const t = st.outTrailers;
         st.outTrailers = null;
-        this.push(headersFrames(st.id, this.encoder.encode(t), true, this.peerMaxFrameSize));
+        this.push(headersFrames(st.id, this.encoder.encodeView(t), true, this.peerMaxFrameSize));
       } else {
         this.push(frameHeader(0, FrameType.DATA, Flag.END_STREAM, st.id));
       }
@@ -509,6 +519,7 @@ export class H2Connection {
       }
       p += PREFACE.length;
       this.prefaceDone = true;
+      if (this.prefaceTimer !== undefined) clearTimeout(this.prefaceTimer);
     }
     const n = buf.length;
     if (this.dataLeft > 0) {
@@ -1003,6 +1014,7 @@ export class H2Connection {
 
   private onSocketClose(): void {
     this.destroyed = true;
+    if (this.prefaceTimer !== undefined) clearTimeout(this.prefaceTimer);
     this.chunks = [];
     const open = [...this.streams.values()];
     this.streams.clear();

@@ -75,13 +75,19 @@ const STATIC_LEN = STATIC_TABLE.length;
 /** RFC 7541 section 4.1: each entry costs its name and value lengths plus 32. */
 const ENTRY_OVERHEAD = 32;
 
-/** Static index of a name (first entry with that name), and of exact name+value pairs. */
+/** Static index of a name (first entry with that name), and of exact name -> value pairs. */
 const STATIC_NAME = new Map<string, number>();
-const STATIC_PAIR = new Map<string, number>();
+const STATIC_PAIR = new Map<string, Map<string, number>>();
 for (let i = 0; i < STATIC_LEN; i++) {
   const [n, v] = STATIC_TABLE[i]!;
   if (!STATIC_NAME.has(n)) STATIC_NAME.set(n, i + 1);
-  if (v !== "") STATIC_PAIR.set(`${n}\0${v}`, i + 1);
+  if (v === "") continue;
+  let byValue = STATIC_PAIR.get(n);
+  if (byValue === undefined) {
+    byValue = new Map();
+    STATIC_PAIR.set(n, byValue);
+  }
+  byValue.set(v, i + 1);
 }
 
 /** A malformed header block: the connection must end with COMPRESSION_ERROR (RFC 7540 section 4.3). */
@@ -273,12 +279,12 @@ const MAX_INDEXED_VALUE = 256;
  * that is shorter.
  */
 export class HpackEncoder {
-  /** Dynamic table entries keyed by `name\0value` -> insertion number. */
-  private pairs = new Map<string, number>();
+  /** Dynamic table entries: name -> value -> insertion number (nested maps: no key string per field). */
+  private pairs = new Map<string, Map<string, number>>();
   private byName = new Map<string, number>();
-  /** Ring of keys/sizes in insertion order; entry k has insertion number `base + k`. */
-  private keys: string[] = [];
+  /** Entries in insertion order; entry k has insertion number `base + k`. */
   private names: string[] = [];
+  private values: string[] = [];
   private sizes: number[] = [];
   private base = 0;
   private size = 0;
@@ -298,6 +304,11 @@ export class HpackEncoder {
 
   /** Encodes a flat `[name, value, ...]` list into a fresh Buffer (the header block fragment). */
   encode(fields: readonly string[]): Buffer {
+    return Buffer.from(this.encodeView(fields));
+  }
+
+  /** Like `encode`, into the encoder's own buffer: the result is valid until the next call. */
+  encodeView(fields: readonly string[]): Buffer {
     let need = 8;
     for (let i = 0; i < fields.length; i++) need += fields[i]!.length + 10;
     if (this.out.length < need) this.out = Buffer.allocUnsafe(need * 2);
@@ -310,13 +321,12 @@ export class HpackEncoder {
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i]!;
       const value = fields[i + 1]!;
-      const key = `${name}\0${value}`;
-      const st = STATIC_PAIR.get(key);
+      const st = STATIC_PAIR.get(name)?.get(value);
       if (st !== undefined) {
         o = writeInt(out, o, 7, 0x80, st);
         continue;
       }
-      const dyn = this.pairs.get(key);
+      const dyn = this.pairs.get(name)?.get(value);
       if (dyn !== undefined) {
         o = writeInt(out, o, 7, 0x80, this.indexOf(dyn));
         continue;
@@ -331,45 +341,53 @@ export class HpackEncoder {
       if (nameIdx === 0) o = writeString(out, o, name, index);
       // A value sent once is written raw: Huffman would save a few bytes of loopback traffic at a CPU cost.
       o = writeString(out, o, value, index);
-      if (index) this.add(key, name, name.length + value.length + ENTRY_OVERHEAD);
+      if (index) this.add(name, value, name.length + value.length + ENTRY_OVERHEAD);
     }
-    return Buffer.from(out.subarray(0, o));
+    return out.subarray(0, o);
   }
 
   /** HPACK index of the entry with insertion number `ins` (newest entry is 62). */
   private indexOf(ins: number): number {
-    return STATIC_LEN + (this.base + this.keys.length - ins);
+    return STATIC_LEN + (this.base + this.names.length - ins);
   }
 
-  private add(key: string, name: string, n: number): void {
+  private add(name: string, value: string, n: number): void {
     if (n > this.limit) {
       this.evict(this.limit + 1);
       return;
     }
     this.evict(n);
-    const ins = this.base + this.keys.length;
-    this.keys.push(key);
+    const ins = this.base + this.names.length;
     this.names.push(name);
+    this.values.push(value);
     this.sizes.push(n);
-    this.pairs.set(key, ins);
+    let byValue = this.pairs.get(name);
+    if (byValue === undefined) {
+      byValue = new Map();
+      this.pairs.set(name, byValue);
+    }
+    byValue.set(value, ins);
     this.byName.set(name, ins);
     this.size += n;
   }
 
   private evict(extra: number): void {
     let drop = 0;
-    while (this.size + extra > this.limit && drop < this.keys.length) {
+    while (this.size + extra > this.limit && drop < this.names.length) {
       const ins = this.base + drop;
-      const key = this.keys[drop]!;
       const name = this.names[drop]!;
-      if (this.pairs.get(key) === ins) this.pairs.delete(key);
+      const byValue = this.pairs.get(name);
+      if (byValue !== undefined && byValue.get(this.values[drop]!) === ins) {
+        byValue.delete(this.values[drop]!);
+        if (byValue.size === 0) this.pairs.delete(name);
+      }
       if (this.byName.get(name) === ins) this.byName.delete(name);
       this.size -= this.sizes[drop]!;
       drop++;
     }
     if (drop > 0) {
-      this.keys.splice(0, drop);
       this.names.splice(0, drop);
+      this.values.splice(0, drop);
       this.sizes.splice(0, drop);
       this.base += drop;
     }

@@ -675,6 +675,7 @@ export class RelayDataplane implements DataplaneApi {
   readonly maxHeaderListSize: number;
   private readonly listeners = new Map<number, RelayListener>();
   private readonly pools = new Map<string, UpstreamPool>();
+  private readonly poolCache = new WeakMap<IrCluster, UpstreamPool[]>();
   private readonly rr = new Map<string, number>();
   private readonly generated = new Map<string, { certPem: string; keyPem: string }>();
   private readonly connOpts: ConnectionOptions;
@@ -821,7 +822,7 @@ export class RelayDataplane implements DataplaneApi {
     let fallback: UpstreamPool | undefined;
     for (let i = 0; i < n; i++) {
       const idx = (start + i) % n;
-      const pool = this.pool(cluster, eps[idx]!);
+      const pool = this.pool(cluster, idx);
       if (pool === exclude) continue;
       if (pool.ejected(now)) {
         fallback ??= pool;
@@ -846,7 +847,7 @@ export class RelayDataplane implements DataplaneApi {
     let bestIdx = 0;
     for (let i = 0; i < n; i++) {
       const idx = (start + i) % n;
-      const pool = this.pool(cluster, eps[idx]!);
+      const pool = this.pool(cluster, idx);
       if (pool === exclude || pool.ejected(now)) continue;
       const load = pool.activeStreams();
       if (load < bestLoad) {
@@ -860,7 +861,22 @@ export class RelayDataplane implements DataplaneApi {
     return best;
   }
 
-  private pool(cluster: IrCluster, ep: IrCluster["endpoints"][number]): UpstreamPool {
+  /** The pool of endpoint `idx` of `cluster`, cached on the (immutable) cluster object of the table. */
+  private pool(cluster: IrCluster, idx: number): UpstreamPool {
+    let cached = this.poolCache.get(cluster);
+    if (cached === undefined) {
+      cached = [];
+      this.poolCache.set(cluster, cached);
+    }
+    let p = cached[idx];
+    if (p === undefined || p.retired) {
+      p = this.poolFor(cluster, cluster.endpoints[idx]!);
+      cached[idx] = p;
+    }
+    return p;
+  }
+
+  private poolFor(cluster: IrCluster, ep: IrCluster["endpoints"][number]): UpstreamPool {
     const key = poolKey(cluster, ep);
     let p = this.pools.get(key);
     if (p === undefined) {
@@ -911,7 +927,10 @@ export class RelayDataplane implements DataplaneApi {
     const now = Date.now();
     for (const [key, p] of this.pools) {
       p.sweep(now);
-      if (p.empty() && p.failures === 0) this.pools.delete(key);
+      if (p.empty() && p.failures === 0) {
+        p.retired = true;
+        this.pools.delete(key);
+      }
     }
   }
 
@@ -919,6 +938,11 @@ export class RelayDataplane implements DataplaneApi {
     let listener: RelayListener;
     const onSocket = (socket: net.Socket): void => {
       if (this.closing) {
+        socket.destroy();
+        return;
+      }
+      // HTTPS listeners speak HTTP/2 negotiated by ALPN (GRPCRoute reference 2.1): anything else is closed.
+      if (secure && (socket as tls.TLSSocket).alpnProtocol !== "h2") {
         socket.destroy();
         return;
       }

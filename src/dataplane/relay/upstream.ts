@@ -56,6 +56,8 @@ export class UpstreamPool {
   failures = 0;
   ejectedUntil = 0;
   lastError = "";
+  /** Set when the data plane dropped this (empty) pool: a new one serves the endpoint from then on. */
+  retired = false;
 
   constructor(
     readonly key: string,
