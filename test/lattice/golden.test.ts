@@ -4,19 +4,16 @@
  * annotations we report), the Lattice plan and its issues are compared with `<case>.out.yaml`.
  * `UPDATE_GOLDEN=1` rewrites the outputs; without it a difference fails.
  */
-import assert from "node:assert/strict";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { formatIssue, loadPaths } from "../../src/api/parse.js";
 import { planDocument, planLattice } from "../../src/lattice/plan.js";
 import { translate } from "../../src/translate/translator.js";
+import { goldenSuite } from "../helpers/golden.js";
 
 const DIR = fileURLToPath(new URL("../../testdata/lattice/", import.meta.url));
 const BASE = join(DIR, "base");
-const UPDATE = process.env.UPDATE_GOLDEN === "1";
 
 function sortedMap<V>(m: Map<string, V>): Record<string, V> {
   return Object.fromEntries([...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
@@ -45,31 +42,4 @@ export async function renderCase(inFile: string): Promise<string> {
   return stringify(doc, { lineWidth: 0 });
 }
 
-const cases = readdirSync(DIR)
-  .filter((f) => f.endsWith(".in.yaml"))
-  .sort();
-
-test("there are Lattice golden cases", () => {
-  assert.ok(cases.length > 0);
-});
-
-for (const file of cases) {
-  const name = file.slice(0, -".in.yaml".length);
-  test(`lattice golden: ${name}`, async () => {
-    const got = await renderCase(join(DIR, file));
-    const outFile = join(DIR, `${name}.out.yaml`);
-    if (UPDATE) {
-      writeFileSync(outFile, got);
-      return;
-    }
-    let want: string;
-    try {
-      want = readFileSync(outFile, "utf8");
-    } catch {
-      assert.fail(
-        `${outFile} is missing: run UPDATE_GOLDEN=1 node scripts/run-tests.mjs test/lattice/golden`,
-      );
-    }
-    assert.equal(got, want, `${name}: output differs from ${name}.out.yaml (UPDATE_GOLDEN=1 regenerates)`);
-  });
-}
+goldenSuite("lattice", DIR, "node scripts/run-tests.mjs test/lattice/golden", renderCase);

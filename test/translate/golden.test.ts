@@ -4,10 +4,7 @@
  * their status and annotations, and the routing table are compared with `<case>.out.yaml`.
  * `UPDATE_GOLDEN=1` rewrites the outputs; without it a difference fails and names the first changed line.
  */
-import assert from "node:assert/strict";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { formatIssue, loadPaths } from "../../src/api/parse.js";
@@ -15,10 +12,10 @@ import { objectKey } from "../../src/api/types.js";
 import type { RoutingTable } from "../../src/ir/routing-table.js";
 import { validateRoutingTable } from "../../src/ir/validate.js";
 import { translate } from "../../src/translate/translator.js";
+import { goldenSuite } from "../helpers/golden.js";
 
 const DIR = fileURLToPath(new URL("../../testdata/translate/", import.meta.url));
 const BASE = join(DIR, "base");
-const UPDATE = process.env.UPDATE_GOLDEN === "1";
 
 /** Addresses every case reports when its Gateways list none (the Gateway's own spec.addresses win). */
 const ADDRESSES = [{ type: "IPAddress", value: "192.0.2.10" }];
@@ -82,47 +79,4 @@ export async function renderCase(inFile: string): Promise<string> {
   return stringify(doc, { lineWidth: 0 });
 }
 
-/** A short description of the first difference, so a failure is readable without a diff tool. */
-function firstDifference(got: string, want: string): string {
-  const g = got.split("\n");
-  const w = want.split("\n");
-  for (let i = 0; i < Math.max(g.length, w.length); i++) {
-    if (g[i] !== w[i]) {
-      return `first difference at line ${i + 1}:\n  want: ${w[i] ?? "(end of file)"}\n  got:  ${g[i] ?? "(end of file)"}`;
-    }
-  }
-  return "no difference";
-}
-
-const cases = readdirSync(DIR)
-  .filter((f) => f.endsWith(".in.yaml"))
-  .sort();
-
-test("there are translate golden cases", () => {
-  assert.ok(cases.length > 0);
-});
-
-for (const file of cases) {
-  const name = file.slice(0, -".in.yaml".length);
-  test(`translate golden: ${name}`, async () => {
-    const got = await renderCase(join(DIR, file));
-    const outFile = join(DIR, `${name}.out.yaml`);
-    if (UPDATE) {
-      writeFileSync(outFile, got);
-      return;
-    }
-    let want: string;
-    try {
-      want = readFileSync(outFile, "utf8");
-    } catch {
-      assert.fail(
-        `${outFile} is missing: run UPDATE_GOLDEN=1 node scripts/run-tests.mjs test/translate/golden`,
-      );
-    }
-    if (got !== want) {
-      assert.fail(
-        `${name}: output differs from ${name}.out.yaml (UPDATE_GOLDEN=1 regenerates it; review the diff)\n${firstDifference(got, want)}`,
-      );
-    }
-  });
-}
+goldenSuite("translate", DIR, "node scripts/run-tests.mjs test/translate/golden", renderCase);
