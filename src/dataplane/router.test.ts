@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { IrDirect, IrListener, IrMatch, IrRoute } from "../ir/routing-table.js";
-import { compileRouter, hostFromAuthority, parseGrpcPath } from "./router.js";
+import {
+  CompiledRouter,
+  compileRouter,
+  firstMatch,
+  hostFromAuthority,
+  parseGrpcPath,
+  ROUTER_MEMO_LIMIT,
+} from "./router.js";
 
 const NO_ROUTE: IrDirect = { kind: "direct", grpcStatus: 12, message: "no route" };
 
@@ -119,5 +126,29 @@ describe("router", () => {
     const m = noAny.match("b.example.com", "/a/b", {});
     assert.equal(m.listener, undefined);
     assert.equal(m.action.kind === "direct" && m.action.grpcStatus, 12);
+  });
+
+  it("the (host, path) memo never changes the decision, also once full", () => {
+    const r = new CompiledRouter([listener("any", routes)]);
+    const l = r.compiled[0]!;
+    const hosts = ["gw", "h.example.com", "x.y.example.com", "example.com"];
+    const paths = ["/s.A/M", "/s.A/Other", "/s.Rx/M12", "/any.S/Only", "/S.CI/GET", "/z/z", "/s.H/M", "/bad"];
+    const headerSets = [{}, { "x-v": "two" }, { "x-r": "aab" }, { "x-v": "one", "x-r": ["a", "b"] }];
+    for (let round = 0; round < 2; round++) {
+      for (const h of hosts) {
+        for (const p of paths) {
+          for (const hs of headerSets) {
+            assert.equal(
+              r.match(h, p, hs).route,
+              firstMatch(l, h, p, hs)?.route,
+              `${h} ${p} ${JSON.stringify(hs)}`,
+            );
+          }
+        }
+      }
+    }
+    for (let i = 0; i <= ROUTER_MEMO_LIMIT; i++) r.match(`h${i}`, "/s.A/M", {});
+    assert.ok(l.memo.size <= ROUTER_MEMO_LIMIT);
+    assert.equal(r.match("gw", "/s.A/M", { "x-v": "two" }).route?.name, "hdr");
   });
 });

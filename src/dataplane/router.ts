@@ -8,10 +8,12 @@
  * isolation"). Within it, the first IrRoute in table order (the translator already sorted them by
  * precedence) whose hostnames accept the host and whose match accepts the path and headers wins.
  *
- * Speed: exact `service/method` and exact service-only matches are found by Map lookup; only the routes that
- * need it (regular expressions, method-only, case-insensitive) are scanned in order, and only up to the best
- * index found so far, so table order is preserved exactly. Results are precomputed objects: a match allocates
- * nothing.
+ * Speed: each listener remembers, per `(host, path)`, the routes whose hostnames and method match accept it
+ * (bounded memo), so a repeated call tests only header matches, whatever the number of regular expressions
+ * in the table. `firstMatch` computes the same decision without the memo: exact `service/method` and exact
+ * service-only matches by Map lookup, and an ordered scan only for the routes that need it (regular
+ * expressions, method-only, case-insensitive), up to the best index found so far, so table order is
+ * preserved exactly. Results are precomputed objects.
  *
  * Shared with the frame-level relay: the exports here are stable.
  */
@@ -133,7 +135,16 @@ export interface CompiledListener {
   /** Every other route, in table order. */
   readonly scan: readonly CompiledRoute[];
   readonly noRoute: RouteMatch;
+  /**
+   * Memo of `(host, path)` -> the routes (table order) whose hostnames and method match accept it; only
+   * their header matches remain to test per call. Bounded: cleared when full. Headers are never part of the
+   * key, so the memo cannot change which route wins.
+   */
+  readonly memo: Map<string, readonly CompiledRoute[]>;
 }
+
+/** Most `(host, path)` decisions a listener remembers before starting over. */
+export const ROUTER_MEMO_LIMIT = 4096;
 
 /** Never matches: a pattern RE2 rejects (the translator should have refused it) serves no call. */
 const NEVER = (): boolean => false;
@@ -238,7 +249,42 @@ export function compileListener(listener: IrListener): CompiledListener {
     byService,
     scan,
     noRoute: Object.freeze({ listener, route: undefined, action: listener.noRoute }),
+    memo: new Map(),
   };
+}
+
+/** @internal The routes of `l` (table order) whose hostnames and method match accept `(host, path)`. */
+export function hostPathCandidates(l: CompiledListener, host: string, path: string): CompiledRoute[] {
+  const slash = grpcPathSlash(path);
+  if (slash < 0) return [];
+  const service = path.slice(1, slash);
+  const method = path.slice(slash + 1);
+  const out: CompiledRoute[] = [];
+  for (const r of l.routes) {
+    if (!routeAcceptsHost(r, host)) continue;
+    if (r.method !== undefined && !r.method(service, method)) continue;
+    out.push(r);
+  }
+  return out;
+}
+
+/** The first route of `l` that accepts the call, through the `(host, path)` memo. */
+function memoMatch(
+  l: CompiledListener,
+  host: string,
+  path: string,
+  headers: RequestHeaders,
+): CompiledRoute | undefined {
+  // A NUL never appears in a host or an HTTP/2 :path, so the key is unambiguous.
+  const key = `${host}\u0000${path}`;
+  let candidates = l.memo.get(key);
+  if (candidates === undefined) {
+    candidates = hostPathCandidates(l, host, path);
+    if (l.memo.size >= ROUTER_MEMO_LIMIT) l.memo.clear();
+    l.memo.set(key, candidates);
+  }
+  for (const r of candidates) if (r.headers.length === 0 || routeAcceptsHeaders(r, headers)) return r;
+  return undefined;
 }
 
 /** @internal The first route of `l` (table order) that accepts the call, or undefined. */
@@ -354,7 +400,7 @@ export class CompiledRouter implements Router {
     const host = hostFromAuthority(authority);
     const l = this.selectCompiled(host);
     if (l === undefined) return this.noListener;
-    const r = firstMatch(l, host, path, headers);
+    const r = memoMatch(l, host, path, headers);
     return r === undefined ? l.noRoute : r.result;
   }
 }
