@@ -436,7 +436,8 @@ function onUpstreamResponse(this: ClientHttp2Stream, headers: IncomingHttpHeader
     return;
   }
   const ct = headerString(headers["content-type"]);
-  if (ct === undefined || !ct.startsWith("application/grpc")) {
+  // A grpc-status header makes it a gRPC answer even when a lax server left out the content type.
+  if ((ct === undefined || !ct.startsWith("application/grpc")) && headers[HEADER_GRPC_STATUS] === undefined) {
     fail(call, GrpcCode.UNKNOWN, `upstream answered content-type ${ct ?? "(none)"}, not gRPC`);
     return;
   }
