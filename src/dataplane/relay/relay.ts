@@ -73,6 +73,8 @@ const SWEEP_INTERVAL_MS = 10_000;
 interface PortState {
   readonly router: Router;
   readonly table: RoutingTable;
+  /** Whether any route of the port matches on headers (else calls skip building the header record). */
+  readonly matchesHeaders: boolean;
 }
 
 /** One bound port. */
@@ -106,6 +108,11 @@ class RelayListener {
     return wild?.ctx ?? any ?? this.contexts[0]?.ctx;
   }
 }
+
+/** The request queue of calls that have none (never pushed to). */
+const EMPTY_QUEUE: Buffer[] = [];
+/** Request headers of calls on ports where no route matches on headers: the router never reads them. */
+const NO_HEADERS = Object.freeze({});
 
 /** Weighted choice data of a forward action, computed once per action object. */
 const weightCache = new WeakMap<IrForward, { total: number; cum: number[] }>();
@@ -141,12 +148,16 @@ class RelayCall implements PoolWaiter {
   cluster: IrCluster | undefined = undefined;
   endpoint: string | undefined = undefined;
   reqFields: string[] = [];
-  /** Request DATA received before an upstream stream exists. */
-  reqQueue: Buffer[] = [];
+  /** Request DATA received before an upstream stream exists (a shared empty array until the first). */
+  reqQueue: Buffer[] = EMPTY_QUEUE;
   reqEnded = false;
   reqTrailers: string[] | null = null;
-  /** Request DATA already sent upstream, kept for a replay until the backend answers (null: not replayable). */
-  replay: Buffer[] | null = [];
+  /**
+   * Request DATA already sent upstream, kept for a replay until the backend answers (made on first use).
+   * `replayable` turns false once that is no longer possible (answered, or too much sent).
+   */
+  replay: Buffer[] | null = null;
+  replayable = true;
   replayBytes = 0;
   /** Replayed bytes whose downstream window was already returned. */
   skipConsume = 0;
@@ -182,7 +193,7 @@ class RelayCall implements PoolWaiter {
     const st = conn.openStream(this.reqFields, endNow, this);
     this.ust = st;
     if (endNow) return;
-    this.reqQueue = [];
+    this.reqQueue = EMPTY_QUEUE;
     for (let i = 0; i < q.length; i++) this.sendUp(q[i]!, false);
     if (this.reqEnded) {
       if (this.reqTrailers !== null) conn.writeHeaders(st, this.reqTrailers, true);
@@ -206,10 +217,15 @@ class RelayCall implements PoolWaiter {
   }
 
   sendUp(data: Buffer, end: boolean): void {
-    if (this.replay !== null && data.length > 0) {
+    if (this.replayable && data.length > 0) {
       this.replayBytes += data.length;
-      if (this.replayBytes > REPLAY_LIMIT) this.replay = null;
-      else this.replay.push(data);
+      if (this.replayBytes > REPLAY_LIMIT) {
+        this.replayable = false;
+        this.replay = null;
+      } else {
+        this.replay ??= [];
+        this.replay.push(data);
+      }
     }
     this.uconn!.writeData(this.ust!, data, end);
   }
@@ -278,7 +294,8 @@ class RelayCall implements PoolWaiter {
     } else if (this.pool !== undefined) {
       this.pool.cancel(this);
     }
-    this.reqQueue = [];
+    this.reqQueue = EMPTY_QUEUE;
+    this.replayable = false;
     this.replay = null;
     if (this.mirrors !== null) for (const m of this.mirrors) if (!m.reqEnded) m.abandon();
     this.dp.callEnded(this);
@@ -393,7 +410,7 @@ function startCall(
     call.answerGrpc(GrpcCode.INTERNAL, "malformed request: :method, :scheme and :path are required");
     return;
   }
-  const m = state.router.match(authority, path, headerRecord(regular));
+  const m = state.router.match(authority, path, state.matchesHeaders ? headerRecord(regular) : NO_HEADERS);
   if (m.listener !== undefined) {
     call.listenerName = m.listener.name;
     call.gateway = `${m.listener.gateway.namespace}/${m.listener.gateway.name}`;
@@ -509,7 +526,10 @@ const downstreamHandler: ConnectionHandler = {
     if (endStream) call.reqEnded = true;
     if (call.mirrors !== null) for (const m of call.mirrors) m.write(data, endStream);
     if (call.ust !== null) call.sendUp(data, endStream);
-    else if (data.length > 0) call.reqQueue.push(data);
+    else if (data.length > 0) {
+      if (call.reqQueue === EMPTY_QUEUE) call.reqQueue = [];
+      call.reqQueue.push(data);
+    }
   },
   onReset(_conn, st, code) {
     const call = st.ctx as RelayCall | undefined;
@@ -567,6 +587,7 @@ const upstreamHandler: ConnectionHandler = {
       // Informational (1xx) headers are not the response.
       if (status.charCodeAt(0) === 0x31 && !endStream) return;
       call.upstreamResponded = true;
+      call.replayable = false;
       call.replay = null;
       const gs = fieldValue(fields, "grpc-status");
       if (status !== "200" && gs === undefined) {
@@ -617,14 +638,14 @@ const upstreamHandler: ConnectionHandler = {
     if (
       code === ErrorCode.REFUSED_STREAM &&
       !call.upstreamResponded &&
-      call.replay !== null &&
+      call.replayable &&
       call.attempts < 3
     ) {
       // The backend never processed the stream (REFUSED_STREAM, or above a GOAWAY's last stream id): replay it.
       call.attempts++;
-      call.reqQueue = call.replay.concat(call.reqQueue);
+      call.reqQueue = call.replay === null ? call.reqQueue : call.replay.concat(call.reqQueue);
       call.skipConsume += call.replayBytes;
-      call.replay = [];
+      call.replay = null;
       call.replayBytes = 0;
       call.ust = null;
       call.uconn = null;
@@ -735,7 +756,8 @@ export class RelayDataplane implements DataplaneApi {
     for (const [port, ls] of byPort) {
       const secure = ls.some((l) => l.protocol === "HTTPS");
       const contexts = secure ? await this.contextsFor(ls) : [];
-      prepared.push({ port, state: { router: compileRouter(ls), table }, contexts, secure });
+      const matchesHeaders = ls.some((l) => l.routes.some((r) => r.match.headers.length > 0));
+      prepared.push({ port, state: { router: compileRouter(ls), table, matchesHeaders }, contexts, secure });
     }
     // Bind every new port first, so a bind failure leaves the running configuration untouched.
     const created: RelayListener[] = [];
