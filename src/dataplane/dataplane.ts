@@ -11,7 +11,7 @@ import { GatewayError, GW_ERR_TLS } from "../util/errors.js";
 import { generateCertificate } from "../util/self-signed.js";
 import type { CallHost, ProxyCall } from "./proxy-stream.js";
 import { buildRuntime, type TableRuntime } from "./runtime.js";
-import { type CertKey, PortServer, type PortState } from "./server.js";
+import { type CertKey, contextOf, PortServer, type PortState } from "./server.js";
 import type { DataplaneApi, DataplaneOptions, DataplaneStats } from "./types.js";
 import { type Balancer, EndpointState } from "./upstream/cluster.js";
 import { DEFAULT_POOL_OPTIONS, type PoolOptions, SessionPool } from "./upstream/session-pool.js";
@@ -148,7 +148,21 @@ export class Dataplane implements DataplaneApi, CallHost {
     const out = new Map<IrListener, CertKey[]>();
     for (const l of listeners) {
       if (l.protocol !== "HTTPS" || l.tls === undefined) continue;
-      const certs: CertKey[] = l.tls.certificates.map((c) => ({ certPem: c.certPem, keyPem: c.keyPem }));
+      const certs: CertKey[] = [];
+      for (const c of l.tls.certificates) {
+        const ck = { certPem: c.certPem, keyPem: c.keyPem };
+        try {
+          // Checked before the swap: a certificate Node cannot load must not half-apply a table.
+          contextOf(ck);
+        } catch (e: unknown) {
+          throw new GatewayError(
+            GW_ERR_TLS,
+            `listener ${l.name}: certificate ${c.source} cannot be used: ${e instanceof Error ? e.message : String(e)}`,
+            { cause: e },
+          );
+        }
+        certs.push(ck);
+      }
       const gen = l.tls.generate;
       if (gen !== undefined && certs.length === 0) {
         const names = [...gen.dnsNames].sort();

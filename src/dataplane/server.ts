@@ -41,7 +41,8 @@ const SERVER_SETTINGS = { initialWindowSize: 1 << 20, enablePush: false };
 /** Keeps TLS contexts per certificate so SNI lookups do not rebuild them. */
 const contextCache = new WeakMap<CertKey, SecureContext>();
 
-function contextOf(c: CertKey): SecureContext {
+/** The TLS context of a certificate (cached); throws when the PEM cannot be used. */
+export function contextOf(c: CertKey): SecureContext {
   let ctx = contextCache.get(c);
   if (ctx === undefined) {
     ctx = createSecureContext({ cert: c.certPem, key: c.keyPem, ALPNProtocols: ["h2"] } as Parameters<
@@ -89,9 +90,13 @@ export class PortServer {
         maxSessionMemory: 64,
         ...(first === undefined ? {} : { cert: first.certPem, key: first.keyPem }),
         SNICallback: (servername, cb) => {
-          const c = this.certForServername(servername);
-          if (c === undefined) cb(new Error(`no certificate for ${servername}`));
-          else cb(null, contextOf(c));
+          try {
+            const c = this.certForServername(servername);
+            if (c === undefined) cb(new Error(`no certificate for ${servername}`));
+            else cb(null, contextOf(c));
+          } catch (e: unknown) {
+            cb(e instanceof Error ? e : new Error(String(e)));
+          }
         },
       });
       server.on("unknownProtocol", (socket: Socket) => socket.destroy());

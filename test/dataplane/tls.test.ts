@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { after, before, describe, it } from "node:test";
+import { GatewayError } from "../../src/util/errors.js";
 import { generateCertificate } from "../../src/util/self-signed.js";
 import {
   type Backend,
@@ -129,5 +130,26 @@ describe("data plane: TLS listeners and TLS upstreams", () => {
     );
     await gw.dp.apply(t);
     assert.equal(generated.length, 1, "the same names reuse the certificate and report nothing new");
+  });
+
+  it("a certificate that cannot be loaded rejects apply with GW_ERR_TLS and keeps the old table", async () => {
+    const before = gw.dp.version();
+    const bad = table(
+      [
+        listener("broken", 443, [], {
+          protocol: "HTTPS",
+          tls: { certificates: [{ certPem: "not a pem", keyPem: "nor this", source: "default/broken" }] },
+        }),
+      ],
+      [],
+      9,
+    );
+    await assert.rejects(gw.dp.apply(bad), (e: unknown) => {
+      assert.ok(GatewayError.is(e));
+      assert.equal(e.code, "GW_ERR_TLS");
+      assert.match(e.message, /listener gateway\/default\/gw\/listener\/broken: certificate default\/broken/);
+      return true;
+    });
+    assert.equal(gw.dp.version(), before);
   });
 });
