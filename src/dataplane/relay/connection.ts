@@ -66,6 +66,8 @@ export interface ConnectionOptions {
   maxHeaderListSize?: number;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** How long an accepted connection may take to send the client preface. */
 const PREFACE_TIMEOUT_MS = 10_000;
 
@@ -347,7 +349,18 @@ export class H2Connection {
         this.blocked.add(st);
         break;
       }
-      const chunk = out[0]!;
+      let chunk = out[0]!;
+      if (chunk.length < avail && out.length > 1) {
+        // Several queued pieces (reads cut frames anywhere): send them as one frame, since every frame costs
+        // the receiver a callback, and copying a few KiB is cheaper.
+        let total = 0;
+        let k = 0;
+        while (k < out.length && total + out[k]!.length <= avail) total += out[k++]!.length;
+        if (k > 1) {
+          chunk = Buffer.concat(out.splice(0, k, EMPTY), total);
+          out[0] = chunk;
+        }
+      }
       const n = Math.min(chunk.length, avail);
       const whole = n === chunk.length;
       const end = whole && out.length === 1 && st.outEnd && st.outTrailers === null;
