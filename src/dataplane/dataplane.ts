@@ -7,7 +7,8 @@
  * close gracefully; endpoints no longer named close their sessions once their streams end.
  */
 import type { IrCluster, IrListener, RoutingTable } from "../ir/routing-table.js";
-import { GatewayError, GW_ERR_TLS } from "../util/errors.js";
+import { validateRoutingTable } from "../ir/validate.js";
+import { GatewayError, GW_ERR_CONFIG, GW_ERR_TLS } from "../util/errors.js";
 import { generateCertificate } from "../util/self-signed.js";
 import type { CallHost, ProxyCall } from "./proxy-stream.js";
 import { buildRuntime, type TableRuntime } from "./runtime.js";
@@ -69,7 +70,17 @@ export class Dataplane implements DataplaneApi, CallHost {
   }
 
   private async applyNow(table: RoutingTable): Promise<void> {
-    if (this.closed) throw new GatewayError("GW_ERR_CONFIG", "the data plane is closed");
+    if (this.closed) throw new GatewayError(GW_ERR_CONFIG, "the data plane is closed");
+    try {
+      validateRoutingTable(table);
+    } catch (e: unknown) {
+      // A broken invariant is a translator bug: refuse the table, keep serving the last good one.
+      throw new GatewayError(
+        GW_ERR_CONFIG,
+        `routing table ${table.version} refused: ${e instanceof Error ? e.message : String(e)}`,
+        { cause: e },
+      );
+    }
     const runtime = buildRuntime(table, (c, host, port) => this.endpointFor(c, host, port), this.balancer);
     const certs = await this.certificates(table.listeners);
     const states = new Map<number, PortState>();

@@ -74,7 +74,12 @@ describe("data plane: request backpressure", () => {
       s.end();
     };
     pump();
-    const up = await upstreamStream;
+    const up = await Promise.race([
+      upstreamStream,
+      once(s, "close").then(() => {
+        throw new Error("the call ended before it reached the upstream");
+      }),
+    ]);
     await delay(OBSERVE_MS);
     assert.ok(blocked, "the writer never had to wait");
     assert.ok(written < 16 * 1024 * 1024, `the client wrote ${written} bytes to a stream nobody reads`);

@@ -160,6 +160,22 @@ describe("data plane: apply() swaps, close() drains, upstream stream limits", ()
     await dp.close(0);
   });
 
+  it("a table that breaks an IR invariant is refused with GW_ERR_CONFIG and the old one keeps serving", async () => {
+    const gw = await startGateway(tableFor(0));
+    gateways.push(gw);
+    const ca = cluster("a", [a.port]);
+    const broken = table([listener("http", 80, [route("zero", {}, forward([backend(ca, 0)]))])], [ca], 7);
+    await assert.rejects(gw.dp.apply(broken), (e: unknown) => {
+      assert.ok(GatewayError.is(e));
+      assert.equal(e.code, "GW_ERR_CONFIG");
+      assert.match(e.message, /routing table 7 refused: .*weights sum to 0/);
+      return true;
+    });
+    const c = testerClient(gw.target(80));
+    clients.push(c);
+    assert.equal((await unary(c, "Unary", {})).reply?.backend, "a");
+  });
+
   it("close() lets calls in flight finish, then stops", async () => {
     const gw = await startGateway(tableFor(0));
     const target = gw.target(80);

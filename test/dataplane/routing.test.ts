@@ -240,10 +240,12 @@ describe("data plane: gateway-made answers", () => {
               { method: { type: "Exact", service: "s", method: "Invalid" } },
               forward([invalidBackend("backend not found: default/missing")]),
             ),
+            // The translator turns a rule whose weights are all 0 into this answer (a forward action whose
+            // weights sum to 0 breaks an IR invariant and is refused by apply()).
             route(
               "zero",
               { method: { type: "Exact", service: "s", method: "Zero" } },
-              forward([backend(ca, 0)]),
+              { kind: "direct", grpcStatus: 14, message: "every backendRef of rule 0 has weight 0" },
             ),
             route(
               "noep",

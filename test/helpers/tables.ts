@@ -123,6 +123,8 @@ export function listener(
 
 export function table(listeners: IrListener[], clusters: IrCluster[], version = 1): RoutingTable {
   const cs: Record<string, IrCluster> = {};
-  for (const c of [...clusters].sort((a, b) => a.name.localeCompare(b.name))) cs[c.name] = c;
+  // Sorted by code unit, as the IR requires.
+  for (const c of [...clusters].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)))
+    cs[c.name] = c;
   return { version, listeners, clusters: cs };
 }
