@@ -46,7 +46,7 @@ export class Dataplane implements DataplaneApi, CallHost {
 
   constructor(opts: DataplaneOptions = {}, upstream: UpstreamOptions = {}) {
     this.opts = opts;
-    this.balancer = upstream.balancer ?? "round-robin";
+    this.balancer = upstream.balancer ?? opts.balancer ?? "round-robin";
     const { balancer: _b, ...pool } = upstream;
     this.poolOptions = {
       ...DEFAULT_POOL_OPTIONS,

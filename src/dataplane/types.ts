@@ -36,6 +36,11 @@ export interface DataplaneOptions {
    * (`IrTls.generate`), so the runner can write it where clients can trust it and log the path.
    */
   onCertificateGenerated?: (listener: string, dnsNames: string[], certPem: string) => void;
+  /**
+   * How a call picks among a backend's ready endpoints: `round-robin` (default) or `least-request` (the
+   * fewer calls in flight of two random endpoints).
+   */
+  balancer?: "round-robin" | "least-request";
 }
 
 /** Counters the admin `/metrics` endpoint reads. */
