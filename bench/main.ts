@@ -14,7 +14,7 @@ import { installMissing, missingBinaries } from "./lib/install.js";
 import { type BenchOptions, HELP, parseOptions, UsageError } from "./lib/options.js";
 import { installCleanup, setClockTicks, start, stop, stopAll, treeCpuSeconds } from "./lib/procs.js";
 import { hotFunctions } from "./lib/profile.js";
-import { type MachineInfo, type Results, renderReport, writeResults } from "./lib/report.js";
+import { type LatencyRow, type MachineInfo, type Results, renderReport, writeResults } from "./lib/report.js";
 import { median } from "./lib/stats.js";
 import {
   type Backend,
@@ -212,6 +212,53 @@ async function unaryPhase(
   }
 }
 
+/** Interleaved, repeated h2load runs of every target at one load; medians of p50, p99 and achieved rate. */
+async function latencyRuns(
+  opts: BenchOptions,
+  backend: Backend,
+  targets: RunningTarget[],
+  bodyFile: string,
+  outDir: string,
+  load: Load,
+  tag: string,
+): Promise<LatencyRow[]> {
+  const offered = load.rpsPerConnection === undefined ? Number.NaN : load.rpsPerConnection * load.connections;
+  const samples = new Map<string, { p50: number[]; p99: number[]; rate: number[] }>(
+    targets.map((t) => [t.name, { p50: [], p99: [], rate: [] }]),
+  );
+  for (let rep = 0; rep < opts.shortReps; rep++) {
+    for (const t of rotate(targets, rep)) {
+      const r = await runH2load({
+        port: t.port,
+        path: "/helloworld.Greeter/SayHello",
+        bodyFile,
+        load,
+        outDir,
+        tag: `${tag}-${backend.kind}-${t.name}-${rep}`,
+      });
+      const s = samples.get(t.name);
+      s?.p50.push(r.p50Ms);
+      s?.p99.push(r.p99Ms);
+      s?.rate.push(r.reqPerSec);
+      log(
+        `bench: ${tag} ${backend.kind} ${t.name}${Number.isFinite(offered) ? ` at ${offered} req/s` : ""}: ` +
+          `p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms`,
+      );
+    }
+  }
+  return targets.map((t) => {
+    const s = samples.get(t.name) ?? { p50: [], p99: [], rate: [] };
+    return {
+      backend: backend.kind,
+      target: t.name,
+      offeredPerSec: offered,
+      achievedPerSec: median(s.rate),
+      p50Ms: median(s.p50),
+      p99Ms: median(s.p99),
+    };
+  });
+}
+
 async function latencyPhase(
   opts: BenchOptions,
   backend: Backend,
@@ -233,41 +280,10 @@ async function latencyPhase(
     durationSec: opts.durationSec,
     rpsPerConnection: perConn,
   };
-  const samples = new Map<string, { p50: number[]; p99: number[]; rate: number[] }>(
-    targets.map((t) => [t.name, { p50: [], p99: [], rate: [] }]),
-  );
-  for (let rep = 0; rep < opts.shortReps; rep++) {
-    for (const t of rotate(targets, rep)) {
-      const r = await runH2load({
-        port: t.port,
-        path: "/helloworld.Greeter/SayHello",
-        bodyFile,
-        load,
-        outDir,
-        tag: `latency-${backend.kind}-${t.name}-${rep}`,
-      });
-      const s = samples.get(t.name);
-      s?.p50.push(r.p50Ms);
-      s?.p99.push(r.p99Ms);
-      s?.rate.push(r.reqPerSec);
-      log(
-        `bench: latency ${backend.kind} ${t.name} at ${perConn * opts.connections} req/s: ` +
-          `p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms`,
-      );
-    }
-  }
-  for (const t of targets) {
-    const s = samples.get(t.name);
-    if (!s) continue;
-    results.latency.push({
-      backend: backend.kind,
-      target: t.name,
-      offeredPerSec: perConn * opts.connections,
-      achievedPerSec: median(s.rate),
-      p50Ms: median(s.p50),
-      p99Ms: median(s.p99),
-    });
-  }
+  results.latency.push(...(await latencyRuns(opts, backend, targets, bodyFile, outDir, load, "latency")));
+  // The same calls one at a time on one connection: what the proxy adds to a call when nothing queues.
+  const serial: Load = { connections: 1, streams: 1, durationSec: Math.min(opts.durationSec, 5) };
+  results.serial.push(...(await latencyRuns(opts, backend, targets, bodyFile, outDir, serial, "serial")));
 }
 
 async function streamingPhase(
@@ -428,6 +444,7 @@ async function main(argv: string[]): Promise<number> {
     options: opts,
     unary: [],
     latency: [],
+    serial: [],
     streaming: [],
     micro: [],
     problems: [],

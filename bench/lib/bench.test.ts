@@ -199,6 +199,7 @@ function results(section: string): Results {
       },
     ],
     latency: [],
+    serial: [],
     streaming: [],
     micro: [],
     skipped: [],

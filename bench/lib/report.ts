@@ -82,6 +82,8 @@ export interface Results {
   gateway?: GatewayFeatures & { runtime: string };
   unary: UnaryRow[];
   latency: LatencyRow[];
+  /** Latency of calls made one at a time on one connection (nothing queues). */
+  serial: LatencyRow[];
   streaming: StreamingRow[];
   micro: MicroRow[];
   /** Targets or phases that could not run, and why. */
@@ -142,10 +144,10 @@ function unaryTable(r: Results): string {
   );
 }
 
-function latencyTable(r: Results): string {
-  const rows = r.latency.map((l) => {
-    const d = r.latency.find((x) => x.backend === l.backend && x.target === "direct");
-    const h = r.latency.find((x) => x.backend === l.backend && x.target === "haproxy");
+function latencyTable(rowsIn: LatencyRow[]): string {
+  const rows = rowsIn.map((l) => {
+    const d = rowsIn.find((x) => x.backend === l.backend && x.target === "direct");
+    const h = rowsIn.find((x) => x.backend === l.backend && x.target === "haproxy");
     return [
       l.backend,
       l.target,
@@ -251,6 +253,13 @@ function goals(r: Results): string[] {
     out.push(
       `${mark(Number.isFinite(added) ? added <= 1000 : undefined)} ${g}: p99 added at ${Math.round(r.options.latencyLoad * 100)}% load <= 1 ms (${fmt(added, 0)} us)`,
     );
+    const sg = r.serial.find((l) => l.backend === "greeter" && l.target === g);
+    const sd = r.serial.find((l) => l.backend === "greeter" && l.target === "direct");
+    if (sg && sd) {
+      out.push(
+        `info ${g}: one call at a time adds p50 ${fmt((sg.p50Ms - sd.p50Ms) * 1000, 0)} us, p99 ${fmt((sg.p99Ms - sd.p99Ms) * 1000, 0)} us`,
+      );
+    }
     for (const mode of ["download", "echo"] as const) {
       const sg = r.streaming.find((s) => s.mode === mode && s.target === g);
       const sd = r.streaming.find((s) => s.mode === mode && s.target === "direct");
@@ -301,8 +310,11 @@ export function renderReport(r: Results): string {
   if (r.latency.length > 0) {
     parts.push(
       `Latency at ${Math.round(o.latencyLoad * 100)}% of direct's saturated rate (h2load --rps starts calls in ` +
-        `batches every 10 ms, so figures include queueing behind a batch, alike for every target)\n\n${latencyTable(r)}`,
+        `batches every 10 ms, so figures include queueing behind a batch, alike for every target)\n\n${latencyTable(r.latency)}`,
     );
+  }
+  if (r.serial.length > 0) {
+    parts.push(`Latency of one call at a time (1 connection, 1 stream)\n\n${latencyTable(r.serial)}`);
   }
   if (r.streaming.length > 0) {
     parts.push(
