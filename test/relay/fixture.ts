@@ -108,8 +108,10 @@ export function listener(spec: ListenerSpec): IrListener {
 }
 
 export function table(listeners: ListenerSpec[], clusters: IrCluster[], version = 1): RoutingTable {
+  // The IR keeps cluster keys sorted (an invariant apply() checks).
   const c: Record<string, IrCluster> = {};
-  for (const x of clusters) c[x.name] = x;
+  for (const x of [...clusters].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)))
+    c[x.name] = x;
   return { version, listeners: listeners.map(listener), clusters: c };
 }
 

@@ -173,11 +173,6 @@ describe("relay balancing: weights and invalid backends", () => {
                   { invalid: { message: "backend default/missing not found" } },
                 ],
               },
-              {
-                name: "zero",
-                match: exact("helloworld.Greeter"),
-                backends: [{ cluster: cs[3]!.name, weight: 0 }],
-              },
             ],
           },
         ],
@@ -215,14 +210,6 @@ describe("relay balancing: weights and invalid backends", () => {
     assert.equal(bad.length + good.length, 200);
     assert.ok(bad.length > 60 && bad.length < 140, `${bad.length} of 200 failed`);
     assert.equal(bad[0]?.details, "backend default/missing not found");
-  });
-
-  it("all weights 0 answers UNAVAILABLE", async () => {
-    const client = greeterClient(relay.target());
-    const r = await sayHello(client, "x");
-    closeAll(client);
-    assert.equal(r.code, 14);
-    assert.match(r.details, /weight 0/);
   });
 
   it("round-robins across the endpoints of a cluster", async () => {

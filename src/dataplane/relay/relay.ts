@@ -25,6 +25,7 @@ import type {
   IrRoute,
   RoutingTable,
 } from "../../ir/routing-table.js";
+import { validateRoutingTable } from "../../ir/validate.js";
 import { GatewayError, GW_ERR_BIND, GW_ERR_CONFIG, GW_ERR_TLS } from "../../util/errors.js";
 import { generateCertificate } from "../../util/self-signed.js";
 import {
@@ -725,8 +726,9 @@ export class RelayDataplane implements DataplaneApi {
 
   /**
    * Swaps the routing table atomically: binds new ports first, then switches every port's state in one
-   * synchronous step, then closes ports no longer used. Rejects with a GatewayError (GW_ERR_BIND, naming the
-   * port) when a new port cannot be bound, keeping the old table serving. Applies run one at a time.
+   * synchronous step, then closes ports no longer used. Rejects with a GatewayError, keeping the old table
+   * serving, when a new port cannot be bound (GW_ERR_BIND, naming the port) or the table breaks an IR
+   * invariant (GW_ERR_CONFIG). Applies run one at a time.
    */
   apply(table: RoutingTable): Promise<void> {
     const next = this.queue.then(() => this.applyNow(table));
@@ -741,6 +743,13 @@ export class RelayDataplane implements DataplaneApi {
 
   private async applyNow(table: RoutingTable): Promise<void> {
     if (this.closing) throw new GatewayError(GW_ERR_CONFIG, "the data plane is closed");
+    try {
+      validateRoutingTable(table);
+    } catch (e: unknown) {
+      // A broken invariant is a translator bug: refuse the table and keep serving the last good one.
+      const why = e instanceof Error ? e.message : String(e);
+      throw new GatewayError(GW_ERR_CONFIG, `routing table ${table.version} refused: ${why}`, { cause: e });
+    }
     const byPort = new Map<number, IrListener[]>();
     for (const l of table.listeners) {
       const list = byPort.get(l.port);
