@@ -30,9 +30,9 @@ test("serve options: valid command lines", () => {
         "--cert-dir",
         "/c",
       ],
-      want: { logFormat: "pretty", logLevel: "debug", drainTimeoutMs: 0, certDir: "/c", dataplane: "http2" },
+      want: { logFormat: "pretty", logLevel: "debug", drainTimeoutMs: 0, certDir: "/c", dataplane: "relay" },
     },
-    { argv: ["-f", "a", "--dataplane", "relay"], want: { dataplane: "relay", lattice: {} } },
+    { argv: ["-f", "a", "--dataplane", "http2"], want: { dataplane: "http2", lattice: {} } },
     {
       argv: [
         "-f",

@@ -30,7 +30,10 @@ export interface ServeOptions {
   certDir: string;
   /** Quiet time after a file change before reloading, in ms. Default 200. */
   debounceMs: number;
-  /** Data path: `http2` (node:http2, the default) or `relay` (the frame-level HTTP/2 relay). */
+  /**
+   * Data path: `relay` (the frame-level HTTP/2 relay, the default: no node:http2 stream objects per call, about
+   * a quarter of the CPU per call, see bench/RESULTS.md) or `http2` (node:http2 server and client streams).
+   */
   dataplane: DataplaneKind;
   /** Lattice-profile options (`--domain-suffix`, `--method-case`, `--rules-per-listener`), as `validate` takes them. */
   lattice: LatticeFlagOptions;
@@ -60,7 +63,7 @@ options:
       --drain-timeout MS       on SIGTERM, how long calls in flight may finish (default ${DEFAULT_DRAIN_TIMEOUT_MS})
       --cert-dir DIR           where generated listener certificates are written (default ${defaultCertDir()})
       --debounce MS            quiet time after a file change before reloading (default ${DEFAULT_DEBOUNCE_MS})
-      --dataplane http2|relay  data path: node:http2 streams (default) or the frame-level HTTP/2 relay
+      --dataplane relay|http2  data path: the frame-level HTTP/2 relay (default) or node:http2 streams
       --domain-suffix SUFFIX   Lattice profile: suffix of assigned domain names (as validate and plan)
       --method-case CASE       Lattice profile: insensitive (default) or sensitive method matching
       --rules-per-listener N   Lattice profile: the account's rules-per-listener quota (default 10)
@@ -177,7 +180,7 @@ export function parseServeArgs(argv: string[]): ParseResult {
       message: `--debounce "${str(values.debounce)}": expected a whole number of milliseconds, 0..3600000`,
     };
   }
-  const dataplane = str(values.dataplane) ?? "http2";
+  const dataplane = str(values.dataplane) ?? "relay";
   if (!(DATAPLANE_KINDS as readonly string[]).includes(dataplane)) {
     return {
       kind: "error",
