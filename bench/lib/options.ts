@@ -52,7 +52,8 @@ const HELP = `usage: npm run bench -- [options]     (node scripts/bench.mjs [opt
   --smoke                 short check that the suite works (< 60 s; no apt-get; skips what is missing)
   --phases LIST           unary,latency,streaming,micro (all)                  BENCH_PHASES
   --backends LIST         greeter,fixed                                        BENCH_BACKENDS
-  --targets LIST          direct,grpcroute,grpcroute-relay,haproxy,nginx        BENCH_TARGETS
+  --targets LIST          direct,grpcroute-http2,grpcroute-relay,haproxy,nginx  BENCH_TARGETS
+                          (grpcroute = serve's default data path, no --dataplane flag)
   --stream-targets LIST  targets of the streaming phase (all; smoke: direct, grpcroute*) BENCH_STREAM_TARGETS
   --connections N         h2load connections (8)                               BENCH_CONNECTIONS
   --streams N             concurrent streams per connection (16)               BENCH_STREAMS
@@ -135,13 +136,15 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     if (b !== "greeter" && b !== "fixed")
       throw new UsageError(`--backends: unknown backend "${b}" (greeter, fixed)`);
   }
-  const targets = list(str("targets", "BENCH_TARGETS", "direct,grpcroute,grpcroute-relay,haproxy,nginx"));
+  const targets = list(
+    str("targets", "BENCH_TARGETS", "direct,grpcroute-http2,grpcroute-relay,haproxy,nginx"),
+  );
   if (!targets.includes("direct")) targets.unshift("direct");
   const streamTargets = list(
     str(
       "stream-targets",
       "BENCH_STREAM_TARGETS",
-      smoke ? "direct,grpcroute,grpcroute-relay" : targets.join(","),
+      smoke ? "direct,grpcroute-http2,grpcroute-relay" : targets.join(","),
     ),
   );
   const runtime = str("gateway-runtime", "BENCH_GATEWAY_RUNTIME", smoke ? "tsx" : "dist");

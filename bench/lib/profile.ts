@@ -53,8 +53,11 @@ export function hotFunctions(dir: string, root: string, top = 15): HotFunction[]
       const us = Math.max(0, deltas[i] ?? 0);
       total += us;
       const url = n.callFrame.url.replace(/^file:\/\//, "");
-      const where =
-        url === "" ? "" : `${url.startsWith("/") ? relative(root, url) : url}:${n.callFrame.lineNumber + 1}`;
+      // The compiled gateway lives in bench/out/<run>/dist/: name its files dist/... for readability.
+      const file = url.startsWith("/")
+        ? relative(root, url).replace(/^bench\/out\/[^/]+\/dist\//, "dist/")
+        : url;
+      const where = url === "" ? "" : `${file}:${n.callFrame.lineNumber + 1}`;
       const name = n.callFrame.functionName || "(anonymous)";
       const key = `${name}@${where}`;
       const e = byKey.get(key);

@@ -158,7 +158,7 @@ export function nginx(s: ProxySettings): TargetKind {
 export interface GatewayFeatures {
   /** Why the gateway cannot run, or undefined. */
   missing?: string;
-  /** `--dataplane relay` exists. */
+  /** `--dataplane http2|relay` exists. */
   relay: boolean;
   /** `--workers` exists. */
   workers: boolean;
@@ -337,21 +337,24 @@ export interface GatewayTargetOptions {
   runtime: GatewayRuntime;
   features: GatewayFeatures;
   settings: ProxySettings;
-  /** `--dataplane relay` when true. */
-  relay: boolean;
+  /** `--dataplane` value to pass; absent: serve's default data path. */
+  dataplane?: "http2" | "relay";
   /** Run under `node --cpu-prof`, profiles written to `<dir>/profile/`. */
   profile: boolean;
   /** Extra `serve` arguments. */
   extraArgs: string[];
 }
 
-/** grpcroute `serve` on manifests written for the backend; node:http2 data path or the relay. */
+/**
+ * grpcroute `serve` on manifests written for the backend, on a named data path (node:http2 streams or the
+ * frame-level relay: named explicitly, since serve's default has changed) or on serve's default.
+ */
 export function grpcroute(o: GatewayTargetOptions): TargetKind {
   return {
     name: o.name,
     unavailable() {
       if (o.features.missing !== undefined) return o.features.missing;
-      if (o.relay && !o.features.relay) return "`serve --help` has no --dataplane option yet";
+      if (o.dataplane !== undefined && !o.features.relay) return "`serve --help` has no --dataplane option";
       return undefined;
     },
     async start(backend, outDir) {
@@ -371,7 +374,7 @@ export function grpcroute(o: GatewayTargetOptions): TargetKind {
       ];
       if (o.features.admin) args.push("--admin", `127.0.0.1:${adminPort}`);
       if (o.features.workers) args.push("--workers", String(o.settings.workers));
-      if (o.relay) args.push("--dataplane", "relay");
+      if (o.dataplane !== undefined) args.push("--dataplane", o.dataplane);
       args.push(...o.extraArgs);
       const [cmd, ...pre] = o.runtime.argv;
       if (o.profile) pre.unshift("--cpu-prof", `--cpu-prof-dir=${join(dir, "profile")}`);
