@@ -10,6 +10,7 @@ import { formatIssue, loadPaths } from "../../api/parse.js";
 import { explainCall, renderExplanation } from "../../dataplane/explain.js";
 import { translate } from "../../translate/translator.js";
 import type { TranslateOptions } from "../../translate/types.js";
+import { applyLatticeFlag, LATTICE_FLAGS, LATTICE_FLAGS_HELP } from "../lattice-flags.js";
 
 export const EXPLAIN_USAGE = `usage: grpcroute explain -f PATH [-f PATH ...] --authority HOST[:PORT] --path /SERVICE/METHOD
                          [-H NAME=VALUE ...] [--port N] [-o text|json]
@@ -24,8 +25,7 @@ options:
   -H, --header NAME=VALUE a request header (metadata) of the call (repeatable)
   --port N                only this listener port (default: the authority's port, else every port)
   -o, --output FORMAT     text (default) or json
-  --domain-suffix SUFFIX  Lattice profile: suffix of assigned domain names
-  --method-case CASE      Lattice profile: insensitive (default) or sensitive method matching
+${LATTICE_FLAGS_HELP}
   -h, --help              this text
 
 exit: 0 the call would reach a backend; 1 the gateway would answer it itself;
@@ -56,8 +56,7 @@ const VALUED = new Set([
   "--port",
   "-o",
   "--output",
-  "--domain-suffix",
-  "--method-case",
+  ...LATTICE_FLAGS,
 ]);
 
 /** Parses the command line; never throws. */
@@ -116,14 +115,12 @@ export function parseExplainArgs(argv: readonly string[]): Parsed {
         break;
       }
       case "--domain-suffix":
-        lattice.domainSuffix = value;
-        break;
       case "--method-case":
-        if (value !== "insensitive" && value !== "sensitive") {
-          return { kind: "error", message: `--method-case must be insensitive or sensitive, not "${value}"` };
-        }
-        lattice.methodCase = value;
+      case "--rules-per-listener": {
+        const error = applyLatticeFlag(name, value, lattice);
+        if (error !== undefined) return { kind: "error", message: error };
         break;
+      }
       default:
         if (value !== "text" && value !== "json") {
           return { kind: "error", message: `${name} must be text or json, not "${value}"` };
