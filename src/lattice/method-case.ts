@@ -1,5 +1,5 @@
 /**
- * Method matching case of a Lattice-profile route. The seed's docs say "All method matches are currently
+ * Method matching case of a Lattice-profile route. The AWS GRPCRoute page says "All method matches are currently
  * case-insensitive" (the controller then left `pathMatch.caseSensitive` unset, Lattice's default false);
  * AWS releases since late 2023 send `caseSensitive: true`. Both are offered: annotation
  * `grpcroute.dev/lattice-method-match: case-sensitive | case-insensitive` on the route wins over the same

@@ -366,7 +366,7 @@ export function planLattice(
       const byRule = new Map<number, IrRoute>();
       for (const r of irRoutes) if (!byRule.has(r.source.rule)) byRule.set(r.source.rule, r);
       for (const [ruleIndex, ir] of byRule) {
-        // pathMatch.caseSensitive follows the route's method-case setting: false is what the seed describes
+        // pathMatch.caseSensitive follows the route's method-case setting: false is what the AWS GRPCRoute page describes
         // (the controller left it unset, Lattice's default), true what AWS releases since late 2023 send.
         const caseInsensitive = methodCaseInsensitive(
           route.metadata.annotations,

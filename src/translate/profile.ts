@@ -148,7 +148,7 @@ export interface GatewayProfile {
 
   /**
    * Whether method matches of this route compare without regard to case (`IrMethodMatch.caseInsensitive`).
-   * Standard: false (the Gateway API is case-sensitive); Lattice: the seed's case-insensitive matching
+   * Standard: false (the Gateway API is case-sensitive); Lattice: the case-insensitive matching the AWS GRPCRoute page states
    * unless switched off.
    */
   methodCaseInsensitive(route: GRPCRoute, ctx: ProfileContext): boolean;

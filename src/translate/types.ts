@@ -21,7 +21,7 @@ export interface TranslateOptions {
   lattice?: {
     /** Suffix of generated Lattice domain names. Default `vpc-lattice-svcs.us-west-2.on.aws`. */
     domainSuffix?: string;
-    /** Default method matching for Lattice routes: `insensitive` (the seed's docs) or `sensitive` (AWS since late 2023). */
+    /** Default method matching for Lattice routes: `insensitive` (the AWS GRPCRoute page) or `sensitive` (AWS since late 2023). */
     methodCase?: "insensitive" | "sensitive";
     /**
      * Rules a Lattice listener takes (the adjustable "Rules per listener" quota): a route's rules past it,

@@ -1,5 +1,5 @@
 /**
- * The seed's example end to end over TLS: real grpc-js greeter backends, an in-process data plane fed by
+ * The AWS GRPCRoute page's example end to end over TLS: real grpc-js greeter backends, an in-process data plane fed by
  * translate(), and real grpc-js clients that trust the certificate the gateway generated for the Lattice
  * listener (it has no certificateRefs). Which rule and backend served a call is read from the backend's
  * answer and from the data plane's call report.
@@ -119,7 +119,7 @@ function load(text: string, file: string): ResourceSet {
   return r.resources;
 }
 
-describe("Lattice profile end to end over TLS (the seed's example)", () => {
+describe("Lattice profile end to end over TLS (the AWS GRPCRoute page's example)", () => {
   let b50051: Backend;
   let b443: Backend;
   let dataplane: Dataplane;
@@ -237,14 +237,14 @@ describe("Lattice profile end to end over TLS (the seed's example)", () => {
     httpStatus?: number;
   }[] = [
     {
-      name: "seed rule 2: SayHello reaches port 443",
+      name: "documented rule 2: SayHello reaches port 443",
       authority: () => assigned("greeter-grpc-route"),
       path: "/helloworld.Greeter/SayHello",
       backend: "greeter-443",
       rule: `${SEED_ROUTE}/rule/1/match/0`,
     },
     {
-      name: "seed rule 1: header testKey1 reaches port 50051, on any method",
+      name: "documented rule 1: header testKey1 reaches port 50051, on any method",
       authority: () => assigned("greeter-grpc-route"),
       path: "/helloworld.Greeter/SayHello",
       metadata: { testkey1: "testValue1" },

@@ -16,7 +16,7 @@ const EXAMPLE = fileURLToPath(new URL("../../examples/lattice/", import.meta.url
 const README = `${EXAMPLE}README.md`;
 const BLOCK = /(## The Lattice resources it becomes[\s\S]*?```yaml\n)([\s\S]*?)(```)/;
 
-test("examples/lattice: the seed's example plans cleanly and its README shows the current plan", async () => {
+test("examples/lattice: the AWS GRPCRoute page's example plans cleanly and its README shows the current plan", async () => {
   const loaded = await loadPaths([EXAMPLE]);
   assert.deepEqual(loaded.fatal, []);
   assert.deepEqual(

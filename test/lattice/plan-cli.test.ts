@@ -31,7 +31,7 @@ describe("grpcroute plan", () => {
     stderr?: RegExp;
   }[] = [
     {
-      name: "the seed's example plans cleanly (yaml)",
+      name: "the AWS GRPCRoute page's example plans cleanly (yaml)",
       args: ["plan", "-f", "examples/lattice"],
       code: 0,
       stdout: (out) => {

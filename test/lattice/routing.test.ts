@@ -1,5 +1,5 @@
 /**
- * The Lattice profile's routing decisions for the seed's example, without sockets: the example folder is
+ * The Lattice profile's routing decisions for the AWS GRPCRoute page's example, without sockets: the example folder is
  * read and translated, and the compiled router is asked which rule serves each call. The end-to-end test
  * (`e2e.test.ts`) makes the same calls over TLS through the data plane.
  */
@@ -32,7 +32,7 @@ function decide(router: Router, authority: string, c: Case): string | number | u
   return m.action.httpStatus ?? `grpc ${m.action.grpcStatus}`;
 }
 
-describe("Lattice routing of the seed's example", () => {
+describe("Lattice routing of the AWS GRPCRoute page's example", () => {
   let resources: ResourceSet;
   before(async () => {
     const loaded = await loadPaths([EXAMPLE]);

@@ -22,7 +22,7 @@ options:
   -f, --filename PATH     manifest file or folder (repeatable)
   -o, --output FORMAT     yaml (default) or json
   --domain-suffix SUFFIX  suffix of assigned domain names (default vpc-lattice-svcs.us-west-2.on.aws)
-  --method-case CASE      default method matching: insensitive (the seed's docs, default) or sensitive
+  --method-case CASE      default method matching: insensitive (the AWS GRPCRoute page, default) or sensitive
   --vpc-id ID             target group vpcIdentifier (the controller's CLUSTER_VPC_ID)
   --cluster-name NAME     ClusterName tag (the controller's CLUSTER_NAME)
   --account-id ID         account id in the ManagedBy tag

@@ -27,7 +27,7 @@ options:
                         Lattice profile: suffix of assigned domain names
                         (default vpc-lattice-svcs.us-west-2.on.aws), as for \`plan\`
   --method-case CASE    Lattice profile: default method matching, insensitive (the
-                        seed's docs, default) or sensitive (AWS releases since late 2023)
+                        AWS GRPCRoute page, default) or sensitive (AWS releases since late 2023)
   --rules-per-listener N
                         Lattice profile: the account's "Rules per listener" quota when
                         raised (default 10), as for \`plan\`

@@ -3,7 +3,7 @@
  * (PRODUCT.md section 3, docs/lattice.md). Compared with the standard profile it
  * - attaches GRPCRoute to HTTPS listeners only, and reports the kinds the AWS controller reports;
  * - rejects what a Lattice listener rule cannot express (limits in `lattice/limits.ts`), with status;
- * - matches methods without regard to case, as the seed's docs state (switchable), and header values
+ * - matches methods without regard to case, as the AWS controller's GRPCRoute page states (switchable), and header values
  *   without regard to case (the controller sends `caseSensitive: false`);
  * - orders a route's rules by Lattice priority (rule order, annotation overrides);
  * - answers on the route's assigned domain name and `hostnames[0]`, with a generated certificate when the
@@ -65,7 +65,7 @@ function routeCheck(route: GRPCRoute, ctx: ProfileContext): LatticeRouteCheck {
 
 /**
  * Whether a route's method matches ignore case: the route's `grpcroute.dev/lattice-method-match` annotation,
- * else the Gateway's, else `TranslateOptions.lattice.methodCase`, else case-insensitive (the seed's words:
+ * else the Gateway's, else `TranslateOptions.lattice.methodCase`, else case-insensitive (the AWS GRPCRoute page's words:
  * "All method matches are currently case-insensitive").
  */
 export function latticeMethodCaseInsensitive(route: GRPCRoute, ctx: ProfileContext): boolean {
