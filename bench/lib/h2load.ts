@@ -2,7 +2,7 @@
  * Drives h2load with real gRPC unary calls (length-prefixed protobuf body, `content-type: application/grpc`,
  * `te: trailers`, POST) and turns its summary and per-request log into figures.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { start, stop } from "./procs.js";
 import { percentile } from "./stats.js";
@@ -123,6 +123,8 @@ export async function runH2load(o: RunOptions): Promise<H2loadResult> {
   if (code !== 0) throw new Error(`h2load exited with ${code}:\n${text.slice(-800)}`);
   const s = parseSummary(text);
   const lat = readLatencies(reqLog);
+  // One line per call adds up to gigabytes over a full run: keep the per-call log only when asked.
+  if (process.env.BENCH_KEEP_LOGS !== "1") rmSync(reqLog, { force: true });
   return {
     succeeded: s.succeeded,
     failed: s.failed,

@@ -3,7 +3,7 @@
  * the way out (normal end, failure, Ctrl-C), so a run never leaves a backend or proxy behind.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { openSync, readdirSync, readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { createConnection } from "node:net";
 
 /** A started process and where its output went. */
@@ -60,7 +60,14 @@ export function start(name: string, cmd: string, args: string[], opts: StartOpti
 /** The last lines of a process's log, for error messages. */
 export function tail(p: Proc, lines = 15): string {
   try {
-    return readFileSync(p.logFile, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+    // Read only the end: a gateway's access log can be hundreds of MB.
+    const fd = openSync(p.logFile, "r");
+    const size = fstatSync(fd).size;
+    const len = Math.min(size, lines * 2048);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    closeSync(fd);
+    return buf.toString("utf8").trimEnd().split("\n").slice(-lines).join("\n");
   } catch {
     return "(no output)";
   }

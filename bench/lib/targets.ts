@@ -5,7 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, type Proc, start, stop, waitForLine, waitForPort } from "./procs.js";
+import { freePort, type Proc, start, stop, tail, waitForLine, waitForPort } from "./procs.js";
 
 /** Root of the repository (bench/lib/ -> ../..). */
 export const ROOT = new URL("../../", import.meta.url).pathname;
@@ -396,4 +396,8 @@ export function grpcroute(o: GatewayTargetOptions): TargetKind {
 export async function stopTarget(t: RunningTarget): Promise<void> {
   // A profiled gateway writes its profile while it exits: give it the time its drain takes.
   if (t.proc) await stop(t.proc, t.profileDir === undefined ? 3000 : 15_000);
+  // The gateway's access log runs to hundreds of MB per run: keep its last lines unless asked for all.
+  if (t.proc && t.name.startsWith("grpcroute") && process.env.BENCH_KEEP_LOGS !== "1") {
+    writeFileSync(t.proc.logFile, `${tail(t.proc, 200)}\n`);
+  }
 }
