@@ -1,12 +1,19 @@
 /**
  * One access-log line per call. The data plane reports calls on its hot path, so recording a call only
  * queues the report; lines are formatted and written in a batch on the next turn of the event loop.
+ *
+ * Access lines bypass the logger's per-line work: their fields are fixed and never secret, so they need no
+ * redaction, and every call of a batch ended within one turn of the event loop, so the batch shares one
+ * timestamp. Each line is one `JSON.stringify` of its fields behind the same `level`/`time`/`msg` prefix the
+ * logger writes, and the batch is one write to the logger's own destination (which renders it for
+ * `--log-format pretty` too). Profiles showed the logger's redaction and serialisation at about a third
+ * of the relay's CPU per call.
  * A burst beyond {@link ACCESS_QUEUE_LIMIT} pending lines is dropped and counted, so logging can never hold
  * unbounded memory or slow the proxy down.
  */
 import type { CallInfo } from "../dataplane/types.js";
 import { gatewayOf, grpcCodeName, listenerSection, routeParts } from "./call-fields.js";
-import type { Logger } from "./logger.js";
+import { type Logger, loggerStream } from "./logger.js";
 
 /** Pending lines above which new ones are dropped (and counted in a warning line). */
 export const ACCESS_QUEUE_LIMIT = 10_000;
@@ -71,9 +78,11 @@ export class AccessLog {
   #scheduled = false;
   #dropped = 0;
   readonly #log: Logger;
+  readonly #stream: { write(chunk: string): unknown };
 
   constructor(log: Logger) {
     this.#log = log;
+    this.#stream = loggerStream(log);
   }
 
   /** Queues one line. Cheap: no formatting or I/O happens here. */
@@ -98,7 +107,12 @@ export class AccessLog {
     this.#scheduled = false;
     const batch = this.#queue;
     this.#queue = [];
-    for (const info of batch) this.#log.info(accessLine(info), "access");
+    if (batch.length > 0 && this.#log.isLevelEnabled("info")) {
+      const prefix = `{"level":"info","time":"${new Date().toISOString()}","msg":"access",`;
+      let out = "";
+      for (const info of batch) out += `${prefix}${JSON.stringify(accessLine(info)).slice(1)}\n`;
+      this.#stream.write(out);
+    }
     if (this.#dropped > 0) {
       this.#log.warn({ dropped: this.#dropped }, "access log lines dropped");
       this.#dropped = 0;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { PassThrough } from "node:stream";
 import { test } from "node:test";
-import { accessLine } from "./access-log.js";
+import { AccessLog, accessLine } from "./access-log.js";
 import { createLogger } from "./logger.js";
 
 function capture(): { stream: PassThrough; text: () => string } {
@@ -87,4 +87,41 @@ test("access line fields from a call report", () => {
   assert.equal(noRoute.listener, "port/8080");
   assert.equal(noRoute.route, undefined);
   assert.equal(noRoute.durationMs, 0.123);
+});
+
+test("access lines: batched JSON lines in the logger's shape, through its destination", async () => {
+  const c = capture();
+  const log = createLogger({ stream: c.stream });
+  const access = new AccessLog(log);
+  access.record(call);
+  const { route: _route, ...noRoute } = call;
+  access.record({ ...noRoute, authority: 'quote"and\\backslash', grpcStatus: 12 });
+  assert.equal(c.text(), "", "nothing is written on the call's own path");
+  access.flush();
+  const lines = c
+    .text()
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(lines.length, 2);
+  assert.deepEqual(lines[0], { level: "info", time: lines[0]?.time, msg: "access", ...accessLine(call) });
+  assert.match(String(lines[0]?.time), /^\d{4}-\d\d-\d\dT.*Z$/);
+  assert.equal(lines[1]?.authority, 'quote"and\\backslash');
+  assert.equal(lines[1]?.grpcCode, "UNIMPLEMENTED");
+
+  const quiet = capture();
+  const warnOnly = new AccessLog(createLogger({ stream: quiet.stream, level: "warn" }));
+  warnOnly.record(call);
+  warnOnly.flush();
+  assert.equal(quiet.text(), "", "access lines are info: --log-level warn hides them");
+
+  const pretty = capture();
+  const prettyAccess = new AccessLog(createLogger({ stream: pretty.stream, format: "pretty" }));
+  prettyAccess.record(call);
+  prettyAccess.flush();
+  if (!pretty.text().includes("\n")) await once(pretty.stream, "data");
+  assert.match(
+    pretty.text(),
+    /INFO: a\.example \/helloworld\.Greeter\/SayHello -> 127\.0\.0\.1:5000 UNAVAILABLE 2\.5 ms/,
+  );
 });

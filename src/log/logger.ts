@@ -66,6 +66,14 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   return pino(options, pino.destination({ dest: 1, sync: false, minLength: 0 }));
 }
 
+/**
+ * The destination a logger writes its lines to (stdout's buffered writer, the pretty renderer, or a test's
+ * stream), for writers that format their own JSON lines in the logger's shape (the access log).
+ */
+export function loggerStream(log: Logger): { write(chunk: string): unknown } {
+  return (log as unknown as Record<symbol, { write(chunk: string): unknown }>)[pino.symbols.streamSym]!;
+}
+
 /** Pretty format: an access line reads as the call it records; other events show their `msg`. */
 function prettyMessage(log: Record<string, unknown>, messageKey: string): string {
   const msg = String(log[messageKey] ?? "");
