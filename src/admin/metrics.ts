@@ -6,8 +6,9 @@
  * one increment and one histogram observation.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { grpcCodeName } from "../dataplane/grpc-status.js";
 import type { CallInfo, DataplaneStats } from "../dataplane/types.js";
-import { gatewayOf, grpcCodeName, routeParts } from "../log/call-fields.js";
+import { gatewayOf, routeParts } from "../log/call-fields.js";
 
 /** Seconds. gRPC calls through a local proxy range from sub-millisecond to long-lived streams. */
 const DURATION_BUCKETS = [

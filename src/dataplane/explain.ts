@@ -4,7 +4,9 @@
  * lost. Built on the compiled router itself (its listener choice and `match()`), so an explanation never
  * disagrees with the proxy. Pure: no I/O.
  */
+
 import type { IrDirect, IrListener, IrMethodMatch, IrRoute, RoutingTable } from "../ir/routing-table.js";
+import { grpcCodeName } from "./grpc-status.js";
 import {
   type CompiledListener,
   type CompiledRoute,
@@ -256,30 +258,10 @@ export function explainCall(table: RoutingTable, call: ExplainCall): Explanation
   };
 }
 
-const GRPC_CODE_NAMES = [
-  "OK",
-  "CANCELLED",
-  "UNKNOWN",
-  "INVALID_ARGUMENT",
-  "DEADLINE_EXCEEDED",
-  "NOT_FOUND",
-  "ALREADY_EXISTS",
-  "PERMISSION_DENIED",
-  "RESOURCE_EXHAUSTED",
-  "FAILED_PRECONDITION",
-  "ABORTED",
-  "OUT_OF_RANGE",
-  "UNIMPLEMENTED",
-  "INTERNAL",
-  "UNAVAILABLE",
-  "DATA_LOSS",
-  "UNAUTHENTICATED",
-];
-
 function describeAnswer(a: ExplainedAnswer): string {
   if (a.httpStatus !== undefined) return `HTTP ${a.httpStatus} (no gRPC status): ${a.message}`;
   const code = a.grpcStatus ?? 14;
-  return `gRPC ${code} ${GRPC_CODE_NAMES[code] ?? ""}: ${a.message}`;
+  return `gRPC ${code} ${grpcCodeName(code)}: ${a.message}`;
 }
 
 /** Human-readable form of an explanation. */

@@ -27,6 +27,32 @@ export const GrpcCode = {
 } as const;
 
 /** Wire names of the headers the data plane reads or writes. */
+/** gRPC status code names, indexed by code (the gRPC status code table). */
+export const GRPC_CODE_NAMES: readonly string[] = [
+  "OK",
+  "CANCELLED",
+  "UNKNOWN",
+  "INVALID_ARGUMENT",
+  "DEADLINE_EXCEEDED",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "OUT_OF_RANGE",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+  "UNAVAILABLE",
+  "DATA_LOSS",
+  "UNAUTHENTICATED",
+];
+
+/** The name of a gRPC status code, or the number as text for codes outside the table. */
+export function grpcCodeName(code: number): string {
+  return GRPC_CODE_NAMES[code] ?? String(code);
+}
+
 export const HEADER_GRPC_STATUS = "grpc-status";
 export const HEADER_GRPC_MESSAGE = "grpc-message";
 export const HEADER_GRPC_TIMEOUT = "grpc-timeout";

@@ -11,8 +11,10 @@
  * A burst beyond {@link ACCESS_QUEUE_LIMIT} pending lines is dropped and counted, so logging can never hold
  * unbounded memory or slow the proxy down.
  */
+
+import { grpcCodeName } from "../dataplane/grpc-status.js";
 import type { CallInfo } from "../dataplane/types.js";
-import { gatewayOf, grpcCodeName, listenerSection, routeParts } from "./call-fields.js";
+import { gatewayOf, listenerSection, routeParts } from "./call-fields.js";
 import { type Logger, loggerStream } from "./logger.js";
 
 /** Pending lines above which new ones are dropped (and counted in a warning line). */

@@ -1,36 +1,9 @@
 /**
  * Turns the data plane's per-call report into the labels shared by the access log and the metrics:
- * gateway, route (`namespace/name`), rule index and the gRPC status name. Results are cached by IR name so
- * the hot path does string work once per route, not once per call.
+ * gateway, route (`namespace/name`) and rule index (gRPC status names come from `dataplane/grpc-status.ts`).
+ * Results are cached by IR name so the hot path does string work once per route, not once per call.
  */
 import type { CallInfo } from "../dataplane/types.js";
-
-/** gRPC status code names, indexed by code (the gRPC status code table). */
-export const GRPC_CODE_NAMES: readonly string[] = [
-  "OK",
-  "CANCELLED",
-  "UNKNOWN",
-  "INVALID_ARGUMENT",
-  "DEADLINE_EXCEEDED",
-  "NOT_FOUND",
-  "ALREADY_EXISTS",
-  "PERMISSION_DENIED",
-  "RESOURCE_EXHAUSTED",
-  "FAILED_PRECONDITION",
-  "ABORTED",
-  "OUT_OF_RANGE",
-  "UNIMPLEMENTED",
-  "INTERNAL",
-  "UNAVAILABLE",
-  "DATA_LOSS",
-  "UNAUTHENTICATED",
-];
-
-/** The name of a gRPC status code, or the number as text for codes outside the table. */
-export function grpcCodeName(code: number): string {
-  return GRPC_CODE_NAMES[code] ?? String(code);
-}
-
 /** Route and rule of an IR route name `grpcroute/<ns>/<name>/rule/<i>/match/<j>`. */
 export interface RouteParts {
   /** `namespace/name` of the GRPCRoute. */
