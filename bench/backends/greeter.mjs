@@ -10,6 +10,7 @@
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { streamerService } from "../proto/streamer.mjs";
 
 const portArg = process.argv.indexOf("--port");
 const wantPort = portArg > 0 ? Number(process.argv[portArg + 1]) : 0;
@@ -17,29 +18,6 @@ const wantPort = portArg > 0 ? Number(process.argv[portArg + 1]) : 0;
 const protoPath = fileURLToPath(new URL("../proto/helloworld.proto", import.meta.url));
 const def = protoLoader.loadSync(protoPath, { keepCase: true, defaults: true });
 const helloworld = grpc.loadPackageDefinition(def).helloworld;
-
-const identity = (b) => b;
-/** bench.Streamer: raw-bytes methods, described by hand instead of by a .proto. */
-export const streamerService = {
-  Download: {
-    path: "/bench.Streamer/Download",
-    requestStream: false,
-    responseStream: true,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-  Echo: {
-    path: "/bench.Streamer/Echo",
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-};
 
 // One shared payload per size: the backend should spend its time sending, not filling buffers.
 const payloads = new Map();

@@ -6,6 +6,7 @@
 // Usage: node bench/clients/stream.mjs --target 127.0.0.1:PORT --mode download|echo
 //          [--size 1048576] [--seconds 5] [--concurrency 2] [--per-call 32] [--window 4]
 import * as grpc from "@grpc/grpc-js";
+import { streamerService } from "../proto/streamer.mjs";
 
 function arg(name, dflt) {
   const i = process.argv.indexOf(`--${name}`);
@@ -25,30 +26,7 @@ if (!target || !["download", "echo"].includes(mode) || !(size > 0) || !(seconds 
   process.exit(2);
 }
 
-const identity = (b) => b;
-const Client = grpc.makeGenericClientConstructor(
-  {
-    Download: {
-      path: "/bench.Streamer/Download",
-      requestStream: false,
-      responseStream: true,
-      requestSerialize: identity,
-      requestDeserialize: identity,
-      responseSerialize: identity,
-      responseDeserialize: identity,
-    },
-    Echo: {
-      path: "/bench.Streamer/Echo",
-      requestStream: true,
-      responseStream: true,
-      requestSerialize: identity,
-      requestDeserialize: identity,
-      responseSerialize: identity,
-      responseDeserialize: identity,
-    },
-  },
-  "Streamer",
-);
+const Client = grpc.makeGenericClientConstructor(streamerService, "Streamer");
 const client = new Client(target, grpc.credentials.createInsecure(), {
   "grpc.max_receive_message_length": 32 * 1024 * 1024,
   "grpc.max_send_message_length": 32 * 1024 * 1024,
