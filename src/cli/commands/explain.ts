@@ -10,6 +10,7 @@ import { formatIssue, loadPaths } from "../../api/parse.js";
 import { explainCall, renderExplanation } from "../../dataplane/explain.js";
 import { translate } from "../../translate/translator.js";
 import type { TranslateOptions } from "../../translate/types.js";
+import { scanOptions } from "../flags.js";
 import { applyLatticeFlag, LATTICE_FLAGS, LATTICE_FLAGS_HELP } from "../lattice-flags.js";
 
 export const EXPLAIN_USAGE = `usage: grpcroute explain -f PATH [-f PATH ...] --authority HOST[:PORT] --path /SERVICE/METHOD
@@ -59,6 +60,8 @@ const VALUED = new Set([
   ...LATTICE_FLAGS,
 ]);
 
+const EMPTY_ALLOWED = new Set(["--authority", "--path", "-H", "--header"]);
+
 /** Parses the command line; never throws. */
 export function parseExplainArgs(argv: readonly string[]): Parsed {
   const files: string[] = [];
@@ -68,26 +71,13 @@ export function parseExplainArgs(argv: readonly string[]): Parsed {
   let path: string | undefined;
   let port: number | undefined;
   let output: "text" | "json" = "text";
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? "";
-    if (arg === "-h" || arg === "--help") return { kind: "help" };
-    let name = arg;
-    let value: string | undefined;
-    const eq = arg.indexOf("=");
-    if (arg.startsWith("--") && eq > 0) {
-      name = arg.slice(0, eq);
-      value = arg.slice(eq + 1);
-    }
-    if (!VALUED.has(name)) return { kind: "error", message: `unknown argument "${arg}"` };
-    if (value === undefined) {
-      value = argv[i + 1];
-      i++;
-    }
-    if (value === undefined) return { kind: "error", message: `${name} needs a value` };
+  // An empty authority, path or header is a call the gateway can receive, so explain accepts it.
+  const scanned = scanOptions(argv, VALUED, EMPTY_ALLOWED);
+  if (scanned.kind !== "ok") return scanned;
+  for (const [name, value] of scanned.options) {
     switch (name) {
       case "-f":
       case "--filename":
-        if (value === "") return { kind: "error", message: `${name} needs a value` };
         files.push(value);
         break;
       case "--authority":

@@ -10,7 +10,8 @@ import { formatIssue, loadPaths } from "../../api/parse.js";
 import { type LatticePlanOptions, planDocument, planLattice } from "../../lattice/plan.js";
 import { translate } from "../../translate/translator.js";
 import type { TranslateOptions } from "../../translate/types.js";
-import { applyLatticeFlag } from "../lattice-flags.js";
+import { scanOptions } from "../flags.js";
+import { applyLatticeFlag, LATTICE_FLAGS } from "../lattice-flags.js";
 
 export const PLAN_USAGE = `usage: grpcroute plan -f PATH [-f PATH ...] [-o yaml|json] [options]
 
@@ -39,35 +40,25 @@ interface PlanArgs {
   opts: LatticePlanOptions;
 }
 
+const PLAN_FLAGS = new Set([
+  "-f",
+  "--filename",
+  "-o",
+  "--output",
+  ...LATTICE_FLAGS,
+  "--vpc-id",
+  "--cluster-name",
+  "--account-id",
+]);
+
 function parseArgs(argv: string[]): PlanArgs | { help: true } | { error: string } {
   const files: string[] = [];
   let output: "yaml" | "json" = "yaml";
   const opts: LatticePlanOptions = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? "";
-    if (a === "-h" || a === "--help") return { help: true };
-    const eq = a.startsWith("--") ? a.indexOf("=") : -1;
-    const flag = eq > 0 ? a.slice(0, eq) : a;
-    const known = [
-      "-f",
-      "--filename",
-      "-o",
-      "--output",
-      "--domain-suffix",
-      "--method-case",
-      "--vpc-id",
-      "--cluster-name",
-      "--account-id",
-      "--rules-per-listener",
-    ];
-    if (!known.includes(flag)) return { error: `unknown option "${a}"` };
-    let value: string | undefined;
-    if (eq > 0) value = a.slice(eq + 1);
-    else {
-      value = argv[i + 1];
-      i++;
-    }
-    if (value === undefined || value === "") return { error: `option ${flag} needs a value` };
+  const scanned = scanOptions(argv, PLAN_FLAGS);
+  if (scanned.kind === "help") return { help: true };
+  if (scanned.kind === "error") return { error: scanned.message };
+  for (const [flag, value] of scanned.options) {
     switch (flag) {
       case "-f":
       case "--filename":

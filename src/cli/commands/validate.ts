@@ -9,6 +9,7 @@
 import { formatIssue, loadPaths } from "../../api/parse.js";
 import { translate } from "../../translate/translator.js";
 import type { TranslateOptions } from "../../translate/types.js";
+import { scanOptions } from "../flags.js";
 import { applyLatticeFlag, LATTICE_FLAGS } from "../lattice-flags.js";
 import { renderStatusJson, renderStatusText, renderStatusYaml, statusProblems } from "../output.js";
 
@@ -65,31 +66,15 @@ export function parseValidateArgs(argv: readonly string[]): Parsed {
   const files: string[] = [];
   let format: Format = "text";
   const lattice: Lattice = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? "";
-    if (arg === "-h" || arg === "--help") return { kind: "help" };
-    let name = arg;
-    let value: string | undefined;
-    const eq = arg.indexOf("=");
-    if (arg.startsWith("--") && eq > 0) {
-      name = arg.slice(0, eq);
-      value = arg.slice(eq + 1);
-    }
-    if (VALUED.has(name)) {
-      if (value === undefined) {
-        value = argv[i + 1];
-        i++;
-      }
-      if (value === undefined || value === "") return { kind: "error", message: `${name} needs a value` };
-      if (name === "-f" || name === "--filename") files.push(value);
-      else if (LATTICE_FLAGS.includes(name)) {
-        const error = applyLatticeFlag(name, value, lattice);
-        if (error !== undefined) return { kind: "error", message: error };
-      } else if (value === "text" || value === "yaml" || value === "json") format = value;
-      else return { kind: "error", message: `${name} must be text, yaml or json, not "${value}"` };
-      continue;
-    }
-    return { kind: "error", message: `unknown argument "${arg}"` };
+  const scanned = scanOptions(argv, VALUED);
+  if (scanned.kind !== "ok") return scanned;
+  for (const [name, value] of scanned.options) {
+    if (name === "-f" || name === "--filename") files.push(value);
+    else if (LATTICE_FLAGS.includes(name)) {
+      const error = applyLatticeFlag(name, value, lattice);
+      if (error !== undefined) return { kind: "error", message: error };
+    } else if (value === "text" || value === "yaml" || value === "json") format = value;
+    else return { kind: "error", message: `${name} must be text, yaml or json, not "${value}"` };
   }
   if (files.length === 0) return { kind: "error", message: "at least one -f PATH is required" };
   return { kind: "run", files, format, lattice };
