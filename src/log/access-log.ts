@@ -74,6 +74,16 @@ export function accessLine(info: CallInfo): AccessLine {
   return line;
 }
 
+export interface AccessLogOptions {
+  /**
+   * Most bytes per write: a batch is cut at line ends into writes of at most this size (a longer line goes
+   * alone). Workers sharing stdout use the pipe's atomic write size. Default: one write per batch.
+   */
+  maxWriteBytes?: number;
+  /** Fields written first on every line (the worker's number). */
+  fields?: Record<string, unknown>;
+}
+
 /** Writes access-log lines in batches, off the call's own path. */
 export class AccessLog {
   #queue: CallInfo[] = [];
@@ -81,10 +91,17 @@ export class AccessLog {
   #dropped = 0;
   readonly #log: Logger;
   readonly #stream: { write(chunk: string): unknown };
+  readonly #maxWrite: number;
+  readonly #fields: string;
 
-  constructor(log: Logger) {
+  constructor(log: Logger, opts: AccessLogOptions = {}) {
     this.#log = log;
     this.#stream = loggerStream(log);
+    // Measured in characters: each is in the Latin-1 range (HTTP/2 header values are decoded as Latin-1, the
+    // rest is ASCII), so it takes at most two bytes in UTF-8.
+    this.#maxWrite = opts.maxWriteBytes !== undefined ? Math.floor(opts.maxWriteBytes / 2) : Infinity;
+    const fields = opts.fields !== undefined ? JSON.stringify(opts.fields).slice(1, -1) : "";
+    this.#fields = fields === "" ? "" : `${fields},`;
   }
 
   /** Queues one line. Cheap: no formatting or I/O happens here. */
@@ -110,9 +127,17 @@ export class AccessLog {
     const batch = this.#queue;
     this.#queue = [];
     if (batch.length > 0 && this.#log.isLevelEnabled("info")) {
-      const prefix = `{"level":"info","time":"${new Date().toISOString()}","msg":"access",`;
+      const prefix = `{"level":"info","time":"${new Date().toISOString()}",${this.#fields}"msg":"access",`;
+      const max = this.#maxWrite;
       let out = "";
-      for (const info of batch) out += `${prefix}${JSON.stringify(accessLine(info)).slice(1)}\n`;
+      for (const info of batch) {
+        const line = `${prefix}${JSON.stringify(accessLine(info)).slice(1)}\n`;
+        if (out.length > 0 && out.length + line.length > max) {
+          this.#stream.write(out);
+          out = "";
+        }
+        out += line;
+      }
       this.#stream.write(out);
     }
     if (this.#dropped > 0) {

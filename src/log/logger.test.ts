@@ -125,3 +125,29 @@ test("access lines: batched JSON lines in the logger's shape, through its destin
     /INFO: a\.example \/helloworld\.Greeter\/SayHello -> 127\.0\.0\.1:5000 UNAVAILABLE 2\.5 ms/,
   );
 });
+
+test("access lines of a worker: its number on every line, writes cut at line ends within the atomic size", () => {
+  const writes: string[] = [];
+  const stream = new PassThrough();
+  stream.on("data", (c: Buffer) => writes.push(c.toString("utf8")));
+  const log = createLogger({ stream });
+  const access = new AccessLog(log, { maxWriteBytes: 4096, fields: { worker: 3 } });
+  for (let i = 0; i < 100; i++) access.record({ ...call, authority: `host-${i}.example` });
+  access.flush();
+  assert.ok(writes.length > 1, "a batch larger than the atomic size is split");
+  for (const w of writes) {
+    assert.ok(Buffer.byteLength(w) <= 4096, `a write of ${Buffer.byteLength(w)} bytes`);
+    assert.ok(w.endsWith("\n"), "every write ends at a line end");
+  }
+  const lines = writes
+    .join("")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(lines.length, 100);
+  assert.deepEqual(
+    lines.map((l) => l.authority),
+    Array.from({ length: 100 }, (_, i) => `host-${i}.example`),
+  );
+  for (const l of lines) assert.equal(l.worker, 3);
+});

@@ -29,6 +29,13 @@ export interface LoggerOptions {
    * Where lines go. Default: stdout through an asynchronous destination. Tests pass a stream to read lines.
    */
   stream?: Writable;
+  /** Fields on every line (a worker's number). Default none. */
+  base?: Record<string, unknown>;
+  /**
+   * Most bytes per write to stdout. Workers sharing one pipe set it to the pipe's atomic size (4096), so
+   * lines of different processes never interleave. Default the destination's own (16 KiB).
+   */
+  maxWriteBytes?: number;
 }
 
 /**
@@ -43,7 +50,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const options: pino.LoggerOptions = {
     level,
     // `pid`/`hostname` add bytes to every access line and say nothing a process supervisor does not know.
-    base: null,
+    base: opts.base ?? null,
     timestamp: pino.stdTimeFunctions.isoTime,
     // Level as a word ("info"), not a number: readable with grep and stable across pino versions.
     formatters: { level: (label) => ({ level: label }) },
@@ -63,7 +70,15 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     return pino(options, stream);
   }
   if (opts.stream !== undefined) return pino(options, opts.stream);
-  return pino(options, pino.destination({ dest: 1, sync: false, minLength: 0 }));
+  return pino(
+    options,
+    pino.destination({
+      dest: 1,
+      sync: false,
+      minLength: 0,
+      ...(opts.maxWriteBytes !== undefined ? { maxWrite: opts.maxWriteBytes } : {}),
+    }),
+  );
 }
 
 /**
