@@ -5,7 +5,7 @@
  * once per (gateway, route, rule, backend, code) combination and cached; a call then costs two map lookups,
  * one increment and one histogram observation.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { grpcCodeName } from "../dataplane/grpc-status.js";
 import type { CallInfo, DataplaneStats } from "../dataplane/types.js";
 import { gatewayOf, routeParts } from "../log/call-fields.js";
@@ -17,6 +17,9 @@ const DURATION_BUCKETS = [
 
 /** Label combinations kept in the cache; beyond it, children are looked up by prom-client each time. */
 const CHILD_CACHE_LIMIT = 10_000;
+
+/** A registry's metrics as `Registry.getMetricsAsJSON()` gives them. */
+export type RegistryJson = Awaited<ReturnType<Registry["getMetricsAsJSON"]>>;
 
 type CallLabels = "gateway" | "route" | "rule" | "backend" | "grpc_code";
 
@@ -41,6 +44,7 @@ export class GatewayMetrics {
   readonly #version: Gauge;
   readonly #lastReloadOk: Gauge;
   readonly #children = new Map<string, CallChildren>();
+  #gather: (() => Promise<RegistryJson[]>) | undefined;
 
   constructor(opts: GatewayMetricsOptions = {}) {
     const registers = [this.registry];
@@ -136,9 +140,19 @@ export class GatewayMetrics {
     this.#lastReloadOk.set(0);
   }
 
-  /** The Prometheus text exposition of every metric. */
-  render(): Promise<string> {
-    return this.registry.metrics();
+  /**
+   * Adds other processes' registries (the data-plane workers') to {@link render}: counters, histograms and
+   * most gauges are summed, as prom-client's cluster aggregation does.
+   */
+  gatherFrom(gather: () => Promise<RegistryJson[]>): void {
+    this.#gather = gather;
+  }
+
+  /** The Prometheus text exposition of every metric (with the gathered registries added in). */
+  async render(): Promise<string> {
+    if (this.#gather === undefined) return this.registry.metrics();
+    const [own, others] = await Promise.all([this.registry.getMetricsAsJSON(), this.#gather()]);
+    return AggregatorRegistry.aggregate([own, ...others]).metrics();
   }
 
   /** Content type of {@link render}'s output. */

@@ -104,8 +104,8 @@ describe("gateway start-up", () => {
     const deps = fakeDeps(source);
     const wrapped = {
       ...deps,
-      createDataplane: (o: Parameters<typeof deps.createDataplane>[0]) => {
-        const dp = deps.createDataplane(o, "http2");
+      createDataplane: (...args: Parameters<typeof deps.createDataplane>) => {
+        const dp = deps.createDataplane(...args);
         deps.dataplane().busyPorts.add(8080);
         return dp;
       },
@@ -121,8 +121,8 @@ describe("gateway start-up", () => {
     const deps = fakeDeps(source);
     const wrapped = {
       ...deps,
-      createDataplane: (o: Parameters<typeof deps.createDataplane>[0]) => {
-        const dp = deps.createDataplane(o, "http2");
+      createDataplane: (...args: Parameters<typeof deps.createDataplane>) => {
+        const dp = deps.createDataplane(...args);
         deps.dataplane().busyPorts.add(8080);
         return dp;
       },

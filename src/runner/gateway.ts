@@ -16,6 +16,7 @@ import type { StatusReport, TranslateOptions, TranslateResult } from "../transla
 import { certificateWriter } from "./certificates.js";
 import { formatHostPort, type ServeOptions } from "./options.js";
 import { Runner, type RunnerDataplane, type RunnerSource } from "./runner.js";
+import { ClusterDataplane } from "./workers.js";
 
 /** The parts of the pipeline, injected so tests can replace them. */
 export interface GatewayDeps {
@@ -24,7 +25,21 @@ export interface GatewayDeps {
   translate(resources: ResourceSet, opts: TranslateOptions): TranslateResult;
   renderStatus(resources: ResourceSet, status: StatusReport): string;
   /** `kind` is the `--dataplane` choice. */
-  createDataplane(opts: DataplaneOptions, kind: ServeOptions["dataplane"]): RunnerDataplane;
+  createDataplane(
+    opts: DataplaneOptions,
+    kind: ServeOptions["dataplane"],
+    ctx: DataplaneContext,
+  ): RunnerDataplane;
+}
+
+/** What a data plane running in worker processes needs besides its options. */
+export interface DataplaneContext {
+  /** `--workers`. */
+  workers: number;
+  logFormat: ServeOptions["logFormat"];
+  logLevel: ServeOptions["logLevel"];
+  /** The gateway's logger (workers starting and dying are logged here). */
+  log: Logger;
 }
 
 export interface GatewayEnv {
@@ -78,7 +93,15 @@ export async function startGateway(
     onCertificateGenerated: certificateWriter(opts.certDir, log),
   };
   if (opts.address !== undefined) dpOptions.address = opts.address;
-  dataplane = deps.createDataplane(dpOptions, opts.dataplane);
+  const dp = deps.createDataplane(dpOptions, opts.dataplane, {
+    workers: opts.workers,
+    logFormat: opts.logFormat,
+    logLevel: opts.logLevel,
+    log,
+  });
+  dataplane = dp;
+  // Worker processes keep their own call metrics; /metrics adds them up with the gateway's own.
+  if (dp instanceof ClusterDataplane) metrics.gatherFrom(() => dp.collectMetrics());
   const runner = new Runner({
     source: deps.createSource(opts.files, { watch: opts.watch, debounceMs: opts.debounceMs, log }),
     translate: deps.translate,
@@ -106,7 +129,13 @@ export async function startGateway(
   }
   const adminText = formatHostPort(admin.host, admin.port);
   log.info(
-    { admin: adminText, files: opts.files, watch: opts.watch, dataplane: opts.dataplane },
+    {
+      admin: adminText,
+      files: opts.files,
+      watch: opts.watch,
+      dataplane: opts.dataplane,
+      workers: dp instanceof ClusterDataplane ? opts.workers : 1,
+    },
     "admin server listening",
   );
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { availableParallelism } from "node:os";
 import { test } from "node:test";
-import { formatHostPort, parseHostPort, parseServeArgs } from "./options.js";
+import { defaultWorkers, formatHostPort, parseHostPort, parseServeArgs } from "./options.js";
 
 test("serve options: valid command lines", () => {
   const cases: { argv: string[]; want: Record<string, unknown> }[] = [
@@ -33,6 +34,9 @@ test("serve options: valid command lines", () => {
       want: { logFormat: "pretty", logLevel: "debug", drainTimeoutMs: 0, certDir: "/c", dataplane: "relay" },
     },
     { argv: ["-f", "a", "--dataplane", "http2"], want: { dataplane: "http2", lattice: {} } },
+    { argv: ["-f", "a"], want: { workers: defaultWorkers() } },
+    { argv: ["-f", "a", "--workers", "1"], want: { workers: 1 } },
+    { argv: ["-f", "a", "--workers", "8"], want: { workers: 8 } },
     {
       argv: [
         "-f",
@@ -103,12 +107,22 @@ test("serve options: bad flags give a message naming the flag and what is expect
     },
     { argv: ["-f", "a", "--address", ""], error: /--address: the address is empty/ },
     { argv: ["-f", "a", "--dataplane", "h3"], error: /--dataplane "h3": expected one of http2, relay/ },
+    {
+      argv: ["-f", "a", "--workers", "0"],
+      error: /--workers "0": expected a whole number of processes, 1\.\.256/,
+    },
+    { argv: ["-f", "a", "--workers", "257"], error: /--workers "257"/ },
+    { argv: ["-f", "a", "--workers", "two"], error: /--workers "two"/ },
   ];
   for (const c of cases) {
     const r = parseServeArgs(c.argv);
     assert.equal(r.kind, "error", c.argv.join(" "));
     if (r.kind === "error") assert.match(r.message, c.error, c.argv.join(" "));
   }
+});
+
+test("--workers defaults to the number of cores", () => {
+  assert.equal(defaultWorkers(), Math.min(availableParallelism(), 256));
 });
 
 test("host:port parsing and formatting round-trip, IPv6 in brackets", () => {

@@ -3,6 +3,7 @@
  * a message naming the flag, the value and what is expected (the command prints it and exits 2).
  */
 import { isIP } from "node:net";
+import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { applyLatticeFlag, LATTICE_FLAGS, type LatticeFlagOptions } from "../cli/lattice-flags.js";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../log/logger.js";
@@ -37,6 +38,11 @@ export interface ServeOptions {
   dataplane: DataplaneKind;
   /** Lattice-profile options (`--domain-suffix`, `--method-case`, `--rules-per-listener`), as `validate` takes them. */
   lattice: LatticeFlagOptions;
+  /**
+   * Data-plane processes (`--workers`). Default: the number of cores. 1 runs the data plane in the gateway's
+   * own process; more run it in that many worker processes sharing the listening sockets (node:cluster).
+   */
+  workers: number;
 }
 
 /** The data paths `serve` can run. */
@@ -46,6 +52,12 @@ export type DataplaneKind = (typeof DATAPLANE_KINDS)[number];
 export const DEFAULT_ADMIN = { host: "127.0.0.1", port: 9901 } as const;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 export const DEFAULT_DEBOUNCE_MS = 200;
+export const MAX_WORKERS = 256;
+
+/** `--workers` when not given: one per core. */
+export function defaultWorkers(): number {
+  return Math.max(1, Math.min(availableParallelism(), MAX_WORKERS));
+}
 
 export const SERVE_USAGE = `usage: grpcroute serve -f PATH [-f PATH ...] [options]
 
@@ -64,6 +76,8 @@ options:
       --cert-dir DIR           where generated listener certificates are written (default ${defaultCertDir()})
       --debounce MS            quiet time after a file change before reloading (default ${DEFAULT_DEBOUNCE_MS})
       --dataplane relay|http2  data path: the frame-level HTTP/2 relay (default) or node:http2 streams
+      --workers N              data-plane processes sharing the listeners (default: one per core, here
+                               ${defaultWorkers()}); 1 keeps everything in one process
       --domain-suffix SUFFIX   Lattice profile: suffix of assigned domain names (as validate and plan)
       --method-case CASE       Lattice profile: insensitive (default) or sensitive method matching
       --rules-per-listener N   Lattice profile: the account's rules-per-listener quota (default 10)
@@ -101,6 +115,7 @@ export function parseServeArgs(argv: string[]): ParseResult {
         "cert-dir": { type: "string" },
         debounce: { type: "string" },
         dataplane: { type: "string" },
+        workers: { type: "string" },
         "domain-suffix": { type: "string" },
         "method-case": { type: "string" },
         "rules-per-listener": { type: "string" },
@@ -187,6 +202,17 @@ export function parseServeArgs(argv: string[]): ParseResult {
       message: `--dataplane "${dataplane}": expected one of ${DATAPLANE_KINDS.join(", ")}`,
     };
   }
+  let workers = defaultWorkers();
+  const workersArg = str(values.workers);
+  if (workersArg !== undefined) {
+    workers = /^\d+$/.test(workersArg) ? Number(workersArg) : Number.NaN;
+    if (!(workers >= 1 && workers <= MAX_WORKERS)) {
+      return {
+        kind: "error",
+        message: `--workers "${workersArg}": expected a whole number of processes, 1..${MAX_WORKERS}`,
+      };
+    }
+  }
   const certDir = str(values["cert-dir"]) ?? defaultCertDir();
   if (certDir === "") return { kind: "error", message: "--cert-dir: the directory is empty" };
 
@@ -210,6 +236,7 @@ export function parseServeArgs(argv: string[]): ParseResult {
     debounceMs: debounce,
     dataplane: dataplane as DataplaneKind,
     lattice,
+    workers,
   };
   if (address !== undefined) options.address = address;
   return { kind: "ok", options };

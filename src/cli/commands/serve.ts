@@ -9,6 +9,7 @@ import { RelayDataplane } from "../../dataplane/relay/index.js";
 import type { GatewayDeps } from "../../runner/gateway.js";
 import { serveGateway } from "../../runner/gateway.js";
 import { parseServeArgs, SERVE_USAGE } from "../../runner/options.js";
+import { ClusterDataplane, type ClusterDataplaneOptions } from "../../runner/workers.js";
 import { FileSource } from "../../sources/file-source.js";
 import { translate } from "../../translate/translator.js";
 import { renderStatusJson } from "../output.js";
@@ -24,7 +25,24 @@ const deps: GatewayDeps = {
     }),
   translate: (resources, opts) => translate(resources, opts),
   renderStatus: (resources, status) => renderStatusJson(resources, status),
-  createDataplane: (opts, kind) => (kind === "relay" ? new RelayDataplane(opts) : new Dataplane(opts)),
+  createDataplane: (opts, kind, ctx) => {
+    if (ctx.workers > 1) {
+      const cluster: ClusterDataplaneOptions = {
+        workers: ctx.workers,
+        kind,
+        record: "local",
+        logFormat: ctx.logFormat,
+        logLevel: ctx.logLevel,
+        log: ctx.log,
+      };
+      if (opts.address !== undefined) cluster.address = opts.address;
+      if (opts.portMap !== undefined) cluster.portMap = opts.portMap;
+      if (opts.onCertificateGenerated !== undefined)
+        cluster.onCertificateGenerated = opts.onCertificateGenerated;
+      return new ClusterDataplane(cluster);
+    }
+    return kind === "relay" ? new RelayDataplane(opts) : new Dataplane(opts);
+  },
 };
 
 export async function run(argv: string[]): Promise<number> {
