@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { type AddressInfo, createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { RoutingTable } from "../../src/ir/routing-table.js";
 import { GatewayError } from "../../src/util/errors.js";
@@ -129,9 +130,11 @@ describe("data plane: apply() swaps, close() drains, upstream stream limits", ()
   });
 
   it("a port that cannot be bound rejects apply with GW_ERR_BIND and keeps the old table", async () => {
-    const gw = await startGateway(tableFor(0));
-    gateways.push(gw);
-    const taken = Number(gw.target(80).split(":")[1]);
+    // Another program holds the port (a server of this process would share it with workers, under cluster).
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, "127.0.0.1", r));
+    after(() => holder.close());
+    const taken = (holder.address() as AddressInfo).port;
     const { Dataplane } = await import("../../src/dataplane/dataplane.js");
     const dp = new Dataplane({
       address: "127.0.0.1",
@@ -184,11 +187,11 @@ describe("data plane: apply() swaps, close() drains, upstream stream limits", ()
     const started = once(a, "call") as Promise<[SeenCall]>;
     const inflight = unary(c, "Unary", { delayMs: 200 });
     await started;
-    assert.equal(gw.dp.stats().activeCalls, 1);
+    assert.equal((await gw.stats()).activeCalls, 1);
     await gw.close(5000);
     const r = await inflight;
     assert.equal(r.code, 0, r.details);
-    assert.equal(gw.dp.stats().activeCalls, 0);
+    assert.equal((await gw.stats()).activeCalls, 0);
     const late = testerClient(target);
     clients.push(late);
     assert.equal(
@@ -211,6 +214,7 @@ describe("data plane: apply() swaps, close() drains, upstream stream limits", ()
     const calls = Array.from({ length: 6 }, () => unary(c, "Unary", { delayMs: 150 }));
     const results = await Promise.all(calls);
     for (const r of results) assert.equal(r.code, 0, r.details);
-    assert.ok(gw.dp.stats().upstreamSessions >= 3, `sessions: ${gw.dp.stats().upstreamSessions}`);
+    const { upstreamSessions } = await gw.stats();
+    assert.ok(upstreamSessions >= 3, `sessions: ${upstreamSessions}`);
   });
 });

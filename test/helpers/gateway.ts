@@ -6,7 +6,7 @@
 import { EventEmitter, once } from "node:events";
 import { type AddressInfo, createServer } from "node:net";
 import { Dataplane, type UpstreamOptions } from "../../src/dataplane/dataplane.js";
-import type { CallInfo, DataplaneOptions } from "../../src/dataplane/types.js";
+import type { CallInfo, DataplaneOptions, DataplaneStats } from "../../src/dataplane/types.js";
 import type { RoutingTable } from "../../src/ir/routing-table.js";
 
 export interface TestGateway {
@@ -18,6 +18,13 @@ export interface TestGateway {
   target(listenerPort: number): string;
   /** Resolves with the next `n` finished calls. */
   nextCalls(n: number): Promise<CallInfo[]>;
+  /**
+   * Resolves with the next finished call that `pred` accepts. Reports of earlier calls may still be on their
+   * way (from worker processes they come over IPC, in no order across workers), so tests pick theirs out.
+   */
+  nextCall(pred: (info: CallInfo) => boolean): Promise<CallInfo>;
+  /** The data plane's counters now (asked of every worker when it runs in worker processes). */
+  stats(): Promise<DataplaneStats>;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -56,6 +63,16 @@ export async function startGateway(
       const out: CallInfo[] = [];
       while (out.length < n) out.push((await once(events, "call"))[0] as CallInfo);
       return out;
+    },
+    async nextCall(pred: (info: CallInfo) => boolean): Promise<CallInfo> {
+      for (;;) {
+        const info = (await once(events, "call"))[0] as CallInfo;
+        if (pred(info)) return info;
+      }
+    },
+    stats: async () => {
+      const d = dp as { stats(): DataplaneStats; refreshStats?: () => Promise<DataplaneStats> };
+      return d.refreshStats !== undefined ? d.refreshStats() : d.stats();
     },
     close: (graceMs = 1000) => dp.close(graceMs),
   };

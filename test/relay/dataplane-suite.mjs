@@ -2,12 +2,20 @@
 // Runs the node:http2 data path's own test suite (test/dataplane/*.test.ts) against the relay data path, to
 // check that both keep the same contract. The suite is copied to a temporary directory with its in-process
 // gateway helper switched to RelayDataplane; nothing in the tree changes.
-// Usage: node test/relay/dataplane-suite.mjs [substring ...]   (only the suite files whose name contains one)
+// With --workers N, the suite runs instead against the data plane of `serve --workers N`: N worker processes
+// (relay) behind node:cluster's shared sockets, with every call reported back to the test process.
+// Usage: node test/relay/dataplane-suite.mjs [--workers N] [substring ...]
+//        (only the suite files whose name contains one of the substrings)
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+
+const args = process.argv.slice(2);
+const wi = args.indexOf("--workers");
+const workers = wi >= 0 ? args.splice(wi, 2)[1] : undefined;
+if (workers !== undefined && !/^[1-9]\d*$/.test(workers)) throw new Error("--workers N: a positive number");
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "grpcroute-relay-suite-"));
@@ -22,13 +30,19 @@ try {
   const gateway = readFileSync(gatewayPath, "utf8");
   const swapped = gateway.replace(
     /import \{ Dataplane, type UpstreamOptions \} from "\.\.\/\.\.\/src\/dataplane\/dataplane\.js";/,
-    'import { RelayDataplane as Dataplane } from "../../src/dataplane/relay/relay.js";\n' +
+    (workers === undefined
+      ? 'import { RelayDataplane as Dataplane } from "../../src/dataplane/relay/relay.js";\n'
+      : 'import { Dataplane } from "./cluster-dataplane.js";\n') +
       'import type { UpstreamOptions } from "../../src/dataplane/relay/upstream.js";',
   );
   if (swapped === gateway) throw new Error("test/helpers/gateway.ts no longer imports Dataplane as expected");
   writeFileSync(gatewayPath, swapped);
 
-  const filters = process.argv.slice(2);
+  const filters = args;
+  const replacement =
+    workers === undefined
+      ? 'await import("../../src/dataplane/relay/relay.js").then((m) => ({ Dataplane: m.RelayDataplane }))'
+      : 'await import("../helpers/cluster-dataplane.js")';
   const files = [];
   for (const name of readdirSync(join(dir, "test", "dataplane"))) {
     if (!name.endsWith(".test.ts") || name.startsWith("explain")) continue;
@@ -36,7 +50,7 @@ try {
     const p = join(dir, "test", "dataplane", name);
     const text = readFileSync(p, "utf8").replaceAll(
       'await import("../../src/dataplane/dataplane.js")',
-      'await import("../../src/dataplane/relay/relay.js").then((m) => ({ Dataplane: m.RelayDataplane }))',
+      replacement,
     );
     writeFileSync(p, text);
     files.push(join("test", "dataplane", name));
@@ -45,7 +59,11 @@ try {
   const res = spawnSync(
     process.execPath,
     ["--import", "tsx", "--test", "--test-reporter=spec", ...files.sort()],
-    { cwd: dir, stdio: "inherit" },
+    {
+      cwd: dir,
+      stdio: "inherit",
+      env: workers === undefined ? process.env : { ...process.env, GRPCROUTE_TEST_WORKERS: workers },
+    },
   );
   process.exitCode = res.status ?? 1;
 } finally {

@@ -5,12 +5,12 @@ import { fileURLToPath } from "node:url";
 
 const SCRIPT = fileURLToPath(new URL("./dataplane-suite.mjs", import.meta.url));
 
-// The relay must keep the node:http2 data path's contract: its whole test suite runs against RelayDataplane.
-it("the node:http2 data path's test suite passes on the relay", async () => {
+/** Runs the suite script with `args` and checks that every test in it passed. */
+async function runSuite(args: string[]): Promise<void> {
   // A test runner spawned from a test would report to ours instead of running: give it a clean context.
   const env = { ...process.env };
   delete env.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, [SCRIPT], { stdio: ["ignore", "pipe", "pipe"], env });
+  const child = spawn(process.execPath, [SCRIPT, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
   let out = "";
   child.stdout.on("data", (d: Buffer) => {
     out += d.toString();
@@ -22,4 +22,11 @@ it("the node:http2 data path's test suite passes on the relay", async () => {
   assert.equal(code, 0, out.slice(-6000));
   assert.match(out, /ℹ pass [1-9]/);
   assert.match(out, /ℹ fail 0/);
-});
+}
+
+// The relay must keep the node:http2 data path's contract: its whole test suite runs against RelayDataplane.
+it("the node:http2 data path's test suite passes on the relay", () => runSuite([]));
+
+// `serve --workers N` must keep it too: the same suite through worker processes behind shared sockets.
+it("the data-plane test suite passes through 3 worker processes (serve --workers 3)", () =>
+  runSuite(["--workers", "3"]));

@@ -1,0 +1,27 @@
+/**
+ * The data plane of `serve --workers N` with the constructor of the in-process data planes, so the data-plane
+ * test suite can run through worker processes (test/relay/dataplane-suite.mjs --workers N). Each finished
+ * call is forwarded to the test process. GRPCROUTE_TEST_WORKERS (default 2) and GRPCROUTE_TEST_DATAPLANE
+ * (`relay`, the default, or `http2`) choose the workers.
+ * @internal test-only
+ */
+import type { DataplaneOptions } from "../../src/dataplane/types.js";
+import { ClusterDataplane, type ClusterDataplaneOptions } from "../../src/runner/workers.js";
+
+export class Dataplane extends ClusterDataplane {
+  constructor(opts: DataplaneOptions = {}, upstream: object = {}) {
+    const cfg: ClusterDataplaneOptions = {
+      workers: Number(process.env.GRPCROUTE_TEST_WORKERS ?? "2"),
+      kind: process.env.GRPCROUTE_TEST_DATAPLANE === "http2" ? "http2" : "relay",
+      upstream: { ...upstream },
+      record: opts.onCallEnd !== undefined ? "forward" : "none",
+      logLevel: "silent",
+    };
+    if (opts.address !== undefined) cfg.address = opts.address;
+    if (opts.portMap !== undefined) cfg.portMap = opts.portMap;
+    if (opts.balancer !== undefined) cfg.balancer = opts.balancer;
+    if (opts.onCallEnd !== undefined) cfg.onCallEnd = opts.onCallEnd;
+    if (opts.onCertificateGenerated !== undefined) cfg.onCertificateGenerated = opts.onCertificateGenerated;
+    super(cfg);
+  }
+}
