@@ -82,7 +82,10 @@ export async function startGateway(
 ): Promise<RunningGateway | StartFailure> {
   const log = env.log ?? createLogger({ format: opts.logFormat, level: opts.logLevel });
   let dataplane: RunnerDataplane | undefined;
-  const metrics = new GatewayMetrics({ stats: () => dataplane?.stats() });
+  // Worker processes report their own counters (gathered below), so the gateway process adds none of them.
+  const metrics = new GatewayMetrics({
+    stats: () => (dataplane instanceof ClusterDataplane ? undefined : dataplane?.stats()),
+  });
   const access = new AccessLog(log);
   const dpOptions: DataplaneOptions = {
     portMap: opts.portMap,
@@ -201,6 +204,7 @@ export async function startGateway(
         // A second signal while draining: people pressing Ctrl-C twice want out now.
         log.warn("second signal: exiting without waiting for calls in flight");
         access.flush();
+        if (dp instanceof ClusterDataplane) dp.kill();
         process.exit(1);
       }
       void stop();

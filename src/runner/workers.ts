@@ -217,6 +217,12 @@ export class ClusterDataplane implements DataplaneApi {
     return this.#closing;
   }
 
+  /** Stops every worker now, calls in flight included (a second Ctrl-C). */
+  kill(): void {
+    this.#closing ??= Promise.resolve();
+    for (const m of this.#members.values()) if (!m.exited) m.worker.process.kill("SIGKILL");
+  }
+
   // ----- workers
 
   async #start(): Promise<void> {
