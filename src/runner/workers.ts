@@ -305,8 +305,16 @@ export class ClusterDataplane implements DataplaneApi {
     if (this.#closing !== undefined) return;
     const m = this.#fork();
     await m.ready;
+    // In turn with applies, so the new worker ends on the newest table whatever was in flight.
+    const run = this.#queue.then(() => this.#catchUp(m));
+    this.#queue = run.catch(() => undefined);
+    await run;
+  }
+
+  /** Gives a new worker the table the others serve. */
+  async #catchUp(m: Member): Promise<void> {
     const table = this.#table;
-    if (table === undefined || m.exited) return;
+    if (table === undefined || m.exited || this.#closing !== undefined) return;
     const ports = [...this.#ports];
     const answers = await this.#ask([m], (seq) => ({ t: "apply", seq, table, ports }), undefined);
     const a = answers.get(m.id);
