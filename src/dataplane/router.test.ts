@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { IrDirect, IrListener, IrMatch, IrRoute } from "../ir/routing-table.js";
+import type { IrDirect, IrHeaderMatch, IrListener, IrMatch, IrRoute } from "../ir/routing-table.js";
 import {
   CompiledRouter,
   compileRouter,
@@ -148,7 +148,96 @@ describe("router", () => {
       }
     }
     for (let i = 0; i <= ROUTER_MEMO_LIMIT; i++) r.match(`h${i}`, "/s.A/M", {});
-    assert.ok(l.memo.size <= ROUTER_MEMO_LIMIT);
+    assert.ok(r.memoSize <= ROUTER_MEMO_LIMIT);
     assert.equal(r.match("gw", "/s.A/M", { "x-v": "two" }).route?.name, "hdr");
+  });
+
+  it("agrees with a plain scan in table order on random tables (header lookups by value included)", () => {
+    let x = 7;
+    const rand = (n: number): number => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) % n;
+    };
+    const pick = <T>(xs: readonly T[]): T => xs[rand(xs.length)] as T;
+    const services = ["s.A", "s.B"];
+    const methods = ["M", "N"];
+    for (let table = 0; table < 40; table++) {
+      const rs: IrRoute[] = [];
+      for (let i = 0; i < 40; i++) {
+        const match: Partial<IrMatch> = {};
+        const m = rand(6);
+        if (m === 0) match.method = { type: "Exact", service: pick(services), method: pick(methods) };
+        else if (m === 1) match.method = { type: "Exact", service: pick(services) };
+        else if (m === 2) match.method = { type: "RegularExpression", service: "s\\.[AB]", method: "[MN]" };
+        else if (m === 3)
+          match.method = { type: "Exact", service: "S.A", method: "m", caseInsensitive: true };
+        const headers: IrHeaderMatch[] = [];
+        if (rand(4) !== 0) {
+          const ci = rand(3) === 0;
+          headers.push({
+            type: "Exact",
+            name: "x-t",
+            value: pick(["t0", "t1", "T2", "t0, t1"]),
+            caseInsensitive: ci,
+          });
+        }
+        if (rand(3) === 0) headers.push({ type: "RegularExpression", name: "x-t", value: "t[01].*" });
+        if (rand(3) === 0) headers.push({ type: "Exact", name: "x-u", value: pick(["u0", "u1"]) });
+        match.headers = rand(2) === 0 ? headers : headers.reverse();
+        const hostnames = pick([[], [], ["a.example.com"], ["*.example.com"]]);
+        rs.push(route(`r${i}`, match, hostnames));
+      }
+      const r = new CompiledRouter([listener("any", rs)]);
+      const l = r.compiled[0]!;
+      const plain = (
+        host: string,
+        path: string,
+        hs: Record<string, string | string[]>,
+      ): string | undefined => {
+        const parts = parseGrpcPath(path);
+        if (parts === undefined) return undefined;
+        const text = (type: string, ci: boolean | undefined, want: string, got: string): boolean => {
+          if (type === "RegularExpression") return new RegExp(`^(?:${want})$`).test(got);
+          if (ci) return got.length === want.toLowerCase().length && got.toLowerCase() === want.toLowerCase();
+          return got === want;
+        };
+        for (const c of rs) {
+          if (
+            c.hostnames.length > 0 &&
+            !c.hostnames.some((p) =>
+              p.startsWith("*.") ? host.endsWith(p.slice(1)) && host.length > p.length - 1 : p === host,
+            )
+          )
+            continue;
+          const mm = c.match.method;
+          if (mm?.service !== undefined && !text(mm.type, mm.caseInsensitive, mm.service, parts.service))
+            continue;
+          if (mm?.method !== undefined && !text(mm.type, mm.caseInsensitive, mm.method, parts.method))
+            continue;
+          const ok = c.match.headers.every((h) => {
+            const v = hs[h.name];
+            if (v === undefined) return false;
+            return text(h.type, h.caseInsensitive, h.value, typeof v === "string" ? v : v.join(", "));
+          });
+          if (ok) return c.name;
+        }
+        return undefined;
+      };
+      for (let call = 0; call < 300; call++) {
+        const host = pick(["gw", "a.example.com", "b.example.com"]);
+        const path = pick(["/s.A/M", "/s.A/N", "/s.B/M", "/s.b/m", "/S.a/M", "/x.Y/Z"]);
+        const hs: Record<string, string | string[]> = {};
+        const t = pick([undefined, "t0", "t1", "T1", "t2", "T2", ["t0", "t1"], "t1x"]);
+        if (t !== undefined) hs["x-t"] = t;
+        const u = pick([undefined, "u0", "u1"]);
+        if (u !== undefined) hs["x-u"] = u;
+        const want = plain(host, path, hs);
+        const what = `table ${table}: ${host} ${path} ${JSON.stringify(hs)}`;
+        assert.equal(r.match(host, path, hs).route?.name, want, what);
+        assert.equal(firstMatch(l, host, path, hs)?.route.name, want, what);
+      }
+    }
   });
 });

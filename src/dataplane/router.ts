@@ -8,9 +8,13 @@
  * isolation"). Within it, the first IrRoute in table order (the translator already sorted them by
  * precedence) whose hostnames accept the host and whose match accepts the path and headers wins.
  *
- * Speed: each listener remembers, per `(host, path)`, the routes whose hostnames and method match accept it
- * (bounded memo), so a repeated call tests only header matches, whatever the number of regular expressions
- * in the table. `firstMatch` computes the same decision without the memo: exact `service/method` and exact
+ * Speed: the router remembers, per `:authority`, the host and listener it stands for, and per `(:authority,
+ * :path)` a decision: the routes whose hostnames and method match accept the call, cut after the first of them
+ * without header matches (no later route can win), so a repeated call only tests header matches, without
+ * allocating, whatever the number of regular expressions in the table. Consecutive routes that all require an
+ * exact value of the same header are looked up by that value instead of tested one by one; within a route,
+ * exact header matches are tested before regular expressions (all must hold, so the order never changes the
+ * answer). `firstMatch` computes the same decision without any memo: exact `service/method` and exact
  * service-only matches by Map lookup, and an ordered scan only for the routes that need it (regular
  * expressions, method-only, case-insensitive), up to the best index found so far, so table order is
  * preserved exactly. Results are precomputed objects.
@@ -122,6 +126,9 @@ export interface CompiledRoute {
 export interface CompiledHeader {
   readonly name: string;
   readonly test: (value: string) => boolean;
+  /** For an Exact match: the value a request must carry (lowercased when case-insensitive); else undefined. */
+  readonly exact: string | undefined;
+  readonly caseInsensitive: boolean;
 }
 
 /** @internal */
@@ -135,16 +142,37 @@ export interface CompiledListener {
   /** Every other route, in table order. */
   readonly scan: readonly CompiledRoute[];
   readonly noRoute: RouteMatch;
-  /**
-   * Memo of `(host, path)` -> the routes (table order) whose hostnames and method match accept it; only
-   * their header matches remain to test per call. Bounded: cleared when full. Headers are never part of the
-   * key, so the memo cannot change which route wins.
-   */
-  readonly memo: Map<string, readonly CompiledRoute[]>;
 }
 
-/** Most `(host, path)` decisions a listener remembers before starting over. */
+/**
+ * @internal What is left to decide for one `(host, path)` once the listener, hostnames and method matches
+ * have been applied: only header matches. Headers are never part of a memo key, so a remembered decision
+ * cannot change which route wins.
+ */
+export interface Decision {
+  /** In table order: the candidate routes with header matches that come before `fallback`'s route. */
+  readonly steps: readonly Step[];
+  /** The first candidate without header matches, or the listener's `noRoute` when there is none. */
+  readonly fallback: RouteMatch;
+}
+
+/**
+ * @internal One test of a decision: a single route (`byValue` undefined), or a run of consecutive routes that
+ * all require an exact value of header `name`, looked up by the request's value (lowercased when
+ * `caseInsensitive`); the routes found are still tested in full, in table order.
+ */
+export interface Step {
+  readonly route: CompiledRoute | undefined;
+  readonly name: string;
+  readonly caseInsensitive: boolean;
+  readonly byValue: ReadonlyMap<string, readonly CompiledRoute[]> | undefined;
+}
+
+/** Most `:authority` and `(:authority, :path)` entries a router remembers before starting over. */
 export const ROUTER_MEMO_LIMIT = 4096;
+
+/** Shortest run of routes requiring an exact value of the same header that is worth a lookup by value. */
+const INDEX_MIN_RUN = 4;
 
 /** Never matches: a pattern RE2 rejects (the translator should have refused it) serves no call. */
 const NEVER = (): boolean => false;
@@ -162,6 +190,10 @@ function compileText(m: { type: "Exact" | "RegularExpression"; caseInsensitive?:
   if (m.type === "RegularExpression") return compileRegex(value, m.caseInsensitive);
   if (m.caseInsensitive) {
     const lower = value.toLowerCase();
+    if (lower.toLowerCase() === lower) {
+      // A value already equal to `lower` needs no lowercasing: same length, and it lowercases to `lower`.
+      return (s: string) => s === lower || (s.length === lower.length && s.toLowerCase() === lower);
+    }
     return (s: string) => s.length === lower.length && s.toLowerCase() === lower;
   }
   return (s: string) => s === value;
@@ -177,7 +209,19 @@ function compileMethod(m: IrMethodMatch | undefined): CompiledRoute["method"] {
 }
 
 function compileHeader(h: IrHeaderMatch): CompiledHeader {
-  return { name: h.name.toLowerCase(), test: compileText(h, h.value) };
+  const caseInsensitive = h.caseInsensitive === true;
+  let exact: string | undefined;
+  if (h.type === "Exact") exact = caseInsensitive ? h.value.toLowerCase() : h.value;
+  return { name: h.name.toLowerCase(), test: compileText(h, h.value), exact, caseInsensitive };
+}
+
+/**
+ * A route's header matches, exact ones first (table order otherwise): every one must hold and each test is
+ * pure, so the order only decides how soon a mismatch is seen, and a regular expression costs far more.
+ */
+function compileHeaders(headers: readonly IrHeaderMatch[]): CompiledHeader[] {
+  const compiled = headers.map(compileHeader);
+  return [...compiled.filter((h) => h.exact !== undefined), ...compiled.filter((h) => h.exact === undefined)];
 }
 
 function compileRoute(listener: IrListener, route: IrRoute, index: number): CompiledRoute {
@@ -196,7 +240,7 @@ function compileRoute(listener: IrListener, route: IrRoute, index: number): Comp
     hostExact: any ? undefined : exact,
     hostWild: wild,
     method: compileMethod(route.match.method),
-    headers: route.match.headers.map(compileHeader),
+    headers: compileHeaders(route.match.headers),
   };
 }
 
@@ -209,9 +253,13 @@ export function routeAcceptsHost(r: CompiledRoute, host: string): boolean {
 
 /** @internal Do all header matches accept the request headers? */
 export function routeAcceptsHeaders(r: CompiledRoute, headers: RequestHeaders): boolean {
-  for (const h of r.headers) {
-    const v = headerValue(headers, h.name);
-    if (v === undefined || !h.test(v)) return false;
+  const hs = r.headers;
+  for (let i = 0; i < hs.length; i++) {
+    const h = hs[i] as CompiledHeader;
+    const v = headers[h.name];
+    if (v === undefined) return false;
+    const value = typeof v === "string" ? v : v.join(", ");
+    if (h.exact !== undefined && !h.caseInsensitive ? value !== h.exact : !h.test(value)) return false;
   }
   return true;
 }
@@ -249,42 +297,115 @@ export function compileListener(listener: IrListener): CompiledListener {
     byService,
     scan,
     noRoute: Object.freeze({ listener, route: undefined, action: listener.noRoute }),
-    memo: new Map(),
   };
 }
 
-/** @internal The routes of `l` (table order) whose hostnames and method match accept `(host, path)`. */
+/**
+ * The routes of `routes` (one index list, table order) that accept `(host, path)`, appended to `out`, up to
+ * and including the first one without header matches and never past `limit`; returns the new limit (the
+ * index of that route, or `limit`).
+ */
+function collect(
+  routes: readonly CompiledRoute[],
+  host: string,
+  service: string,
+  method: string,
+  limit: number,
+  out: CompiledRoute[],
+): number {
+  for (const r of routes) {
+    if (r.index > limit) break;
+    if (!routeAcceptsHost(r, host)) continue;
+    if (r.method !== undefined && !r.method(service, method)) continue;
+    out.push(r);
+    if (r.headers.length === 0) return r.index;
+  }
+  return limit;
+}
+
+/**
+ * @internal The routes of `l` (table order) whose hostnames and method match accept `(host, path)`, up to and
+ * including the first one without header matches (no later route can win, whatever the headers).
+ */
 export function hostPathCandidates(l: CompiledListener, host: string, path: string): CompiledRoute[] {
   const slash = grpcPathSlash(path);
   if (slash < 0) return [];
   const service = path.slice(1, slash);
   const method = path.slice(slash + 1);
-  const out: CompiledRoute[] = [];
-  for (const r of l.routes) {
-    if (!routeAcceptsHost(r, host)) continue;
-    if (r.method !== undefined && !r.method(service, method)) continue;
-    out.push(r);
-  }
-  return out;
+  const found: CompiledRoute[] = [];
+  let limit = Number.POSITIVE_INFINITY;
+  const exact = l.byPath.get(path);
+  if (exact !== undefined) limit = collect(exact, host, service, method, limit, found);
+  const svc = l.byService.get(service);
+  if (svc !== undefined) limit = collect(svc, host, service, method, limit, found);
+  limit = collect(l.scan, host, service, method, limit, found);
+  return found.filter((r) => r.index <= limit).sort((a, b) => a.index - b.index);
 }
 
-/** The first route of `l` that accepts the call, through the `(host, path)` memo. */
-function memoMatch(
-  l: CompiledListener,
-  host: string,
-  path: string,
-  headers: RequestHeaders,
-): CompiledRoute | undefined {
-  // A NUL never appears in a host or an HTTP/2 :path, so the key is unambiguous.
-  const key = `${host}\u0000${path}`;
-  let candidates = l.memo.get(key);
-  if (candidates === undefined) {
-    candidates = hostPathCandidates(l, host, path);
-    if (l.memo.size >= ROUTER_MEMO_LIMIT) l.memo.clear();
-    l.memo.set(key, candidates);
+/** The exact value route `r` requires of header `name` (lowercased when case-insensitive), if any. */
+function exactValue(r: CompiledRoute, name: string, caseInsensitive: boolean): string | undefined {
+  for (const h of r.headers) {
+    if (h.name === name && h.exact !== undefined && h.caseInsensitive === caseInsensitive) return h.exact;
   }
-  for (const r of candidates) if (r.headers.length === 0 || routeAcceptsHeaders(r, headers)) return r;
   return undefined;
+}
+
+/** @internal The decision for the candidates of one `(host, path)` (see `hostPathCandidates`). */
+export function decide(l: CompiledListener, candidates: readonly CompiledRoute[]): Decision {
+  const last = candidates[candidates.length - 1];
+  const headerless = last !== undefined && last.headers.length === 0;
+  const tested = headerless ? candidates.slice(0, -1) : candidates;
+  const steps: Step[] = [];
+  let i = 0;
+  while (i < tested.length) {
+    const r = tested[i] as CompiledRoute;
+    // The longest run starting here of routes that all require an exact value of one header.
+    let best: { name: string; caseInsensitive: boolean; end: number } | undefined;
+    for (const h of r.headers) {
+      if (h.exact === undefined) continue;
+      let end = i + 1;
+      while (
+        end < tested.length &&
+        exactValue(tested[end] as CompiledRoute, h.name, h.caseInsensitive) !== undefined
+      )
+        end++;
+      if (best === undefined || end > best.end)
+        best = { name: h.name, caseInsensitive: h.caseInsensitive, end };
+    }
+    if (best !== undefined && best.end - i >= INDEX_MIN_RUN) {
+      const byValue = new Map<string, CompiledRoute[]>();
+      for (let k = i; k < best.end; k++) {
+        const route = tested[k] as CompiledRoute;
+        push(byValue, exactValue(route, best.name, best.caseInsensitive) as string, route);
+      }
+      steps.push({ route: undefined, name: best.name, caseInsensitive: best.caseInsensitive, byValue });
+      i = best.end;
+    } else {
+      steps.push({ route: r, name: "", caseInsensitive: false, byValue: undefined });
+      i++;
+    }
+  }
+  return { steps, fallback: headerless ? last.result : l.noRoute };
+}
+
+/** The answer of a decision for the request's headers. */
+function decideHeaders(d: Decision, headers: RequestHeaders): RouteMatch {
+  const steps = d.steps;
+  for (let i = 0; i < steps.length; i++) {
+    const s = steps[i] as Step;
+    if (s.byValue === undefined) {
+      const r = s.route as CompiledRoute;
+      if (routeAcceptsHeaders(r, headers)) return r.result;
+      continue;
+    }
+    const v = headers[s.name];
+    if (v === undefined) continue;
+    const value = typeof v === "string" ? v : v.join(", ");
+    const routes = s.byValue.get(s.caseInsensitive ? value.toLowerCase() : value);
+    if (routes === undefined) continue;
+    for (const r of routes) if (routeAcceptsHeaders(r, headers)) return r.result;
+  }
+  return d.fallback;
 }
 
 /** @internal The first route of `l` (table order) that accepts the call, or undefined. */
@@ -346,6 +467,14 @@ function noListenerAction(listeners: readonly IrListener[], port: number): IrDir
   return { kind: "direct", grpcStatus: GrpcCode.UNIMPLEMENTED, message };
 }
 
+/** What the router remembers of one `:authority`: its host, its listener and its decisions per `:path`. */
+interface AuthorityMemo {
+  readonly host: string;
+  /** undefined: no listener of the port accepts the host. */
+  readonly l: CompiledListener | undefined;
+  readonly paths: Map<string, Decision>;
+}
+
 /** @internal The compiled router, with its parts visible to `explain`. */
 export class CompiledRouter implements Router {
   readonly port: number;
@@ -356,6 +485,12 @@ export class CompiledRouter implements Router {
   private readonly wild: readonly { suffix: string; l: CompiledListener }[];
   private readonly any: CompiledListener | undefined;
   readonly noListener: RouteMatch;
+  /**
+   * `:authority` -> its host, listener and `:path` decisions. Bounded: `memoEntries` counts authorities and
+   * decisions, and everything is forgotten at once when it reaches `ROUTER_MEMO_LIMIT`.
+   */
+  private readonly memo = new Map<string, AuthorityMemo>();
+  private memoEntries = 0;
 
   constructor(listeners: readonly IrListener[]) {
     this.listeners = listeners;
@@ -397,11 +532,44 @@ export class CompiledRouter implements Router {
   }
 
   match(authority: string, path: string, headers: RequestHeaders): RouteMatch {
-    const host = hostFromAuthority(authority);
-    const l = this.selectCompiled(host);
+    const a = this.memo.get(authority) ?? this.rememberAuthority(authority);
+    const l = a.l;
     if (l === undefined) return this.noListener;
-    const r = memoMatch(l, host, path, headers);
-    return r === undefined ? l.noRoute : r.result;
+    const d = a.paths.get(path) ?? this.rememberPath(authority, a, l, path);
+    if (d.steps.length === 0) return d.fallback;
+    return decideHeaders(d, headers);
+  }
+
+  /** @internal How many authorities and decisions are remembered (bounded by `ROUTER_MEMO_LIMIT`). */
+  get memoSize(): number {
+    return this.memoEntries;
+  }
+
+  private rememberAuthority(authority: string): AuthorityMemo {
+    if (this.memoEntries >= ROUTER_MEMO_LIMIT) this.forget();
+    const host = hostFromAuthority(authority);
+    const a: AuthorityMemo = { host, l: this.selectCompiled(host), paths: new Map() };
+    this.memo.set(authority, a);
+    this.memoEntries++;
+    return a;
+  }
+
+  private rememberPath(authority: string, a: AuthorityMemo, l: CompiledListener, path: string): Decision {
+    const d = decide(l, hostPathCandidates(l, a.host, path));
+    if (this.memoEntries >= ROUTER_MEMO_LIMIT) {
+      this.forget();
+      a.paths.clear();
+      this.memo.set(authority, a);
+      this.memoEntries++;
+    }
+    a.paths.set(path, d);
+    this.memoEntries++;
+    return d;
+  }
+
+  private forget(): void {
+    this.memo.clear();
+    this.memoEntries = 0;
   }
 }
 
