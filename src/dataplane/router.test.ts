@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import RE2 from "re2";
 import type { IrDirect, IrHeaderMatch, IrListener, IrMatch, IrRoute } from "../ir/routing-table.js";
 import {
   CompiledRouter,
@@ -237,6 +238,60 @@ describe("router", () => {
         const what = `table ${table}: ${host} ${path} ${JSON.stringify(hs)}`;
         assert.equal(r.match(host, path, hs).route?.name, want, what);
         assert.equal(firstMatch(l, host, path, hs)?.route.name, want, what);
+      }
+    }
+  });
+
+  it("regular expressions answer as RE2 does on the string, whatever the characters and length", () => {
+    const patterns = [
+      ".*",
+      ".",
+      "..",
+      "\\x{FFFD}",
+      "[a-z]+",
+      "é+",
+      "(?i)É+",
+      "\\p{Han}+",
+      ".{256}",
+      ".{257}",
+      "a.*z",
+    ];
+    const values = [
+      "",
+      "abc",
+      "é",
+      "éé",
+      "ÉÉ",
+      "漢字",
+      "😀",
+      "\ud800",
+      "\udc00x",
+      "a\u0000z",
+      "x".repeat(255),
+      "é".repeat(256),
+      "漢".repeat(256),
+      "y".repeat(257),
+      "a".repeat(300),
+      `a${"漢".repeat(300)}z`,
+    ];
+    for (const pattern of patterns) {
+      for (const caseInsensitive of [false, true]) {
+        const header: IrHeaderMatch = {
+          type: "RegularExpression",
+          name: "x-r",
+          value: pattern,
+          caseInsensitive,
+        };
+        const r = compileRouter([listener("any", [route("re", { headers: [header] })])]);
+        const re = new RE2(`^(?:${pattern})$`, caseInsensitive ? "iu" : "u");
+        for (const value of values) {
+          const want = re.test(value) ? "re" : undefined;
+          assert.equal(
+            r.match("gw", "/a/b", { "x-r": value }).route?.name,
+            want,
+            `${pattern} ${value.length}`,
+          );
+        }
       }
     }
   });

@@ -177,10 +177,33 @@ const INDEX_MIN_RUN = 4;
 /** Never matches: a pattern RE2 rejects (the translator should have refused it) serves no call. */
 const NEVER = (): boolean => false;
 
+/**
+ * node-re2 copies each string it is asked about into a new Buffer of its UTF-8 bytes before matching, which
+ * costs several times the match itself for a short value; a Buffer it matches as it is. So values of up to
+ * `SCRATCH_UNITS` UTF-16 units (at most 3 UTF-8 bytes each) are written as UTF-8 into one reused buffer (the
+ * same bytes, lone surrogates replaced the same way: both go through Node's UTF-8 writer) and matched through
+ * a view of their exact length; longer values go to node-re2 as strings.
+ */
+const SCRATCH_UNITS = 256;
+const scratch = Buffer.allocUnsafe(SCRATCH_UNITS * 3);
+/** `views[n]`: the first `n` bytes of `scratch` (made once per length). */
+const views: Buffer[] = [];
+
+function re2Test(re: RE2, s: string): boolean {
+  if (s.length > SCRATCH_UNITS) return re.test(s);
+  const n = scratch.write(s, 0, "utf8");
+  let view = views[n];
+  if (view === undefined) {
+    view = scratch.subarray(0, n);
+    views[n] = view;
+  }
+  return re.test(view);
+}
+
 function compileRegex(pattern: string, caseInsensitive: boolean | undefined): (s: string) => boolean {
   try {
     const re = new RE2(`^(?:${pattern})$`, caseInsensitive ? "iu" : "u");
-    return (s: string) => re.test(s);
+    return (s: string) => re2Test(re, s);
   } catch {
     return NEVER;
   }
