@@ -167,3 +167,63 @@ describe("H2Connection flow control", () => {
     assert.equal(lastData?.flags, Flag.END_STREAM);
   });
 });
+
+describe("H2Connection DATA framing", () => {
+  it("joins queued pieces into full frames behind one header each, within the window, without losing a byte", () => {
+    const events: string[] = [];
+    const sock = new FakeSocket();
+    const handler = recorder(events);
+    const sizes = [3, 5000, 20_000, 7, 1, 30_000, 9000];
+    const pieces = sizes.map((n, i) => Buffer.alloc(n, i + 1));
+    handler.onHeaders = (c, st) => {
+      c.writeHeaders(st, [":status", "200"], false);
+      for (let i = 0; i < pieces.length; i++) c.writeData(st, pieces[i]!, i === pieces.length - 1);
+    };
+    const conn = new H2Connection(sock as unknown as Socket, true, handler);
+    const block = new HpackEncoder().encode([
+      ":method",
+      "POST",
+      ":scheme",
+      "http",
+      ":path",
+      "/s/m",
+      ":authority",
+      "a",
+    ]);
+    // The stream's window is 0 until WINDOW_UPDATE, so the pieces queue; 50,000 bytes of window stop them in
+    // the middle of one, and a second WINDOW_UPDATE lets the rest go.
+    sock.emit(
+      "data",
+      Buffer.concat([PREFACE, settingsFrame([[4, 0]]), frame(FrameType.HEADERS, Flag.END_HEADERS, 1, block)]),
+    );
+    const inc = (n: number) => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32BE(n);
+      return frame(FrameType.WINDOW_UPDATE, 0, 1, b);
+    };
+    sock.emit("data", inc(50_000));
+    sock.emit("data", inc(100_000));
+    conn.flush();
+    const out = Buffer.concat(sock.written);
+    const payloads: Buffer[] = [];
+    const flags: number[] = [];
+    let p = 0;
+    while (p + 9 <= out.length) {
+      const len = out.readUIntBE(p, 3);
+      if (out[p + 3] === FrameType.DATA) {
+        assert.ok(len <= 16_384, `DATA frame of ${len} bytes`);
+        payloads.push(out.subarray(p + 9, p + 9 + len));
+        flags.push(out[p + 4]!);
+      }
+      p += 9 + len;
+    }
+    assert.equal(p, out.length);
+    assert.deepEqual(Buffer.concat(payloads), Buffer.concat(pieces));
+    // 50,000 bytes in frames of 16,384 (the last cut by the window), then the remaining 14,011 bytes.
+    assert.deepEqual(
+      payloads.map((b) => b.length),
+      [16_384, 16_384, 16_384, 848, 14_011],
+    );
+    assert.deepEqual(flags, [0, 0, 0, 0, Flag.END_STREAM]);
+  });
+});

@@ -64,7 +64,12 @@ const opts = {
     calls++;
   },
 };
-const dp = impl === "relay" ? new RelayDataplane(opts) : new Dataplane(opts);
+// RELAY_STREAM_WINDOW=<bytes> overrides the stream window the relay advertises, to compare windows.
+const streamWindow = Number(process.env.RELAY_STREAM_WINDOW ?? "0");
+const dp =
+  impl === "relay"
+    ? new RelayDataplane(streamWindow > 0 ? { ...opts, connection: { streamWindow } } : opts)
+    : new Dataplane(opts);
 await dp.apply(table);
 console.log(`LISTENING ${dp.boundPorts().get(80)}`);
 process.on("SIGTERM", () => {

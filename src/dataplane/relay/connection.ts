@@ -58,7 +58,7 @@ export interface ConnectionHandler {
 export interface ConnectionOptions {
   /** SETTINGS_MAX_CONCURRENT_STREAMS we accept (server side). Default 1000. */
   maxConcurrentStreams?: number;
-  /** SETTINGS_INITIAL_WINDOW_SIZE we advertise, in bytes: the most one stream buffers. Default 1 MiB. */
+  /** SETTINGS_INITIAL_WINDOW_SIZE we advertise, in bytes: the most one stream buffers. Default 128 KiB. */
   streamWindow?: number;
   /** Connection receive window in bytes: the most one connection buffers. Default 16 MiB. */
   connectionWindow?: number;
@@ -66,7 +66,13 @@ export interface ConnectionOptions {
   maxHeaderListSize?: number;
 }
 
-const EMPTY = Buffer.alloc(0);
+/**
+ * SETTINGS_INITIAL_WINDOW_SIZE we advertise by default: 128 KiB, twice a grpc-js peer's own 64 KiB. The relay
+ * forwards at the pace of the slower side (whose window is what limits a stream), so a larger window only
+ * parks more of the fast side's bytes here: with 1 MiB, streaming 1 MiB messages cost more relay CPU per MiB
+ * and moved fewer bytes per second than with 128 KiB (bench/RESULTS.md).
+ */
+export const DEFAULT_STREAM_WINDOW = 128 << 10;
 
 /** How long an accepted connection may take to send the client preface. */
 const PREFACE_TIMEOUT_MS = 10_000;
@@ -176,7 +182,7 @@ export class H2Connection {
     private readonly handler: ConnectionHandler,
     opts: ConnectionOptions = {},
   ) {
-    this.streamWindow = opts.streamWindow ?? 1 << 20;
+    this.streamWindow = opts.streamWindow ?? DEFAULT_STREAM_WINDOW;
     this.connWindow = opts.connectionWindow ?? 16 << 20;
     this.maxConcurrentStreams = opts.maxConcurrentStreams ?? 1000;
     this.decoder = new HpackDecoder(4096, opts.maxHeaderListSize ?? 65536);
@@ -349,28 +355,27 @@ export class H2Connection {
         this.blocked.add(st);
         break;
       }
-      let chunk = out[0]!;
-      if (chunk.length < avail && out.length > 1) {
-        // Several queued pieces (reads cut frames anywhere): send them as one frame, since every frame costs
-        // the receiver a callback, and copying a few KiB is cheaper.
-        let total = 0;
-        let k = 0;
-        while (k < out.length && total + out[k]!.length <= avail) total += out[k++]!.length;
-        if (k > 1) {
-          chunk = Buffer.concat(out.splice(0, k, EMPTY), total);
-          out[0] = chunk;
-        }
+      // One frame of up to `avail` bytes from the queued pieces (reads cut the peer's frames anywhere): the
+      // pieces go out behind one frame header as consecutive chunks of the same write, so the receiver sees
+      // one frame and no byte is copied here.
+      let n = 0;
+      let k = 0;
+      while (k < out.length && n + out[k]!.length <= avail) n += out[k++]!.length;
+      const cut = k < out.length ? avail - n : 0;
+      const end = k === out.length && st.outEnd && st.outTrailers === null;
+      this.push(frameHeader(n + cut, FrameType.DATA, end ? Flag.END_STREAM : 0, st.id));
+      for (let i = 0; i < k; i++) this.push(out[i]!);
+      if (cut > 0) {
+        const c = out[k]!;
+        this.push(c.subarray(0, cut));
+        out[k] = c.subarray(cut);
       }
-      const n = Math.min(chunk.length, avail);
-      const whole = n === chunk.length;
-      const end = whole && out.length === 1 && st.outEnd && st.outTrailers === null;
-      this.push(frameHeader(n, FrameType.DATA, end ? Flag.END_STREAM : 0, st.id));
-      this.push(whole ? chunk : chunk.subarray(0, n));
+      if (k === 1) out.shift();
+      else if (k > 1) out.splice(0, k);
+      n += cut;
       st.sendWindow -= n;
       this.sendWindow -= n;
       sent += n;
-      if (whole) out.shift();
-      else out[0] = chunk.subarray(n);
       if (end) {
         this.endLocal(st);
         break;
