@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { checkGreeter } from "./lib/check.js";
 import { type Load, runH2load, writeHelloRequest } from "./lib/h2load.js";
 import { installMissing, missingBinaries } from "./lib/install.js";
+import { OPEN_LOOP_COALESCE_MS, type OpenLoad, openLoopConnections, runOpenLoop } from "./lib/openloop.js";
 import { type BenchOptions, HELP, parseOptions, UsageError } from "./lib/options.js";
 import { installCleanup, setClockTicks, start, stop, stopAll, treeCpuSeconds } from "./lib/procs.js";
 import { hotFunctions } from "./lib/profile.js";
@@ -212,51 +213,70 @@ async function unaryPhase(
   }
 }
 
-/** Interleaved, repeated h2load runs of every target at one load; medians of p50, p99 and achieved rate. */
+/** What one latency run of one target measured. */
+interface LatencySample {
+  p50Ms: number;
+  p99Ms: number;
+  reqPerSec: number;
+  failed: number;
+  /** Open loop only: how late the generator wrote calls, p99 (ms). */
+  lateP99Ms?: number;
+}
+
+/** Interleaved, repeated runs of every target at one load; medians of p50, p99 and achieved rate. */
 async function latencyRuns(
   opts: BenchOptions,
   backend: Backend,
   targets: RunningTarget[],
-  bodyFile: string,
-  outDir: string,
-  load: Load,
   tag: string,
+  offered: number,
+  results: Results,
+  measure: (t: RunningTarget, tag: string) => Promise<LatencySample>,
 ): Promise<LatencyRow[]> {
-  const offered = load.rpsPerConnection === undefined ? Number.NaN : load.rpsPerConnection * load.connections;
-  const samples = new Map<string, { p50: number[]; p99: number[]; rate: number[] }>(
-    targets.map((t) => [t.name, { p50: [], p99: [], rate: [] }]),
-  );
+  const samples = new Map<string, LatencySample[]>(targets.map((t) => [t.name, []]));
   for (let rep = 0; rep < opts.shortReps; rep++) {
     for (const t of rotate(targets, rep)) {
-      const r = await runH2load({
-        port: t.port,
-        path: "/helloworld.Greeter/SayHello",
-        bodyFile,
-        load,
-        outDir,
-        tag: `${tag}-${backend.kind}-${t.name}-${rep}`,
-      });
-      const s = samples.get(t.name);
-      s?.p50.push(r.p50Ms);
-      s?.p99.push(r.p99Ms);
-      s?.rate.push(r.reqPerSec);
+      let r: LatencySample;
+      try {
+        r = await measure(t, `${tag}-${backend.kind}-${t.name}-${rep}`);
+      } catch (e: unknown) {
+        const msg = e instanceof Error ? e.message : String(e);
+        report(
+          results,
+          t.name,
+          `${tag} ${backend.kind} via ${t.name}: ${msg.split("\n").slice(0, 6).join(" | ")}`,
+        );
+        continue;
+      }
+      samples.get(t.name)?.push(r);
       log(
-        `bench: ${tag} ${backend.kind} ${t.name}${Number.isFinite(offered) ? ` at ${offered} req/s` : ""}: ` +
-          `p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms`,
+        `bench: ${tag} ${backend.kind} ${t.name}${Number.isFinite(offered) ? ` at ${Math.round(offered)} req/s` : ""}: ` +
+          `p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms` +
+          (r.lateP99Ms !== undefined ? `, sent late p99 ${r.lateP99Ms.toFixed(3)} ms` : "") +
+          (r.failed > 0 ? `, ${r.failed} failed` : ""),
       );
     }
   }
-  return targets.map((t) => {
-    const s = samples.get(t.name) ?? { p50: [], p99: [], rate: [] };
-    return {
+  const rows: LatencyRow[] = [];
+  for (const t of targets) {
+    const s = samples.get(t.name) ?? [];
+    const failed = s.reduce((a, x) => a + x.failed, 0);
+    if (failed > 0) report(results, t.name, `${tag} ${backend.kind} via ${t.name}: ${failed} calls failed`);
+    const row: LatencyRow = {
       backend: backend.kind,
       target: t.name,
       offeredPerSec: offered,
-      achievedPerSec: median(s.rate),
-      p50Ms: median(s.p50),
-      p99Ms: median(s.p99),
+      achievedPerSec: median(s.map((x) => x.reqPerSec)),
+      p50Ms: median(s.map((x) => x.p50Ms)),
+      p99Ms: median(s.map((x) => x.p99Ms)),
     };
-  });
+    const late = s.flatMap((x) => (x.lateP99Ms === undefined ? [] : [x.lateP99Ms]));
+    if (late.length > 0) row.lateP99Ms = median(late);
+    const p99s = s.map((x) => x.p99Ms).filter(Number.isFinite);
+    if (p99s.length > 1) row.p99RangeMs = Math.max(...p99s) - Math.min(...p99s);
+    rows.push(row);
+  }
+  return rows;
 }
 
 async function latencyPhase(
@@ -272,18 +292,40 @@ async function latencyPhase(
     results.problems.push(`latency (${backend.kind}): no saturated direct rate to take a share of`);
     return;
   }
-  const rate = saturated * opts.latencyLoad;
-  const perConn = Math.max(1, Math.round(rate / opts.connections));
-  const load: Load = {
-    connections: opts.connections,
-    streams: opts.streams,
+  const path = "/helloworld.Greeter/SayHello";
+  // Open loop at a share of direct's saturated rate: calls due at evenly spaced times over two connections,
+  // latency from each call's due time (bench/clients/open-loop.ts; why this load: bench/README.md).
+  const open: OpenLoad = {
+    ratePerSec: Math.round(saturated * opts.latencyLoad),
+    connections: openLoopConnections(opts.connections),
     durationSec: opts.durationSec,
-    rpsPerConnection: perConn,
+    warmupSec: opts.warmupSec > 0 ? 1 : 0,
+    coalesceMs: OPEN_LOOP_COALESCE_MS,
   };
-  results.latency.push(...(await latencyRuns(opts, backend, targets, bodyFile, outDir, load, "latency")));
+  results.latency.push(
+    ...(await latencyRuns(opts, backend, targets, "latency", open.ratePerSec, results, async (t, tag) => {
+      const r = await runOpenLoop({ port: t.port, path, bodyFile, load: open, outDir, tag, root: ROOT });
+      if (r.firstError !== "") log(`bench: ${tag}: ${r.firstError}`);
+      // Calls still open when the generator stopped waiting are late, not failed: the percentiles count them
+      // at their age then.
+      if (r.unfinished > 0) log(`bench: ${tag}: ${r.unfinished} calls still open at the end`);
+      return {
+        p50Ms: r.p50Ms,
+        p99Ms: r.p99Ms,
+        reqPerSec: r.achievedPerSec,
+        failed: r.failed,
+        lateP99Ms: r.lateP99Ms,
+      };
+    })),
+  );
   // The same calls one at a time on one connection: what the proxy adds to a call when nothing queues.
   const serial: Load = { connections: 1, streams: 1, durationSec: Math.min(opts.durationSec, 5) };
-  results.serial.push(...(await latencyRuns(opts, backend, targets, bodyFile, outDir, serial, "serial")));
+  results.serial.push(
+    ...(await latencyRuns(opts, backend, targets, "serial", Number.NaN, results, async (t, tag) => {
+      const r = await runH2load({ port: t.port, path, bodyFile, load: serial, outDir, tag });
+      return { p50Ms: r.p50Ms, p99Ms: r.p99Ms, reqPerSec: r.reqPerSec, failed: r.failed };
+    })),
+  );
 }
 
 async function streamingPhase(

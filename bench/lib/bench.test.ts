@@ -5,12 +5,23 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { parseText } from "../../src/api/parse.js";
 import { translate } from "../../src/translate/translator.js";
+import {
+  blockIsStatus200,
+  callTemplate,
+  FrameReader,
+  frame,
+  requestHeaderBlock,
+  runOpenLoop,
+  setCallStream,
+} from "../clients/open-loop.js";
 import { parseSummary, readLatencies } from "./h2load.js";
+import { parseOpenLoopOutput } from "./openloop.js";
 import { parseOptions, UsageError } from "./options.js";
 import { processTree, start, stop, treeCpuSeconds } from "./procs.js";
 import { type Results, renderReport, writeResults } from "./report.js";
@@ -230,6 +241,31 @@ describe("results file", () => {
     assert.match(text, /\(2 times\) x stalled/);
     assert.match(text, /\| fixed {3}\| grpcroute \| +950 \| +0\.95x \|/);
   });
+  it("a latency-only run checks the half-load target from its latency rows", () => {
+    const r = results("latency");
+    r.unary = r.unary.filter((u) => u.target === "direct");
+    const row = { backend: "greeter", offeredPerSec: 500, achievedPerSec: 500, p50Ms: 1 };
+    r.latency = [
+      { ...row, target: "direct", p99Ms: 2, lateP99Ms: 0.3 },
+      { ...row, target: "grpcroute-relay", p99Ms: 2.5, lateP99Ms: 0.4 },
+    ];
+    const text = renderReport(r);
+    assert.match(text, /MET {2}grpcroute-relay: p99 added at 50% load <= 1 ms \(500 us\)/);
+    assert.doesNotMatch(text, /req\/s >= 0\.95x direct|CPU per call|bytes\/s/);
+    assert.match(text, /\| sent late p99 ms \|/);
+  });
+  it("p99s that moved more than 1 ms between repetitions cannot judge the 1 ms target", () => {
+    const r = results("noisy");
+    const row = { backend: "greeter", offeredPerSec: 500, achievedPerSec: 500, p50Ms: 1 };
+    r.latency = [
+      { ...row, target: "direct", p99Ms: 40, p99RangeMs: 30 },
+      { ...row, target: "grpcroute-relay", p99Ms: 20, p99RangeMs: 0.5 },
+    ];
+    assert.match(
+      renderReport(r),
+      /n\/a {2}grpcroute-relay: p99 added at 50% load <= 1 ms \(-20,000 us; p99s moved up to 30\.0 ms/,
+    );
+  });
 });
 
 describe("gateway manifests", () => {
@@ -259,5 +295,165 @@ describe("processes", () => {
     assert.ok(treeCpuSeconds(process.pid) > 0);
     await stop(p);
     assert.throws(() => process.kill(p.pid, 0), /ESRCH/);
+  });
+});
+
+describe("open-loop load", () => {
+  const body = Buffer.from([0, 0, 0, 0, 7, 0x0a, 5, ...Buffer.from("world")]);
+
+  /** An h2c server on a free port; `answer` handles each stream. Closed after the test. */
+  async function server(
+    answer: (s: ServerHttp2Stream, h: IncomingHttpHeaders, body: Buffer) => void,
+  ): Promise<{ port: number; close: () => Promise<void> }> {
+    const srv = createServer();
+    srv.on("stream", (s, h) => {
+      const chunks: Buffer[] = [];
+      // A stream the test resets ends with an error event; that is the point of that test.
+      s.on("error", () => {});
+      s.on("data", (c: Buffer) => chunks.push(c));
+      s.on("end", () => answer(s, h, Buffer.concat(chunks)));
+    });
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    const port = (srv.address() as { port: number }).port;
+    return { port, close: () => new Promise<void>((r) => srv.close(() => r())) };
+  }
+
+  const grpcOk = (s: ServerHttp2Stream) => {
+    s.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+    s.on("wantTrailers", () => s.sendTrailers({ "grpc-status": "0" }));
+    s.end(Buffer.from([0, 0, 0, 0, 0]));
+  };
+
+  it("sends real gRPC calls at the rate asked and counts every answer", async () => {
+    const seen: { path: string; ct: string; te: string; body: string }[] = [];
+    const s = await server((st, h, b) => {
+      seen.push({
+        path: String(h[":path"]),
+        ct: String(h["content-type"]),
+        te: String(h.te),
+        body: b.toString("hex"),
+      });
+      grpcOk(st);
+    });
+    try {
+      const r = await runOpenLoop({
+        port: s.port,
+        path: "/helloworld.Greeter/SayHello",
+        body,
+        rate: 400,
+        seconds: 0.5,
+        warmupSec: 0.1,
+        connections: 2,
+        coalesceMs: 0.5,
+      });
+      assert.equal(r.succeeded, 200);
+      assert.equal(r.failed + r.unfinished, 0);
+      assert.equal(seen.length, 240, "warm-up calls are sent too");
+      assert.deepEqual(seen[0], {
+        path: "/helloworld.Greeter/SayHello",
+        ct: "application/grpc",
+        te: "trailers",
+        body: body.toString("hex"),
+      });
+      assert.ok(r.achievedPerSec > 300 && r.achievedPerSec < 500, `achieved ${r.achievedPerSec}`);
+      assert.ok(r.p50Ms < 50 && r.p50Ms <= r.p99Ms);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("latency runs from each call's due time: a slow answer counts in full", async () => {
+    const s = await server((st) => {
+      setTimeout(() => grpcOk(st), 30);
+    });
+    try {
+      const r = await runOpenLoop({
+        port: s.port,
+        path: "/x/y",
+        body,
+        rate: 100,
+        seconds: 0.3,
+        warmupSec: 0,
+        connections: 1,
+      });
+      assert.equal(r.succeeded, 30);
+      assert.ok(r.p50Ms >= 29, `p50 ${r.p50Ms}`);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("a non-200 status or a reset stream is a failed call", async () => {
+    let n = 0;
+    const s = await server((st) => {
+      n++;
+      if (n % 3 === 0) st.close(0x2);
+      else if (n % 3 === 1) st.respond({ ":status": 503 }, { endStream: true });
+      else grpcOk(st);
+    });
+    try {
+      const r = await runOpenLoop({
+        port: s.port,
+        path: "/x/y",
+        body,
+        rate: 200,
+        seconds: 0.3,
+        warmupSec: 0,
+        connections: 1,
+      });
+      assert.equal(r.succeeded, 20);
+      assert.equal(r.failed, 40);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("reads frames whatever the chunking", () => {
+    const got: string[] = [];
+    const reader = new FrameReader((type, flags, stream, payload) =>
+      got.push(`${type}/${flags}/${stream}/${payload.toString("hex")}`),
+    );
+    const bytes = Buffer.concat([
+      frame(1, 4, 3, Buffer.from([0x88])),
+      frame(0, 1, 3, Buffer.from("abc")),
+      frame(4, 1, 0, Buffer.alloc(0)),
+    ]);
+    for (let i = 0; i < bytes.length; i += 5) reader.push(bytes.subarray(i, i + 5));
+    assert.deepEqual(got, ["1/4/3/88", "0/1/3/616263", "4/1/0/"]);
+  });
+
+  it(":status 200 is read past table size updates; other statuses are not 200", () => {
+    assert.equal(blockIsStatus200(Buffer.from([0x88])), true);
+    assert.equal(blockIsStatus200(Buffer.from([0x20, 0x88])), true);
+    assert.equal(blockIsStatus200(Buffer.from([0x3f, 0xe1, 0x1f, 0x88])), true);
+    assert.equal(blockIsStatus200(Buffer.from([0x8d])), false);
+    assert.equal(blockIsStatus200(Buffer.from([0x48, 0x03, 0x35, 0x30, 0x33])), false);
+    assert.equal(blockIsStatus200(Buffer.from([0x00, 0x88]), 1), true);
+  });
+
+  it("the call template carries each call's stream id in both frames", () => {
+    const block = requestHeaderBlock("127.0.0.1:1", "/a/b");
+    const t = Buffer.from(callTemplate(block, body));
+    setCallStream(t, 0, block.length, 7);
+    assert.equal(t.readUInt32BE(5), 7);
+    assert.equal(t.readUInt32BE(9 + block.length + 5), 7);
+    assert.equal(t[9 + block.length + 4], 1, "DATA ends the stream");
+  });
+
+  it("the suite reads the generator's last JSON line and refuses output without figures", () => {
+    const line = JSON.stringify({
+      p50Ms: 1,
+      p99Ms: 2,
+      achievedPerSec: 3,
+      succeeded: 4,
+      failed: 0,
+      lateP99Ms: 0.1,
+    });
+    assert.equal(parseOpenLoopOutput(`warning: x\n${line}\n`).p99Ms, 2);
+    assert.throws(
+      () => parseOpenLoopOutput("open-loop: connect ECONNREFUSED"),
+      /no figures[\s\S]*ECONNREFUSED/,
+    );
+    assert.throws(() => parseOpenLoopOutput('{"p50Ms":1}'), /lack p99Ms/);
   });
 });
