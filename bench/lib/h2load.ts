@@ -15,7 +15,11 @@ export interface Load {
   streams: number;
   /** Seconds of load (`-D`). */
   durationSec: number;
-  /** Requests per second per connection (`--rps`); absent = as fast as the target answers. */
+  /**
+   * Requests per second per connection (`--rps`); absent = as fast as the target answers. h2load starts
+   * them in one batch per tick of `max(10 ms, 1/rps)`, so the half-load latency comes from
+   * bench/clients/open-loop.ts instead.
+   */
   rpsPerConnection?: number;
 }
 
