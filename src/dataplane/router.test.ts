@@ -151,6 +151,10 @@ describe("router", () => {
     for (let i = 0; i <= ROUTER_MEMO_LIMIT; i++) r.match(`h${i}`, "/s.A/M", {});
     assert.ok(r.memoSize <= ROUTER_MEMO_LIMIT);
     assert.equal(r.match("gw", "/s.A/M", { "x-v": "two" }).route?.name, "hdr");
+    for (let i = 0; i <= ROUTER_MEMO_LIMIT; i++) r.match("gw", `/s${i}.X/Only`, {});
+    assert.ok(r.memoSize <= ROUTER_MEMO_LIMIT);
+    assert.equal(r.match("gw", "/s.A/M", { "x-v": "one" }).route?.name, "exact");
+    assert.equal(r.match("h.example.com", "/s.H/M", {}).route?.name, "host");
   });
 
   it("agrees with a plain scan in table order on random tables (header lookups by value included)", () => {

@@ -492,6 +492,7 @@ function noListenerAction(listeners: readonly IrListener[], port: number): IrDir
 
 /** What the router remembers of one `:authority`: its host, its listener and its decisions per `:path`. */
 interface AuthorityMemo {
+  readonly authority: string;
   readonly host: string;
   /** undefined: no listener of the port accepts the host. */
   readonly l: CompiledListener | undefined;
@@ -514,6 +515,12 @@ export class CompiledRouter implements Router {
    */
   private readonly memo = new Map<string, AuthorityMemo>();
   private memoEntries = 0;
+  /**
+   * The entry of the previous call's `:authority`, compared by content first: a string whose hash V8 has
+   * not computed yet (a new one per call on the node:http2 data path) costs more to look up in a Map than to
+   * compare, and most calls repeat the previous authority.
+   */
+  private last: AuthorityMemo | undefined;
 
   constructor(listeners: readonly IrListener[]) {
     this.listeners = listeners;
@@ -555,10 +562,14 @@ export class CompiledRouter implements Router {
   }
 
   match(authority: string, path: string, headers: RequestHeaders): RouteMatch {
-    const a = this.memo.get(authority) ?? this.rememberAuthority(authority);
+    let a = this.last;
+    if (a === undefined || a.authority !== authority) {
+      a = this.memo.get(authority) ?? this.rememberAuthority(authority);
+      this.last = a;
+    }
     const l = a.l;
     if (l === undefined) return this.noListener;
-    const d = a.paths.get(path) ?? this.rememberPath(authority, a, l, path);
+    const d = a.paths.get(path) ?? this.rememberPath(a, l, path);
     if (d.steps.length === 0) return d.fallback;
     return decideHeaders(d, headers);
   }
@@ -571,19 +582,20 @@ export class CompiledRouter implements Router {
   private rememberAuthority(authority: string): AuthorityMemo {
     if (this.memoEntries >= ROUTER_MEMO_LIMIT) this.forget();
     const host = hostFromAuthority(authority);
-    const a: AuthorityMemo = { host, l: this.selectCompiled(host), paths: new Map() };
+    const a: AuthorityMemo = { authority, host, l: this.selectCompiled(host), paths: new Map() };
     this.memo.set(authority, a);
     this.memoEntries++;
     return a;
   }
 
-  private rememberPath(authority: string, a: AuthorityMemo, l: CompiledListener, path: string): Decision {
+  private rememberPath(a: AuthorityMemo, l: CompiledListener, path: string): Decision {
     const d = decide(l, hostPathCandidates(l, a.host, path));
     if (this.memoEntries >= ROUTER_MEMO_LIMIT) {
       this.forget();
       a.paths.clear();
-      this.memo.set(authority, a);
+      this.memo.set(a.authority, a);
       this.memoEntries++;
+      this.last = a;
     }
     a.paths.set(path, d);
     this.memoEntries++;
@@ -593,6 +605,7 @@ export class CompiledRouter implements Router {
   private forget(): void {
     this.memo.clear();
     this.memoEntries = 0;
+    this.last = undefined;
   }
 }
 
