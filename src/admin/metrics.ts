@@ -1,11 +1,12 @@
 /**
  * Prometheus metrics of the gateway (prom-client, one registry per process so tests can run several).
  *
- * Per-call updates come from the data plane's `onCallEnd` on the hot path, so label children are resolved
- * once per (gateway, route, rule, backend, code) combination and cached; a call then costs two map lookups,
- * one increment and one histogram observation.
+ * Per-call updates come from the data plane's `onCallEnd` on the hot path. prom-client's own counters and
+ * histograms hash their label set on every update (about 1.5 us a call for the two call metrics), so the
+ * call metrics are kept here instead, in plain per-series fields found by one map lookup, and handed to the
+ * registry as prom-client's metric JSON when `/metrics` is scraped. Everything else is prom-client's.
  */
-import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { grpcCodeName } from "../dataplane/grpc-status.js";
 import type { CallInfo, DataplaneStats } from "../dataplane/types.js";
 import { gatewayOf, routeParts } from "../log/call-fields.js";
@@ -15,17 +16,60 @@ const DURATION_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 ];
 
-/** Label combinations kept in the cache; beyond it, children are looked up by prom-client each time. */
-const CHILD_CACHE_LIMIT = 10_000;
-
 /** A registry's metrics as `Registry.getMetricsAsJSON()` gives them. */
 export type RegistryJson = Awaited<ReturnType<Registry["getMetricsAsJSON"]>>;
 
-type CallLabels = "gateway" | "route" | "rule" | "backend" | "grpc_code";
+type RouteLabels = { gateway: string; route: string; rule: string; backend: string };
 
-interface CallChildren {
-  calls: { inc(): void };
-  duration: { observe(v: number): void };
+/** One `grpcroute_calls_total` series. */
+interface CallSeries {
+  labels: RouteLabels & { grpc_code: string };
+  calls: number;
+}
+
+/** One `grpcroute_call_duration_seconds` series: per-bucket (not cumulative) counts, then sum and count. */
+interface DurationSeries {
+  labels: RouteLabels;
+  buckets: Float64Array;
+  sum: number;
+  count: number;
+}
+
+interface SeriesPair {
+  calls: CallSeries;
+  duration: DurationSeries;
+}
+
+type MetricValueJson = { value: number; labels: Record<string, string | number>; metricName?: string };
+
+/**
+ * A metric whose values are read from the series above at scrape time, in the shape prom-client's
+ * registry formats and its cluster aggregation sums (what `Counter.get()` and `Histogram.get()` return).
+ */
+class SeriesMetric {
+  readonly aggregator = "sum";
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: "counter" | "histogram",
+    private readonly values: () => MetricValueJson[],
+  ) {}
+  async get(): Promise<{
+    name: string;
+    help: string;
+    type: string;
+    values: MetricValueJson[];
+    aggregator: string;
+  }> {
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      values: this.values(),
+      aggregator: this.aggregator,
+    };
+  }
+  reset(): void {}
 }
 
 export interface GatewayMetricsOptions {
@@ -38,29 +82,39 @@ export interface GatewayMetricsOptions {
 /** The gateway's metrics and the registry `/metrics` serves. */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly #calls: Counter<CallLabels>;
-  readonly #duration: Histogram<"gateway" | "route" | "rule" | "backend">;
+  /**
+   * By listener, route, backend, then gRPC status: the series a finished call updates. Nested maps rather
+   * than one joined key: the data plane passes the same string objects call after call, whose hashes are
+   * kept, where a joined key would be built and hashed anew each time.
+   */
+  readonly #series = new Map<string, Map<string, Map<string, (SeriesPair | undefined)[]>>>();
+  /** Call-count series in the order they appeared. */
+  readonly #callSeries: CallSeries[] = [];
+  /** Duration series by listener, route and backend. */
+  readonly #durations = new Map<string, DurationSeries>();
   readonly #reloads: Counter<"result">;
   readonly #version: Gauge;
   readonly #lastReloadOk: Gauge;
-  readonly #children = new Map<string, CallChildren>();
   #gather: (() => Promise<RegistryJson[]>) | undefined;
 
   constructor(opts: GatewayMetricsOptions = {}) {
     const registers = [this.registry];
-    this.#calls = new Counter({
-      name: "grpcroute_calls_total",
-      help: "Calls finished, by gateway, route (namespace/name), rule index, backend cluster and gRPC status.",
-      labelNames: ["gateway", "route", "rule", "backend", "grpc_code"],
-      registers,
-    });
-    this.#duration = new Histogram({
-      name: "grpcroute_call_duration_seconds",
-      help: "Call duration from request headers to the end of the response, in seconds.",
-      labelNames: ["gateway", "route", "rule", "backend"],
-      buckets: DURATION_BUCKETS,
-      registers,
-    });
+    this.registry.registerMetric(
+      new SeriesMetric(
+        "grpcroute_calls_total",
+        "Calls finished, by gateway, route (namespace/name), rule index, backend cluster and gRPC status.",
+        "counter",
+        () => this.#callSeries.map((c) => ({ value: c.calls, labels: { ...c.labels } })),
+      ) as unknown as Counter,
+    );
+    this.registry.registerMetric(
+      new SeriesMetric(
+        "grpcroute_call_duration_seconds",
+        "Call duration from request headers to the end of the response, in seconds.",
+        "histogram",
+        () => this.#durationValues(),
+      ) as unknown as Counter,
+    );
     const stats = opts.stats;
     new Gauge({
       name: "grpcroute_active_calls",
@@ -101,30 +155,82 @@ export class GatewayMetrics {
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "" });
   }
 
-  /** Records a finished call. Hot path. */
+  /** Records a finished call. Hot path: one map lookup and a few additions. */
   observeCall(info: CallInfo): void {
-    const key = `${info.listener}\u0000${info.route ?? ""}\u0000${info.backend ?? ""}\u0000${info.grpcStatus}`;
-    let ch = this.#children.get(key);
-    if (ch === undefined) {
-      ch = this.#resolve(info);
-      if (this.#children.size < CHILD_CACHE_LIMIT) this.#children.set(key, ch);
+    let byRoute = this.#series.get(info.listener);
+    if (byRoute === undefined) {
+      byRoute = new Map();
+      this.#series.set(info.listener, byRoute);
     }
-    ch.calls.inc();
-    ch.duration.observe(info.durationMs / 1000);
+    const route = info.route ?? "";
+    let byBackend = byRoute.get(route);
+    if (byBackend === undefined) {
+      byBackend = new Map();
+      byRoute.set(route, byBackend);
+    }
+    const backend = info.backend ?? "";
+    let byStatus = byBackend.get(backend);
+    if (byStatus === undefined) {
+      byStatus = [];
+      byBackend.set(backend, byStatus);
+    }
+    let pair = byStatus[info.grpcStatus];
+    if (pair === undefined) {
+      pair = this.#newSeries(info);
+      byStatus[info.grpcStatus] = pair;
+    }
+    pair.calls.calls++;
+    const d = pair.duration;
+    const seconds = info.durationMs / 1000;
+    d.sum += seconds;
+    d.count++;
+    const bounds = DURATION_BUCKETS;
+    for (let i = 0; i < bounds.length; i++) {
+      if (seconds <= bounds[i]!) {
+        d.buckets[i]!++;
+        break;
+      }
+    }
   }
 
-  #resolve(info: CallInfo): CallChildren {
+  #newSeries(info: CallInfo): SeriesPair {
     const parts = info.route !== undefined ? routeParts(info.route) : { route: "", rule: "" };
-    const base = {
+    const labels: RouteLabels = {
       gateway: gatewayOf(info),
       route: parts.route,
       rule: parts.rule,
       backend: info.backend ?? "",
     };
-    return {
-      calls: this.#calls.labels({ ...base, grpc_code: grpcCodeName(info.grpcStatus) }),
-      duration: this.#duration.labels(base),
-    };
+    const calls: CallSeries = { labels: { ...labels, grpc_code: grpcCodeName(info.grpcStatus) }, calls: 0 };
+    this.#callSeries.push(calls);
+    const dkey = `${info.listener}\u0000${info.route ?? ""}\u0000${info.backend ?? ""}`;
+    let duration = this.#durations.get(dkey);
+    if (duration === undefined) {
+      duration = { labels, buckets: new Float64Array(DURATION_BUCKETS.length), sum: 0, count: 0 };
+      this.#durations.set(dkey, duration);
+    }
+    return { calls, duration };
+  }
+
+  /** The duration histogram as prom-client's `Histogram.get()` gives it: cumulative buckets, +Inf, sum, count. */
+  #durationValues(): MetricValueJson[] {
+    const name = "grpcroute_call_duration_seconds";
+    const out: MetricValueJson[] = [];
+    for (const d of this.#durations.values()) {
+      let acc = 0;
+      for (let i = 0; i < DURATION_BUCKETS.length; i++) {
+        acc += d.buckets[i]!;
+        out.push({
+          value: acc,
+          labels: { ...d.labels, le: DURATION_BUCKETS[i]! },
+          metricName: `${name}_bucket`,
+        });
+      }
+      out.push({ value: d.count, labels: { ...d.labels, le: "+Inf" }, metricName: `${name}_bucket` });
+      out.push({ value: d.sum, labels: { ...d.labels }, metricName: `${name}_sum` });
+      out.push({ value: d.count, labels: { ...d.labels }, metricName: `${name}_count` });
+    }
+    return out;
   }
 
   /** A configuration was applied and is now served. */

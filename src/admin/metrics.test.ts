@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { CallInfo } from "../dataplane/types.js";
+import { GatewayMetrics } from "./metrics.js";
+
+const call: CallInfo = {
+  listener: "gateway/default/gw/listener/http",
+  authority: "a.example",
+  path: "/helloworld.Greeter/SayHello",
+  route: "grpcroute/default/r/rule/2/match/0",
+  backend: "service/default/s/port/80",
+  grpcStatus: 0,
+  httpStatus: 200,
+  durationMs: 2.5,
+  requestBytes: 1,
+  responseBytes: 2,
+};
+const labels = 'gateway="default/gw",route="default/r",rule="2",backend="service/default/s/port/80"';
+
+/** The sample lines of `name` (without HELP/TYPE), labels in the order written. */
+function samples(text: string, name: string): string[] {
+  return text.split("\n").filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+}
+
+test("call metrics: a counter per status and a duration histogram per route and backend", async () => {
+  const m = new GatewayMetrics({ processMetrics: false });
+  m.observeCall(call);
+  m.observeCall({ ...call, durationMs: 0.2 });
+  m.observeCall({ ...call, grpcStatus: 14, durationMs: 120_000 });
+  const { route: _r, backend: _b, ...noRoute } = call;
+  m.observeCall({ ...noRoute, grpcStatus: 12 });
+  const text = await m.render();
+  assert.deepEqual(samples(text, "grpcroute_calls_total"), [
+    `grpcroute_calls_total{${labels},grpc_code="OK"} 2`,
+    `grpcroute_calls_total{${labels},grpc_code="UNAVAILABLE"} 1`,
+    'grpcroute_calls_total{gateway="default/gw",route="",rule="",backend="",grpc_code="UNIMPLEMENTED"} 1',
+  ]);
+  assert.match(text, /# TYPE grpcroute_calls_total counter/);
+  assert.match(text, /# TYPE grpcroute_call_duration_seconds histogram/);
+  const buckets = samples(text, "grpcroute_call_duration_seconds_bucket").filter((l) => l.includes(labels));
+  const le = (bound: string) => buckets.find((l) => l.includes(`le="${bound}"`))?.split(" ")[1];
+  assert.equal(le("0.0005"), "1", "0.2 ms");
+  assert.equal(le("0.0025"), "2", "cumulative: 0.2 ms and 2.5 ms");
+  assert.equal(le("60"), "2", "120 s is above every bound");
+  assert.equal(le("+Inf"), "3");
+  assert.ok(text.includes(`grpcroute_call_duration_seconds_count{${labels}} 3`));
+  assert.ok(text.includes(`grpcroute_call_duration_seconds_sum{${labels}} 120.0027`));
+});
+
+test("call metrics of several registries add up (worker processes)", async () => {
+  const worker1 = new GatewayMetrics({ processMetrics: false });
+  const worker2 = new GatewayMetrics({ processMetrics: false });
+  worker1.observeCall(call);
+  worker2.observeCall(call);
+  worker2.observeCall({ ...call, durationMs: 0.1 });
+  const primary = new GatewayMetrics({ processMetrics: false });
+  primary.configApplied(7);
+  primary.gatherFrom(async () => [
+    await worker1.registry.getMetricsAsJSON(),
+    await worker2.registry.getMetricsAsJSON(),
+  ]);
+  const text = await primary.render();
+  assert.deepEqual(samples(text, "grpcroute_calls_total"), [
+    `grpcroute_calls_total{${labels},grpc_code="OK"} 3`,
+  ]);
+  assert.ok(text.includes(`grpcroute_call_duration_seconds_count{${labels}} 3`));
+  assert.match(text, /^grpcroute_config_version 7$/m);
+});
