@@ -9,7 +9,7 @@
 import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { grpcCodeName } from "../dataplane/grpc-status.js";
 import type { CallInfo, DataplaneStats } from "../dataplane/types.js";
-import { gatewayOf, routeParts } from "../log/call-fields.js";
+import { gatewayOf, PerTarget, routeParts } from "../log/call-fields.js";
 
 /** Seconds. gRPC calls through a local proxy range from sub-millisecond to long-lived streams. */
 const DURATION_BUCKETS = [
@@ -39,6 +39,8 @@ interface SeriesPair {
   calls: CallSeries;
   duration: DurationSeries;
 }
+
+const newStatusList = (): (SeriesPair | undefined)[] => [];
 
 type MetricValueJson = { value: number; labels: Record<string, string | number>; metricName?: string };
 
@@ -82,12 +84,8 @@ export interface GatewayMetricsOptions {
 /** The gateway's metrics and the registry `/metrics` serves. */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  /**
-   * By listener, route, backend, then gRPC status: the series a finished call updates. Nested maps rather
-   * than one joined key: the data plane passes the same string objects call after call, whose hashes are
-   * kept, where a joined key would be built and hashed anew each time.
-   */
-  readonly #series = new Map<string, Map<string, Map<string, (SeriesPair | undefined)[]>>>();
+  /** By listener, route and backend, then by gRPC status: the series a finished call updates. */
+  readonly #series = new PerTarget<(SeriesPair | undefined)[]>();
   /** Call-count series in the order they appeared. */
   readonly #callSeries: CallSeries[] = [];
   /** Duration series by listener, route and backend. */
@@ -157,23 +155,7 @@ export class GatewayMetrics {
 
   /** Records a finished call. Hot path: one map lookup and a few additions. */
   observeCall(info: CallInfo): void {
-    let byRoute = this.#series.get(info.listener);
-    if (byRoute === undefined) {
-      byRoute = new Map();
-      this.#series.set(info.listener, byRoute);
-    }
-    const route = info.route ?? "";
-    let byBackend = byRoute.get(route);
-    if (byBackend === undefined) {
-      byBackend = new Map();
-      byRoute.set(route, byBackend);
-    }
-    const backend = info.backend ?? "";
-    let byStatus = byBackend.get(backend);
-    if (byStatus === undefined) {
-      byStatus = [];
-      byBackend.set(backend, byStatus);
-    }
+    const byStatus = this.#series.get(info, newStatusList);
     let pair = byStatus[info.grpcStatus];
     if (pair === undefined) {
       pair = this.#newSeries(info);

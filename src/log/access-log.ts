@@ -14,7 +14,7 @@
 
 import { grpcCodeName } from "../dataplane/grpc-status.js";
 import type { CallInfo } from "../dataplane/types.js";
-import { gatewayOf, listenerSection, routeParts } from "./call-fields.js";
+import { gatewayOf, listenerSection, PerTarget, routeParts } from "./call-fields.js";
 import { type Logger, loggerStream } from "./logger.js";
 
 /** Pending lines above which new ones are dropped (and counted in a warning line). */
@@ -93,8 +93,8 @@ export class AccessLog {
   readonly #stream: { write(chunk: string): unknown };
   readonly #maxWrite: number;
   readonly #fields: string;
-  /** Listener -> route -> backend -> the fields those fix, as JSON text ending in a comma. */
-  readonly #fixed = new Map<string, Map<string, Map<string, string>>>();
+  /** The fields a (listener, route, backend) fixes, as JSON text ending in a comma. */
+  readonly #fixed = new PerTarget<string>();
   /** Authorities, paths and endpoints as JSON strings: they repeat from call to call. */
   #quoted = new Map<string, string>();
 
@@ -167,35 +167,8 @@ export class AccessLog {
   }
 
   #fixedOf(info: CallInfo): string {
-    let byRoute = this.#fixed.get(info.listener);
-    if (byRoute === undefined) {
-      if (this.#fixed.size >= FIXED_LIMIT) this.#fixed.clear();
-      byRoute = new Map();
-      this.#fixed.set(info.listener, byRoute);
-    }
-    const route = info.route ?? "";
-    let byBackend = byRoute.get(route);
-    if (byBackend === undefined) {
-      byBackend = new Map();
-      byRoute.set(route, byBackend);
-    }
-    const backend = info.backend ?? "";
-    let text = byBackend.get(backend);
-    if (text === undefined) {
-      const fields: Record<string, unknown> = {
-        gateway: gatewayOf(info),
-        listener: listenerSection(info.listener),
-      };
-      if (info.route !== undefined) {
-        const parts = routeParts(info.route);
-        fields.route = parts.route;
-        if (parts.rule !== "") fields.rule = Number(parts.rule);
-      }
-      if (info.backend !== undefined) fields.backend = info.backend;
-      text = `${JSON.stringify(fields).slice(1, -1)},`;
-      byBackend.set(backend, text);
-    }
-    return text;
+    if (this.#fixed.listeners >= FIXED_LIMIT) this.#fixed.clear();
+    return this.#fixed.get(info, fixedFields);
   }
 
   #quote(v: string): string {
@@ -212,6 +185,21 @@ export class AccessLog {
 /** Bounds of the formatting caches; past them a cache starts over (lines stay right, only slower). */
 const FIXED_LIMIT = 1000;
 const QUOTED_LIMIT = 4096;
+
+/** The fields of an access line that its (listener, route, backend) fix, as JSON text ending in a comma. */
+function fixedFields(info: CallInfo): string {
+  const fields: Record<string, unknown> = {
+    gateway: gatewayOf(info),
+    listener: listenerSection(info.listener),
+  };
+  if (info.route !== undefined) {
+    const parts = routeParts(info.route);
+    fields.route = parts.route;
+    if (parts.rule !== "") fields.rule = Number(parts.rule);
+  }
+  if (info.backend !== undefined) fields.backend = info.backend;
+  return `${JSON.stringify(fields).slice(1, -1)},`;
+}
 
 /** A number as JSON: `null` for NaN and infinities, which JSON cannot hold. */
 function num(n: number): string {

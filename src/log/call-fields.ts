@@ -43,3 +43,43 @@ export function listenerSection(listener: string): string {
   const i = listener.lastIndexOf("/listener/");
   return i >= 0 ? listener.slice(i + "/listener/".length) : listener;
 }
+
+/**
+ * Values kept per (listener, route, backend) of a call: the access log's formatted fields, the metrics'
+ * series. Nested maps rather than one joined key: the data plane passes the same string objects call
+ * after call, whose hashes are kept, where a joined key would be built and hashed anew each time.
+ */
+export class PerTarget<T> {
+  #byListener = new Map<string, Map<string, Map<string, T>>>();
+
+  /** The value of the call's (listener, route, backend), made by `make` the first time. */
+  get(info: CallInfo, make: (info: CallInfo) => T): T {
+    let byRoute = this.#byListener.get(info.listener);
+    if (byRoute === undefined) {
+      byRoute = new Map();
+      this.#byListener.set(info.listener, byRoute);
+    }
+    const route = info.route ?? "";
+    let byBackend = byRoute.get(route);
+    if (byBackend === undefined) {
+      byBackend = new Map();
+      byRoute.set(route, byBackend);
+    }
+    const backend = info.backend ?? "";
+    let v = byBackend.get(backend);
+    if (v === undefined) {
+      v = make(info);
+      byBackend.set(backend, v);
+    }
+    return v;
+  }
+
+  /** Listeners seen. */
+  get listeners(): number {
+    return this.#byListener.size;
+  }
+
+  clear(): void {
+    this.#byListener = new Map();
+  }
+}
