@@ -9,7 +9,7 @@
 import type { IrCluster, IrListener, RoutingTable } from "../ir/routing-table.js";
 import { validateRoutingTable } from "../ir/validate.js";
 import { GatewayError, GW_ERR_CONFIG, GW_ERR_TLS } from "../util/errors.js";
-import { generateCertificate } from "../util/self-signed.js";
+import { GeneratedCertificates } from "../util/self-signed.js";
 import type { CallHost, ProxyCall } from "./proxy-stream.js";
 import { buildRuntime, type TableRuntime } from "./runtime.js";
 import { type CertKey, contextOf, PortServer, type PortState } from "./server.js";
@@ -36,8 +36,7 @@ export class Dataplane implements DataplaneApi, CallHost {
   /** Endpoint state by pool key, shared across tables so sessions and health survive reloads. */
   private readonly endpoints = new Map<string, EndpointState>();
   /** Generated certificates by their sorted name list, kept across applies. */
-  private readonly generated = new Map<string, Promise<CertKey>>();
-  private readonly reported = new Set<string>();
+  private readonly generated: GeneratedCertificates;
   private runtime: TableRuntime | undefined;
   private queue: Promise<void> = Promise.resolve();
   private activeCalls = 0;
@@ -46,6 +45,7 @@ export class Dataplane implements DataplaneApi, CallHost {
 
   constructor(opts: DataplaneOptions = {}, upstream: UpstreamOptions = {}) {
     this.opts = opts;
+    this.generated = new GeneratedCertificates(opts.onCertificateGenerated);
     this.balancer = upstream.balancer ?? opts.balancer ?? "round-robin";
     const { balancer: _b, ...pool } = upstream;
     this.poolOptions = {
@@ -176,27 +176,7 @@ export class Dataplane implements DataplaneApi, CallHost {
       }
       const gen = l.tls.generate;
       if (gen !== undefined && certs.length === 0) {
-        const names = [...gen.dnsNames].sort();
-        const key = names.join(",");
-        let p = this.generated.get(key);
-        if (p === undefined) {
-          p = generateCertificate(gen.dnsNames);
-          this.generated.set(key, p);
-        }
-        let c: CertKey;
-        try {
-          c = await p;
-        } catch (e: unknown) {
-          this.generated.delete(key);
-          throw new GatewayError(GW_ERR_TLS, `cannot generate a certificate for listener ${l.name}`, {
-            cause: e,
-          });
-        }
-        const reportKey = `${l.name}|${key}`;
-        if (!this.reported.has(reportKey)) {
-          this.reported.add(reportKey);
-          this.opts.onCertificateGenerated?.(l.name, gen.dnsNames, c.certPem);
-        }
+        const c = await this.generated.get(l.name, gen.dnsNames);
         certs.push(c);
       }
       out.set(l, certs);

@@ -19,7 +19,7 @@ export interface WorkerInit {
   balancer?: "round-robin" | "least-request";
   /** Upstream connection tuning, passed to the data plane as given. */
   upstream?: Record<string, unknown>;
-  logFormat: "json" | LogFormat;
+  logFormat: LogFormat;
   logLevel: LogLevel;
   /**
    * What the worker does with each finished call: `local` keeps metrics and writes access lines itself

@@ -16,14 +16,8 @@ import { fileURLToPath } from "node:url";
 import type { CallInfo, DataplaneApi, DataplaneStats } from "../dataplane/types.js";
 import type { IrListener, RoutingTable } from "../ir/routing-table.js";
 import type { Logger, LogLevel } from "../log/logger.js";
-import {
-  GatewayError,
-  type GatewayErrorCode,
-  GW_ERR_BIND,
-  GW_ERR_CONFIG,
-  GW_ERR_TLS,
-} from "../util/errors.js";
-import { type GeneratedCertificate, generateCertificate } from "../util/self-signed.js";
+import { GatewayError, type GatewayErrorCode, GW_ERR_BIND, GW_ERR_CONFIG } from "../util/errors.js";
+import { GeneratedCertificates } from "../util/self-signed.js";
 import type { MetricsJson, PrimaryMessage, WorkerInit, WorkerMessage } from "./worker-protocol.js";
 
 /** The script each worker runs (the compiled `.js`, or the `.ts` source under tsx). */
@@ -91,21 +85,14 @@ export class ClusterDataplane implements DataplaneApi {
   #queue: Promise<void> = Promise.resolve();
   /** Listener port -> local port; ports mapped to 0 are given a free port here, once, for every worker. */
   readonly #ports: Map<number, number>;
-  readonly #generated = new Map<string, Promise<GeneratedCertificate>>();
-  readonly #reported = new Set<string>();
+  readonly #generated: GeneratedCertificates;
   #restartDelay = RESTART_DELAY_MS;
 
   constructor(opts: ClusterDataplaneOptions) {
     if (!cluster.isPrimary) throw new Error("a ClusterDataplane runs in the primary process");
     this.#opts = { ...opts, workers: Math.max(1, Math.floor(opts.workers)) };
     this.#ports = new Map(opts.portMap ?? []);
-  }
-
-  /** Worker processes running now. */
-  get workers(): number {
-    let n = 0;
-    for (const m of this.#members.values()) if (!m.exited) n++;
-    return n;
+    this.#generated = new GeneratedCertificates(opts.onCertificateGenerated);
   }
 
   /**
@@ -398,26 +385,7 @@ export class ClusterDataplane implements DataplaneApi {
         listeners.push(l);
         continue;
       }
-      const key = [...gen.dnsNames].sort().join(",");
-      let p = this.#generated.get(key);
-      if (p === undefined) {
-        p = generateCertificate(gen.dnsNames);
-        this.#generated.set(key, p);
-      }
-      let c: GeneratedCertificate;
-      try {
-        c = await p;
-      } catch (e: unknown) {
-        this.#generated.delete(key);
-        throw new GatewayError(GW_ERR_TLS, `cannot generate a certificate for listener ${l.name}`, {
-          cause: e,
-        });
-      }
-      const reportKey = `${l.name}|${key}`;
-      if (!this.#reported.has(reportKey)) {
-        this.#reported.add(reportKey);
-        this.#opts.onCertificateGenerated?.(l.name, gen.dnsNames, c.certPem);
-      }
+      const c = await this.#generated.get(l.name, gen.dnsNames);
       const { generate: _generate, ...tls } = l.tls;
       listeners.push({
         ...l,

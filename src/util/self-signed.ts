@@ -4,6 +4,7 @@
  * `openssl` binary is needed.
  */
 import { generate } from "selfsigned";
+import { GatewayError, GW_ERR_TLS } from "./errors.js";
 
 /** A PEM certificate and its private key. */
 export interface GeneratedCertificate {
@@ -43,4 +44,44 @@ export async function generateCertificate(dnsNames: string[]): Promise<Generated
 
 function isIpAddress(s: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(s) || s.includes(":");
+}
+
+/**
+ * Certificates generated for listeners that ask for one (`IrTls.generate`), made once per set of names and
+ * kept for the life of the data plane, so a reload serves the same certificate. `onGenerated` hears of each
+ * once per listener, so the runner can write it where clients find it.
+ */
+export class GeneratedCertificates {
+  readonly #byNames = new Map<string, Promise<GeneratedCertificate>>();
+  readonly #reported = new Set<string>();
+  readonly #onGenerated: ((listener: string, dnsNames: string[], certPem: string) => void) | undefined;
+
+  constructor(onGenerated?: (listener: string, dnsNames: string[], certPem: string) => void) {
+    this.#onGenerated = onGenerated;
+  }
+
+  /** The certificate of `listener` for `dnsNames`; a failure is not kept, so the next apply tries again. */
+  async get(listener: string, dnsNames: string[]): Promise<GeneratedCertificate> {
+    const key = [...dnsNames].sort().join(",");
+    let p = this.#byNames.get(key);
+    if (p === undefined) {
+      p = generateCertificate(dnsNames);
+      this.#byNames.set(key, p);
+    }
+    let c: GeneratedCertificate;
+    try {
+      c = await p;
+    } catch (e: unknown) {
+      this.#byNames.delete(key);
+      throw new GatewayError(GW_ERR_TLS, `cannot generate a certificate for listener ${listener}`, {
+        cause: e,
+      });
+    }
+    const reportKey = `${listener}|${key}`;
+    if (!this.#reported.has(reportKey)) {
+      this.#reported.add(reportKey);
+      this.#onGenerated?.(listener, dnsNames, c.certPem);
+    }
+    return c;
+  }
 }

@@ -27,7 +27,7 @@ import type {
 } from "../../ir/routing-table.js";
 import { validateRoutingTable } from "../../ir/validate.js";
 import { GatewayError, GW_ERR_BIND, GW_ERR_CONFIG, GW_ERR_TLS } from "../../util/errors.js";
-import { generateCertificate } from "../../util/self-signed.js";
+import { GeneratedCertificates } from "../../util/self-signed.js";
 import {
   encodeGrpcMessage,
   GrpcCode,
@@ -699,7 +699,7 @@ export class RelayDataplane implements DataplaneApi {
   private readonly pools = new Map<string, UpstreamPool>();
   private readonly poolCache = new WeakMap<IrCluster, UpstreamPool[]>();
   private readonly rr = new Map<string, number>();
-  private readonly generated = new Map<string, { certPem: string; keyPem: string }>();
+  private readonly generated: GeneratedCertificates;
   private readonly connOpts: ConnectionOptions;
   private readonly upOpts: PoolSettings;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -716,6 +716,7 @@ export class RelayDataplane implements DataplaneApi {
     private readonly opts: RelayOptions = {},
     upstream: UpstreamOptions = {},
   ) {
+    this.generated = new GeneratedCertificates(opts.onCertificateGenerated);
     this.connOpts = opts.connection ?? {};
     this.maxHeaderListSize = this.connOpts.maxHeaderListSize ?? 65536;
     const given = Object.fromEntries(Object.entries(upstream).filter(([, v]) => v !== undefined));
@@ -1033,12 +1034,7 @@ export class RelayDataplane implements DataplaneApi {
       if (l.tls === undefined) continue;
       let cert = l.tls.certificates[0];
       if (cert === undefined && l.tls.generate !== undefined) {
-        let g = this.generated.get(l.name);
-        if (g === undefined) {
-          g = await generateCertificate(l.tls.generate.dnsNames);
-          this.generated.set(l.name, g);
-          this.opts.onCertificateGenerated?.(l.name, l.tls.generate.dnsNames, g.certPem);
-        }
+        const g = await this.generated.get(l.name, l.tls.generate.dnsNames);
         cert = { certPem: g.certPem, keyPem: g.keyPem, source: "generated" };
       }
       if (cert === undefined) continue;
