@@ -279,9 +279,8 @@ export function routeAcceptsHeaders(r: CompiledRoute, headers: RequestHeaders): 
   const hs = r.headers;
   for (let i = 0; i < hs.length; i++) {
     const h = hs[i] as CompiledHeader;
-    const v = headers[h.name];
-    if (v === undefined) return false;
-    const value = typeof v === "string" ? v : v.join(", ");
+    const value = headerValue(headers, h.name);
+    if (value === undefined) return false;
     if (h.exact !== undefined && !h.caseInsensitive ? value !== h.exact : !h.test(value)) return false;
   }
   return true;
@@ -421,9 +420,8 @@ function decideHeaders(d: Decision, headers: RequestHeaders): RouteMatch {
       if (routeAcceptsHeaders(r, headers)) return r.result;
       continue;
     }
-    const v = headers[s.name];
-    if (v === undefined) continue;
-    const value = typeof v === "string" ? v : v.join(", ");
+    const value = headerValue(headers, s.name);
+    if (value === undefined) continue;
     const routes = s.byValue.get(s.caseInsensitive ? value.toLowerCase() : value);
     if (routes === undefined) continue;
     for (const r of routes) if (routeAcceptsHeaders(r, headers)) return r.result;
