@@ -13,7 +13,15 @@ import { type Load, runH2load, writeHelloRequest } from "./lib/h2load.js";
 import { installMissing, missingBinaries } from "./lib/install.js";
 import { OPEN_LOOP_COALESCE_MS, type OpenLoad, openLoopConnections, runOpenLoop } from "./lib/openloop.js";
 import { type BenchOptions, HELP, parseOptions, UsageError } from "./lib/options.js";
-import { installCleanup, setClockTicks, start, stop, stopAll, treeCpuSeconds } from "./lib/procs.js";
+import {
+  installCleanup,
+  setClockTicks,
+  setPlacement,
+  start,
+  stop,
+  stopAll,
+  treeCpuSeconds,
+} from "./lib/procs.js";
 import { hotFunctions } from "./lib/profile.js";
 import { type LatencyRow, type MachineInfo, type Results, renderReport, writeResults } from "./lib/report.js";
 import { median } from "./lib/stats.js";
@@ -26,7 +34,9 @@ import {
   gatewayFeatures,
   grpcroute,
   haproxy,
+  haproxyTcp,
   nginx,
+  nodePipe,
   ROOT,
   type RunningTarget,
   startBackend,
@@ -42,6 +52,19 @@ function log(line: string): void {
 /** Quotes an argument for the recorded command line, so it can be pasted back into a shell. */
 function shellQuote(a: string): string {
   return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`;
+}
+
+/** Steal and total CPU ticks so far (first line of /proc/stat), or undefined where there is none. */
+function cpuTicks(): { steal: number; total: number } | undefined {
+  try {
+    const f =
+      readFileSync("/proc/stat", "utf8").split("\n")[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    if (f.length < 8 || f.some((x) => !Number.isFinite(x))) return undefined;
+    return { steal: f[7] as number, total: f.slice(0, 8).reduce((a, b) => a + b, 0) };
+  } catch {
+    return undefined;
+  }
 }
 
 function machine(opts: BenchOptions): MachineInfo {
@@ -65,8 +88,8 @@ function machine(opts: BenchOptions): MachineInfo {
   };
 }
 
-/** Reference proxies: when one of them fails, that is a finding about it, not a fault of the suite. */
-const REFERENCE = new Set(["haproxy", "nginx"]);
+/** Reference proxies and floors: when one of them fails, that is a finding about it, not a fault of the suite. */
+const REFERENCE = new Set(["haproxy", "nginx", "haproxy-tcp", "node-pipe"]);
 
 /** Records a failure against a target: reference proxies' failures are findings, others are problems. */
 function report(results: Results, target: string, message: string): void {
@@ -452,6 +475,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   installCleanup(stopAll);
+  setPlacement(opts.placement);
   const clk = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout);
   setClockTicks(Number.isFinite(clk) ? clk : 100);
 
@@ -481,6 +505,7 @@ async function main(argv: string[]): Promise<number> {
     log(`bench: not installed: ${stillMissing.join(", ")} (their targets are skipped)`);
 
   const info = machine(opts);
+  const ticksBefore = cpuTicks();
   const results: Results = {
     machine: info,
     options: opts,
@@ -549,6 +574,8 @@ async function main(argv: string[]): Promise<number> {
       extraArgs: opts.gatewayArgs,
     }),
     haproxy: haproxy(settings),
+    "haproxy-tcp": haproxyTcp(settings),
+    "node-pipe": nodePipe,
     nginx: nginx(settings),
   };
   const kinds: TargetKind[] = [];
@@ -621,6 +648,11 @@ async function main(argv: string[]): Promise<number> {
   info.loadAfter = loadavg()
     .map((x) => x.toFixed(2))
     .join(" ");
+  const ticksAfter = cpuTicks();
+  if (ticksBefore !== undefined && ticksAfter !== undefined && ticksAfter.total > ticksBefore.total) {
+    const share = (ticksAfter.steal - ticksBefore.steal) / (ticksAfter.total - ticksBefore.total);
+    info.steal = `${(share * 100).toFixed(1)} %`;
+  }
   const report = renderReport(results);
   process.stdout.write(`${report}\n`);
   writeFileSync(

@@ -4,9 +4,10 @@
  * (`npm run bench -- --smoke`) runs them first.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { parseText } from "../../src/api/parse.js";
@@ -23,7 +24,7 @@ import {
 import { parseSummary, readLatencies } from "./h2load.js";
 import { parseOpenLoopOutput } from "./openloop.js";
 import { parseOptions, UsageError } from "./options.js";
-import { processTree, start, stop, treeCpuSeconds } from "./procs.js";
+import { type Proc, processTree, setPlacement, start, stop, treeCpuSeconds, waitForLine } from "./procs.js";
 import { type Results, renderReport, writeResults } from "./report.js";
 import { median, percentile, ratio } from "./stats.js";
 import { gatewayManifests } from "./targets.js";
@@ -146,7 +147,27 @@ describe("options", () => {
     assert.ok(o !== "help");
     assert.deepEqual(o.targets, ["direct", "haproxy"]);
   });
+  const pins: { raw: string; cpus: number; want: { backend: string; other: string } }[] = [
+    { raw: "0", cpus: 2, want: { backend: "0", other: "1" } },
+    { raw: "1", cpus: 4, want: { backend: "1", other: "0,2,3" } },
+    { raw: "0-1,3", cpus: 4, want: { backend: "0,1,3", other: "2" } },
+  ];
+  for (const c of pins) {
+    it(`--pin-backend ${c.raw} on ${c.cpus} CPUs: the rest go to the other processes`, () => {
+      const o = parseOptions(["--pin-backend", c.raw], {}, c.cpus);
+      assert.ok(o !== "help");
+      assert.deepEqual(o.placement, c.want);
+    });
+  }
+  it("unpinned unless asked", () => {
+    const o = parseOptions([], {});
+    assert.ok(o !== "help");
+    assert.equal(o.placement, undefined);
+  });
   const bad: { argv: string[]; env?: Record<string, string>; want: RegExp }[] = [
+    { argv: ["--pin-backend", "0-1"], want: /leaves no CPU for the proxy and the load generator/ },
+    { argv: ["--pin-backend", "9"], want: /--pin-backend \(BENCH_PIN_BACKEND\) must list CPUs from 0 to/ },
+    { argv: ["--pin-backend", "1-0"], want: /must list CPUs/ },
     { argv: ["--bogus", "1"], want: /unknown option --bogus/ },
     { argv: ["--reps", "zero"], want: /--reps \(BENCH_REPS\) must be a number from 1 to 100, got "zero"/ },
     {
@@ -162,7 +183,7 @@ describe("options", () => {
   for (const c of bad) {
     it(`rejects ${c.argv.join(" ") || JSON.stringify(c.env)}`, () => {
       assert.throws(
-        () => parseOptions(c.argv, c.env ?? {}),
+        () => parseOptions(c.argv, c.env ?? {}, 2),
         (e: unknown) => e instanceof UsageError && c.want.test(e.message),
       );
     });
@@ -295,6 +316,29 @@ describe("processes", () => {
     assert.ok(treeCpuSeconds(process.pid) > 0);
     await stop(p);
     assert.throws(() => process.kill(p.pid, 0), /ESRCH/);
+  });
+  it("--pin-backend: backends run on their CPUs, the rest on the others, under their own PID", async (t) => {
+    if (availableParallelism() < 2) return t.skip("one CPU");
+    if (spawnSync("sh", ["-c", "command -v taskset"]).status !== 0) return t.skip("no taskset");
+    setPlacement({ backend: "1", other: "0" });
+    const procs: Proc[] = [];
+    try {
+      for (const role of ["backend", "other"] as const) {
+        const log = join(dir, `pinned-${role}.log`);
+        const code = "console.log('READY'); setTimeout(() => {}, 60000)";
+        procs.push(start(`pinned ${role}`, process.execPath, ["-e", code], { logFile: log, role }));
+      }
+      const allowed = [];
+      for (const p of procs) {
+        await waitForLine(p, /READY/);
+        const status = readFileSync(`/proc/${p.pid}/status`, "utf8");
+        allowed.push(/Cpus_allowed_list:\s*(\S+)/.exec(status)?.[1]);
+      }
+      assert.deepEqual(allowed, ["1", "0"]);
+    } finally {
+      setPlacement(undefined);
+      for (const p of procs) await stop(p);
+    }
   });
 });
 

@@ -1,5 +1,7 @@
 /** Command-line flags and `BENCH_*` environment variables of the benchmark suite. */
 
+import { availableParallelism } from "node:os";
+
 /** Every setting of one run. Flags win over environment variables, which win over the defaults. */
 export interface BenchOptions {
   /** Tiny loads, no apt-get, targets with missing binaries skipped, nothing written to RESULTS.md. */
@@ -45,6 +47,8 @@ export interface BenchOptions {
   section: string;
   /** A note printed with the results (e.g. what else was running). */
   note: string;
+  /** CPUs of the backends and of every other process, when pinned (`--pin-backend`). */
+  placement: { backend: string; other: string } | undefined;
 }
 
 const HELP = `usage: npm run bench -- [options]     (node scripts/bench.mjs [options])
@@ -54,6 +58,7 @@ const HELP = `usage: npm run bench -- [options]     (node scripts/bench.mjs [opt
   --backends LIST         greeter,fixed                                        BENCH_BACKENDS
   --targets LIST          direct,grpcroute-http2,grpcroute-relay,haproxy,nginx  BENCH_TARGETS
                           (grpcroute = serve's default data path, no --dataplane flag)
+                          floors, not in the default list: node-pipe, haproxy-tcp
   --stream-targets LIST  targets of the streaming phase (all; smoke: direct, grpcroute*) BENCH_STREAM_TARGETS
   --connections N         h2load connections (8)                               BENCH_CONNECTIONS
   --streams N             concurrent streams per connection (16)               BENCH_STREAMS
@@ -67,6 +72,8 @@ const HELP = `usage: npm run bench -- [options]     (node scripts/bench.mjs [opt
   --stream-concurrency N  concurrent streams (2)                               BENCH_STREAM_CONCURRENCY
   --micro-sizes LIST      route counts (10,1000,10000)                         BENCH_MICRO_SIZES
   --proxy-workers N       threads/processes of every proxy (1)                 BENCH_PROXY_WORKERS
+  --pin-backend CPUS      run backends on these CPUs (taskset -c list, e.g. 0)  BENCH_PIN_BACKEND
+                          and everything else on the others (none: unpinned)
   --gateway-runtime R     dist (compile first) or tsx (dist)                   BENCH_GATEWAY_RUNTIME
   --gateway-args "ARGS"   extra arguments for grpcroute serve, space-separated  BENCH_GATEWAY_ARGS
   --profile               run the gateway with node --cpu-prof; report its hottest functions
@@ -86,8 +93,40 @@ function list(s: string): string[] {
     .filter((x) => x !== "");
 }
 
+/**
+ * `--pin-backend`: a `taskset -c` list (`0`, `0,2`, `1-3`) of CPUs for the backends; every other process gets
+ * the CPUs left over. Both sets must be non-empty and within the machine.
+ */
+function parsePlacement(raw: string, cpuCount: number): BenchOptions["placement"] {
+  if (raw === "") return undefined;
+  const backend = new Set<number>();
+  for (const part of list(raw)) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    const lo = Number(m?.[1]);
+    const hi = m?.[2] === undefined ? lo : Number(m[2]);
+    if (!m || hi < lo || hi >= cpuCount) {
+      throw new UsageError(
+        `--pin-backend (BENCH_PIN_BACKEND) must list CPUs from 0 to ${cpuCount - 1} (like 0 or 0-1), got "${raw}"`,
+      );
+    }
+    for (let c = lo; c <= hi; c++) backend.add(c);
+  }
+  const other: number[] = [];
+  for (let c = 0; c < cpuCount; c++) if (!backend.has(c)) other.push(c);
+  if (other.length === 0) {
+    throw new UsageError(
+      `--pin-backend ${raw} leaves no CPU for the proxy and the load generator (this machine has ${cpuCount})`,
+    );
+  }
+  return { backend: [...backend].sort((a, b) => a - b).join(","), other: other.join(",") };
+}
+
 /** Parses flags and environment into options. Throws {@link UsageError} on bad input; prints help on `-h`. */
-export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions | "help" {
+export function parseOptions(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  cpuCount = availableParallelism(),
+): BenchOptions | "help" {
   const flags = new Map<string, string>();
   const bools = new Set<string>();
   const BOOL = new Set(["smoke", "no-install", "help", "profile"]);
@@ -163,7 +202,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
   if (!/^[a-z0-9-]+$/.test(section))
     throw new UsageError(`--section must be lowercase letters, digits and -`);
 
+  const placement = parsePlacement(str("pin-backend", "BENCH_PIN_BACKEND", ""), cpuCount);
   return {
+    placement,
     smoke,
     phases,
     backends: backends as ("greeter" | "fixed")[],

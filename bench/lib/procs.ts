@@ -25,6 +25,19 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Where stdout and stderr go (appended). */
   logFile: string;
+  /** Which CPUs it may run on under {@link setPlacement}: the backend's, or the rest (the default). */
+  role?: "backend" | "other";
+}
+
+/** CPU lists (`taskset -c` syntax) per role; none means the scheduler places every process. */
+let placement: { backend: string; other: string } | undefined;
+
+/**
+ * Pins every process started from now on: backends to `backend`, everything else (proxies, load
+ * generators, clients) to `other`. Children inherit the affinity, so a proxy's workers stay on it too.
+ */
+export function setPlacement(p: { backend: string; other: string } | undefined): void {
+  placement = p;
 }
 
 /**
@@ -33,6 +46,11 @@ export interface StartOptions {
  */
 export function start(name: string, cmd: string, args: string[], opts: StartOptions): Proc {
   const fd = openSync(opts.logFile, "a");
+  if (placement !== undefined) {
+    // taskset execs the command in place, so the PID stays the process's own.
+    args = ["-c", opts.role === "backend" ? placement.backend : placement.other, cmd, ...args];
+    cmd = "taskset";
+  }
   const child = spawn(cmd, args, {
     cwd: opts.cwd,
     env: opts.env ?? process.env,

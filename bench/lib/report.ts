@@ -21,6 +21,11 @@ export interface MachineInfo {
   /** 1, 5 and 15 minute load averages before and after the run. */
   loadBefore: string;
   loadAfter: string;
+  /**
+   * Share of the machine's CPU time the hypervisor gave to others during the run (`steal` in /proc/stat):
+   * stalls no process here can see coming, and the reason p99s jump on a shared virtual machine.
+   */
+  steal?: string;
   command: string;
   note: string;
 }
@@ -324,11 +329,16 @@ export function renderReport(r: Results): string {
   const parts: string[] = [];
   parts.push(
     `Command: \`${m.command}\`  \nDate: ${m.date}  \nMachine: ${m.cores} cores, ${m.model}; Node ${m.node}  \n` +
-      `Tools: ${m.tools}  \nLoad average before / after: ${m.loadBefore} / ${m.loadAfter}  \n` +
+      `Tools: ${m.tools}  \nLoad average before / after: ${m.loadBefore} / ${m.loadAfter}` +
+      (m.steal !== undefined ? `; CPU time stolen by the hypervisor during the run: ${m.steal}` : "") +
+      "  \n" +
       `Load: h2load ${o.connections} connections x ${o.streams} streams, ${o.durationSec} s per run, ` +
       `${o.reps} interleaved repetitions (medians), warm-up ${o.warmupSec} s; proxies with ${o.proxyWorkers} worker(s)` +
       (r.gateway ? `; gateway: ${r.gateway.runtime}` : "") +
       (o.gatewayArgs.length > 0 ? ` serve ... ${o.gatewayArgs.join(" ")}` : "") +
+      (o.placement
+        ? `; pinned: backends on CPU ${o.placement.backend}, proxies and load generators on CPU ${o.placement.other}`
+        : "; unpinned (the scheduler places every process)") +
       (m.note ? `  \nNote: ${m.note}` : ""),
   );
   if (r.unary.length > 0) parts.push(`Unary SayHello at saturation\n\n${unaryTable(r)}`);

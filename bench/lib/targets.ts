@@ -3,7 +3,7 @@
  * to: the backend itself, grpcroute, HAProxy, nginx). Each starts on 127.0.0.1 and is stopped by PID.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, type Proc, start, stop, tail, waitForLine, waitForPort } from "./procs.js";
 
@@ -25,6 +25,7 @@ export async function startBackend(kind: BackendKind, outDir: string): Promise<B
   const proc = start(`backend ${kind}`, process.execPath, [script], {
     logFile: join(outDir, `backend-${kind}.log`),
     cwd: ROOT,
+    role: "backend",
   });
   const port = Number(await waitForLine(proc, /LISTENING (\d+)/));
   return { kind, port, proc };
@@ -97,6 +98,59 @@ export function haproxy(s: ProxySettings): TargetKind {
       const proc = start("haproxy", "haproxy", ["-db", "-f", cfg], { logFile: join(dir, "haproxy.log") });
       await waitForPort(port, proc);
       return { name: "haproxy", port, proc };
+    },
+  };
+}
+
+/**
+ * Floors, not proxies: byte pass-throughs that never read an HTTP/2 frame, one backend connection per client
+ * connection. `node-pipe` is what a Node.js process that does nothing else pays to move the bytes
+ * (`socket.pipe()` both ways); `haproxy-tcp` is HAProxy in `mode tcp`. They keep no flow-control windows of
+ * their own, so on streams they can also be slower than a proxy that does.
+ */
+export const nodePipe: TargetKind = {
+  name: "node-pipe",
+  unavailable: () => undefined,
+  async start(backend, outDir) {
+    const script = join(ROOT, "bench/floors/pipe.mjs");
+    const proc = start("node-pipe", process.execPath, [script, "--backend", String(backend.port)], {
+      logFile: join(outDir, `node-pipe-${backend.kind}.log`),
+    });
+    const port = Number(await waitForLine(proc, /LISTENING (\d+)/));
+    return { name: "node-pipe", port, proc };
+  },
+};
+
+/** HAProxy in `mode tcp`: the same pass-through in C (see {@link nodePipe}). */
+export function haproxyTcp(s: ProxySettings): TargetKind {
+  return {
+    name: "haproxy-tcp",
+    unavailable: () => (have("haproxy") ? undefined : "haproxy is not installed"),
+    async start(backend, outDir) {
+      const port = await freePort();
+      const dir = join(outDir, `haproxy-tcp-${backend.kind}`);
+      mkdirSync(dir, { recursive: true });
+      const cfg = join(dir, "haproxy.cfg");
+      writeFileSync(
+        cfg,
+        [
+          "global",
+          `  nbthread ${s.workers}`,
+          "  maxconn 4096",
+          "defaults",
+          "  mode tcp",
+          "  timeout connect 5s",
+          "  timeout client 60s",
+          "  timeout server 60s",
+          "listen pass",
+          `  bind 127.0.0.1:${port}`,
+          `  server s1 127.0.0.1:${backend.port}`,
+          "",
+        ].join("\n"),
+      );
+      const proc = start("haproxy-tcp", "haproxy", ["-db", "-f", cfg], { logFile: join(dir, "haproxy.log") });
+      await waitForPort(port, proc);
+      return { name: "haproxy-tcp", port, proc };
     },
   };
 }
@@ -187,14 +241,35 @@ export function buildGateway(outDir: string): GatewayRuntime | string {
   });
   const main = join(dist, "cli/main.js");
   if (!existsSync(join(dist, "cli/commands/serve.js"))) return "the build produced no cli/commands/serve.js";
-  return { argv: [process.execPath, main], describe: "node <compiled dist>/cli/main.js" };
+  const flags = nodeFlags(main);
+  return {
+    argv: [process.execPath, ...flags, main],
+    describe: `node ${flags.map((f) => `${f} `).join("")}<compiled dist>/cli/main.js`,
+  };
+}
+
+/**
+ * node's own flags from the `#!/usr/bin/env -S node <flags>` line of the gateway's entry point, so the
+ * suite starts node as the `grpcroute` command does.
+ */
+export function nodeFlags(file: string): string[] {
+  const first = readFileSync(file, "utf8").split("\n", 1)[0] ?? "";
+  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(first);
+  return m
+    ? (m[1] as string)
+        .trim()
+        .split(/\s+/)
+        .filter((f) => f !== "")
+    : [];
 }
 
 /** Runs the sources through tsx (no build step: the smoke run uses it). */
 export function tsxGateway(): GatewayRuntime {
+  const main = join(ROOT, "src/cli/main.ts");
+  const flags = existsSync(main) ? nodeFlags(main) : [];
   return {
-    argv: [process.execPath, "--import", "tsx", join(ROOT, "src/cli/main.ts")],
-    describe: "node --import tsx src/cli/main.ts",
+    argv: [process.execPath, ...flags, "--import", "tsx", main],
+    describe: `node ${flags.map((f) => `${f} `).join("")}--import tsx src/cli/main.ts`,
   };
 }
 
