@@ -131,10 +131,22 @@ const cli =
   existsSync(dist) && existsSync(distServe) && process.env.GRPCROUTE_FROM_SOURCE !== "1"
     ? [dist]
     : ["--import", "tsx", join(root, "src", "cli", "main.ts")];
+/** node's own flags from the `#!/usr/bin/env -S node <flags>` line of the gateway's entry point. */
+function nodeFlags(file) {
+  const first = readFileSync(file, "utf8").split("\n", 1)[0] ?? "";
+  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(first);
+  return m
+    ? m[1]
+        .trim()
+        .split(/\s+/)
+        .filter((f) => f !== "")
+    : [];
+}
+const flags = nodeFlags(cli.at(-1));
 const serveArgs = ["serve", "-f", dir, "--admin", admin];
 for (const [from, to] of portMap) serveArgs.push("--port-map", `${from}=${to}`);
 // Its own process group: Ctrl-C reaches this script only, which then asks the gateway to drain.
-const gateway = spawn(process.execPath, [...cli, ...serveArgs], {
+const gateway = spawn(process.execPath, [...flags, ...cli, ...serveArgs], {
   cwd: root,
   stdio: ["ignore", "pipe", "inherit"],
   detached: true,

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
 /**
  * `grpcroute` command line. Each sub-command lives in `commands/<name>.ts` and exports
  * `run(argv: string[]): Promise<number>` returning the exit code.

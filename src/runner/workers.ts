@@ -18,6 +18,7 @@ import type { IrListener, RoutingTable } from "../ir/routing-table.js";
 import type { Logger, LogLevel } from "../log/logger.js";
 import { GatewayError, type GatewayErrorCode, GW_ERR_BIND, GW_ERR_CONFIG } from "../util/errors.js";
 import { GeneratedCertificates } from "../util/self-signed.js";
+import { withNodeFlags } from "./node-flags.js";
 import type { MetricsJson, PrimaryMessage, WorkerInit, WorkerMessage } from "./worker-protocol.js";
 
 /** The script each worker runs (the compiled `.js`, or the `.ts` source under tsx). */
@@ -214,7 +215,12 @@ export class ClusterDataplane implements DataplaneApi {
 
   async #start(): Promise<void> {
     this.#started = true;
-    cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], serialization: "advanced" });
+    cluster.setupPrimary({
+      exec: WORKER_ENTRY,
+      args: [],
+      execArgv: withNodeFlags(process.execArgv),
+      serialization: "advanced",
+    });
     const members: Member[] = [];
     for (let i = 0; i < this.#opts.workers; i++) members.push(this.#fork());
     await Promise.all(members.map((m) => m.ready));
