@@ -7,7 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { checkGreeter } from "./lib/check.js";
 import { type Load, runH2load, writeHelloRequest } from "./lib/h2load.js";
 import { installMissing, missingBinaries } from "./lib/install.js";
@@ -660,7 +660,7 @@ async function main(argv: string[]): Promise<number> {
     JSON.stringify(results, (_k, v) => (v instanceof Set ? [...v] : v), 2),
   );
   if (opts.resultsFile !== undefined) {
-    const file = join(ROOT, opts.resultsFile);
+    const file = resolve(ROOT, opts.resultsFile);
     writeResults(file, opts.section, results);
     log(`bench: figures recorded in ${opts.resultsFile} (section "${opts.section}")`);
   }
