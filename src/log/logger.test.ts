@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { PassThrough } from "node:stream";
 import { test } from "node:test";
-import { AccessLog, accessLine } from "./access-log.js";
+import { ACCESS_BATCH_LINES, ACCESS_FLUSH_MS, AccessLog, accessLine } from "./access-log.js";
 import { createLogger } from "./logger.js";
 
 function capture(): { stream: PassThrough; text: () => string } {
@@ -150,4 +150,40 @@ test("access lines of a worker: its number on every line, writes cut at line end
     Array.from({ length: 100 }, (_, i) => `host-${i}.example`),
   );
   for (const l of lines) assert.equal(l.worker, 3);
+});
+
+test("access lines are written without flush(): within the flush interval, or at once past a batch", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: Date.parse("2026-01-02T03:04:05.000Z") });
+  const c = capture();
+  const access = new AccessLog(createLogger({ stream: c.stream }));
+  access.record(call);
+  t.mock.timers.tick(3);
+  access.record({ ...call, authority: "b.example" });
+  t.mock.timers.tick(ACCESS_FLUSH_MS - 4);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(c.text(), "", "held until the interval has passed since the first line");
+  t.mock.timers.tick(1);
+  const lines = c
+    .text()
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(
+    lines.map((l) => [l.authority, l.time]),
+    [
+      ["a.example", "2026-01-02T03:04:05.000Z"],
+      ["b.example", "2026-01-02T03:04:05.003Z"],
+    ],
+    "each line keeps the time its call ended",
+  );
+
+  const big = capture();
+  const busy = new AccessLog(createLogger({ stream: big.stream }));
+  for (let i = 0; i < ACCESS_BATCH_LINES; i++) busy.record(call);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(
+    big.text().trim().split("\n").length,
+    ACCESS_BATCH_LINES,
+    "a full batch goes out on the next turn",
+  );
 });

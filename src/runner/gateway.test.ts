@@ -249,7 +249,7 @@ describe("calls and shutdown", () => {
     };
     deps.dataplane().call(info);
     deps.dataplane().call({ ...info, grpcStatus: 14, gatewayError: "no ready endpoint" });
-    await new Promise((r) => setImmediate(r));
+    await mem.until((ls) => ls.filter((l) => l.msg === "access").length >= 2);
     const access = mem.lines().filter((l) => l.msg === "access");
     assert.equal(access.length, 2);
     const { time, ...first } = access[0] ?? {};

@@ -134,20 +134,33 @@ export function snapshot(
 }
 
 /** A logger writing JSON lines into memory. */
-export function memoryLogger(): { log: Logger; lines: () => Record<string, unknown>[] } {
+export function memoryLogger(): {
+  log: Logger;
+  lines: () => Record<string, unknown>[];
+  /** Resolves once the lines written so far satisfy `pred` (checked after every write). */
+  until: (pred: (lines: Record<string, unknown>[]) => boolean) => Promise<void>;
+} {
   const stream = new PassThrough();
   const chunks: string[] = [];
   stream.on("data", (c: Buffer) => chunks.push(c.toString("utf8")));
   const log = createLogger({ stream });
-  return {
-    log,
-    lines: () =>
-      chunks
-        .join("")
-        .split("\n")
-        .filter((l) => l !== "")
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
+  const lines = (): Record<string, unknown>[] =>
+    chunks
+      .join("")
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const until = (pred: (lines: Record<string, unknown>[]) => boolean): Promise<void> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        if (!pred(lines())) return;
+        stream.off("data", check);
+        resolve();
+      };
+      stream.on("data", check);
+      check();
+    });
+  return { log, lines, until };
 }
 
 export function fakeDeps(source: FakeSource): GatewayDeps & { dataplane: () => FakeDataplane } {
