@@ -3,8 +3,10 @@
  * to: the backend itself, grpcroute, HAProxy, nginx). Each starts on 127.0.0.1 and is stopped by PID.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+// The flags the grpcroute command starts node with (its #! line): the suite runs the gateway the same way.
+import { NODE_FLAGS } from "../../src/runner/node-flags.js";
 import { freePort, type Proc, start, stop, tail, waitForLine, waitForPort } from "./procs.js";
 
 /** Root of the repository (bench/lib/ -> ../..). */
@@ -66,16 +68,20 @@ export const direct: TargetKind = {
   start: async (backend) => ({ name: "direct", port: backend.port }),
 };
 
-/** HAProxy in `mode http`, h2c on the bind, h2 to the server (`proto h2`). */
-export function haproxy(s: ProxySettings): TargetKind {
+/**
+ * HAProxy as target `name`: `mode http` with h2c on the bind and h2 to the server (`proto h2`), or `mode tcp`
+ * passing the bytes through.
+ */
+function haproxyTarget(name: string, mode: "http" | "tcp", s: ProxySettings): TargetKind {
   return {
-    name: "haproxy",
+    name,
     unavailable: () => (have("haproxy") ? undefined : "haproxy is not installed"),
     async start(backend, outDir) {
       const port = await freePort();
-      const dir = join(outDir, `haproxy-${backend.kind}`);
+      const dir = join(outDir, `${name}-${backend.kind}`);
       mkdirSync(dir, { recursive: true });
       const cfg = join(dir, "haproxy.cfg");
+      const h2 = mode === "http" ? " proto h2" : "";
       writeFileSync(
         cfg,
         [
@@ -83,23 +89,26 @@ export function haproxy(s: ProxySettings): TargetKind {
           `  nbthread ${s.workers}`,
           "  maxconn 4096",
           "defaults",
-          "  mode http",
+          `  mode ${mode}`,
           "  timeout connect 5s",
           "  timeout client 60s",
           "  timeout server 60s",
-          "frontend fe",
-          `  bind 127.0.0.1:${port} proto h2`,
-          "  default_backend be",
-          "backend be",
-          `  server s1 127.0.0.1:${backend.port} proto h2`,
+          "listen pass",
+          `  bind 127.0.0.1:${port}${h2}`,
+          `  server s1 127.0.0.1:${backend.port}${h2}`,
           "",
         ].join("\n"),
       );
-      const proc = start("haproxy", "haproxy", ["-db", "-f", cfg], { logFile: join(dir, "haproxy.log") });
+      const proc = start(name, "haproxy", ["-db", "-f", cfg], { logFile: join(dir, "haproxy.log") });
       await waitForPort(port, proc);
-      return { name: "haproxy", port, proc };
+      return { name, port, proc };
     },
   };
+}
+
+/** HAProxy in `mode http`, h2c on the bind, h2 to the server (`proto h2`). */
+export function haproxy(s: ProxySettings): TargetKind {
+  return haproxyTarget("haproxy", "http", s);
 }
 
 /**
@@ -123,36 +132,7 @@ export const nodePipe: TargetKind = {
 
 /** HAProxy in `mode tcp`: the same pass-through in C (see {@link nodePipe}). */
 export function haproxyTcp(s: ProxySettings): TargetKind {
-  return {
-    name: "haproxy-tcp",
-    unavailable: () => (have("haproxy") ? undefined : "haproxy is not installed"),
-    async start(backend, outDir) {
-      const port = await freePort();
-      const dir = join(outDir, `haproxy-tcp-${backend.kind}`);
-      mkdirSync(dir, { recursive: true });
-      const cfg = join(dir, "haproxy.cfg");
-      writeFileSync(
-        cfg,
-        [
-          "global",
-          `  nbthread ${s.workers}`,
-          "  maxconn 4096",
-          "defaults",
-          "  mode tcp",
-          "  timeout connect 5s",
-          "  timeout client 60s",
-          "  timeout server 60s",
-          "listen pass",
-          `  bind 127.0.0.1:${port}`,
-          `  server s1 127.0.0.1:${backend.port}`,
-          "",
-        ].join("\n"),
-      );
-      const proc = start("haproxy-tcp", "haproxy", ["-db", "-f", cfg], { logFile: join(dir, "haproxy.log") });
-      await waitForPort(port, proc);
-      return { name: "haproxy-tcp", port, proc };
-    },
-  };
+  return haproxyTarget("haproxy-tcp", "tcp", s);
 }
 
 /** nginx with `grpc_pass` (h2c on the listen); upstream keepalive so it reuses connections as best it can. */
@@ -241,35 +221,17 @@ export function buildGateway(outDir: string): GatewayRuntime | string {
   });
   const main = join(dist, "cli/main.js");
   if (!existsSync(join(dist, "cli/commands/serve.js"))) return "the build produced no cli/commands/serve.js";
-  const flags = nodeFlags(main);
   return {
-    argv: [process.execPath, ...flags, main],
-    describe: `node ${flags.map((f) => `${f} `).join("")}<compiled dist>/cli/main.js`,
+    argv: [process.execPath, ...NODE_FLAGS, main],
+    describe: `node ${NODE_FLAGS.map((f) => `${f} `).join("")}<compiled dist>/cli/main.js`,
   };
-}
-
-/**
- * node's own flags from the `#!/usr/bin/env -S node <flags>` line of the gateway's entry point, so the
- * suite starts node as the `grpcroute` command does.
- */
-export function nodeFlags(file: string): string[] {
-  const first = readFileSync(file, "utf8").split("\n", 1)[0] ?? "";
-  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(first);
-  return m
-    ? (m[1] as string)
-        .trim()
-        .split(/\s+/)
-        .filter((f) => f !== "")
-    : [];
 }
 
 /** Runs the sources through tsx (no build step: the smoke run uses it). */
 export function tsxGateway(): GatewayRuntime {
-  const main = join(ROOT, "src/cli/main.ts");
-  const flags = existsSync(main) ? nodeFlags(main) : [];
   return {
-    argv: [process.execPath, ...flags, "--import", "tsx", main],
-    describe: `node ${flags.map((f) => `${f} `).join("")}--import tsx src/cli/main.ts`,
+    argv: [process.execPath, ...NODE_FLAGS, "--import", "tsx", join(ROOT, "src/cli/main.ts")],
+    describe: `node ${NODE_FLAGS.map((f) => `${f} `).join("")}--import tsx src/cli/main.ts`,
   };
 }
 
