@@ -11,17 +11,15 @@
  */
 export const NODE_FLAGS: readonly string[] = ["--initial-old-space-size=64"];
 
-/** Whether `execArgv` (node's own options of a process) already holds every flag of {@link NODE_FLAGS}. */
-export function hasNodeFlags(execArgv: readonly string[]): boolean {
-  return NODE_FLAGS.every((f) => execArgv.includes(f));
+/** The flags of {@link NODE_FLAGS} that `execArgv` (node's own options) does not set, to any value. */
+export function missingNodeFlags(execArgv: readonly string[]): string[] {
+  return NODE_FLAGS.filter((f) => {
+    const name = f.split("=")[0] as string;
+    return !execArgv.some((a) => a === name || a.startsWith(`${name}=`));
+  });
 }
 
 /** `execArgv` plus the flags of {@link NODE_FLAGS} it lacks (a flag it sets otherwise is left alone). */
 export function withNodeFlags(execArgv: readonly string[]): string[] {
-  const out = [...execArgv];
-  for (const f of NODE_FLAGS) {
-    const name = f.split("=")[0] as string;
-    if (!out.some((a) => a === name || a.startsWith(`${name}=`))) out.push(f);
-  }
-  return out;
+  return [...execArgv, ...missingNodeFlags(execArgv)];
 }

@@ -8,7 +8,7 @@ import { Dataplane } from "../../dataplane/dataplane.js";
 import { RelayDataplane } from "../../dataplane/relay/index.js";
 import type { GatewayDeps } from "../../runner/gateway.js";
 import { serveGateway } from "../../runner/gateway.js";
-import { hasNodeFlags, NODE_FLAGS } from "../../runner/node-flags.js";
+import { missingNodeFlags } from "../../runner/node-flags.js";
 import { parseServeArgs, SERVE_USAGE } from "../../runner/options.js";
 import { ClusterDataplane, type ClusterDataplaneOptions } from "../../runner/workers.js";
 import { FileSource } from "../../sources/file-source.js";
@@ -42,9 +42,10 @@ const deps: GatewayDeps = {
         cluster.onCertificateGenerated = opts.onCertificateGenerated;
       return new ClusterDataplane(cluster);
     }
-    if (!hasNodeFlags(process.execArgv)) {
+    const missing = missingNodeFlags(process.execArgv);
+    if (missing.length > 0) {
       ctx.log.debug(
-        { missing: NODE_FLAGS.filter((f) => !process.execArgv.includes(f)) },
+        { missing },
         "node was started without the gateway's heap flags (the grpcroute command sets them): streaming may cost more CPU",
       );
     }
