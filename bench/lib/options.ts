@@ -1,6 +1,7 @@
 /** Command-line flags and `BENCH_*` environment variables of the benchmark suite. */
 
 import { availableParallelism } from "node:os";
+import type { Placement } from "./procs.js";
 
 /** Every setting of one run. Flags win over environment variables, which win over the defaults. */
 export interface BenchOptions {
@@ -48,7 +49,7 @@ export interface BenchOptions {
   /** A note printed with the results (e.g. what else was running). */
   note: string;
   /** CPUs of the backends and of every other process, when pinned (`--pin-backend`). */
-  placement: { backend: string; other: string } | undefined;
+  placement: Placement | undefined;
 }
 
 const HELP = `usage: npm run bench -- [options]     (node scripts/bench.mjs [options])

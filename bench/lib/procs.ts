@@ -29,14 +29,20 @@ export interface StartOptions {
   role?: "backend" | "other";
 }
 
-/** CPU lists (`taskset -c` syntax) per role; none means the scheduler places every process. */
-let placement: { backend: string; other: string } | undefined;
+/** CPU lists (`taskset -c` syntax) of the backends and of every other process. */
+export interface Placement {
+  backend: string;
+  other: string;
+}
+
+/** None: the scheduler places every process. */
+let placement: Placement | undefined;
 
 /**
  * Pins every process started from now on: backends to `backend`, everything else (proxies, load
  * generators, clients) to `other`. Children inherit the affinity, so a proxy's workers stay on it too.
  */
-export function setPlacement(p: { backend: string; other: string } | undefined): void {
+export function setPlacement(p: Placement | undefined): void {
   placement = p;
 }
 
