@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { PassThrough } from "node:stream";
 import { test } from "node:test";
-import { ACCESS_BATCH_LINES, ACCESS_FLUSH_MS, AccessLog, accessLine } from "./access-log.js";
+import {
+  ACCESS_BATCH_LINES,
+  ACCESS_FLUSH_MS,
+  ACCESS_QUEUE_BYTES,
+  AccessLog,
+  accessLine,
+} from "./access-log.js";
 import { createLogger } from "./logger.js";
 
 function capture(): { stream: PassThrough; text: () => string } {
@@ -124,6 +130,75 @@ test("access lines: batched JSON lines in the logger's shape, through its destin
     pretty.text(),
     /INFO: a\.example \/helloworld\.Greeter\/SayHello -> 127\.0\.0\.1:5000 UNAVAILABLE 2\.5 ms/,
   );
+});
+
+test("access lines: every field as accessLine() has it, for awkward strings and numbers", () => {
+  const cases: { name: string; info: typeof call & { gatewayError?: string } }[] = [
+    { name: "plain", info: call },
+    {
+      name: "Latin-1 bytes in header values",
+      info: { ...call, authority: "caf\u00e9.example", path: "/a/\u00ff" },
+    },
+    { name: "control characters", info: { ...call, path: "/a/b\u0001\t", authority: "x\ny" } },
+    {
+      name: "characters above U+00FF",
+      info: { ...call, gatewayError: "no route \u20ac \ud83d\ude00 \ud800" },
+    },
+    { name: "quote and backslash", info: { ...call, endpoint: 'h"\\:1' } },
+    { name: "zero duration", info: { ...call, durationMs: 0 } },
+    { name: "sub-microsecond duration", info: { ...call, durationMs: 0.0004 } },
+    { name: "durations that round up", info: { ...call, durationMs: 0.9999 } },
+    { name: "tenths and hundredths", info: { ...call, durationMs: 12.05 } },
+    { name: "thousandths", info: { ...call, durationMs: 3.001 } },
+    { name: "microseconds", info: { ...call, durationMs: 0.1234567 } },
+    {
+      name: "large values",
+      info: { ...call, durationMs: 86_400_000.5, requestBytes: 2 ** 40, responseBytes: 0 },
+    },
+    { name: "NaN duration", info: { ...call, durationMs: Number.NaN } },
+    { name: "negative status", info: { ...call, grpcStatus: -1, httpStatus: 0 } },
+    {
+      name: "no listener match",
+      info: { ...call, listener: "port/8080", route: undefined, backend: undefined },
+    },
+  ] as never;
+  for (const { name, info } of cases) {
+    const c = capture();
+    const access = new AccessLog(createLogger({ stream: c.stream }));
+    access.record(info);
+    access.flush();
+    const text = c.text();
+    const line = JSON.parse(text) as Record<string, unknown>;
+    const { level, time, msg, ...fields } = line;
+    assert.deepEqual([level, msg], ["info", "access"], name);
+    assert.match(String(time), /^\d{4}-\d\d-\d\dT.*Z$/, name);
+    const want = JSON.parse(JSON.stringify(accessLine(info))) as Record<string, unknown>;
+    assert.deepEqual(fields, want, name);
+    assert.equal(text, `${text.trimEnd()}\n`, `${name}: one line`);
+  }
+});
+
+test("access lines: a burst beyond the byte bound is dropped and counted, not held", () => {
+  const c = capture();
+  const access = new AccessLog(createLogger({ stream: c.stream }));
+  const long = { ...call, authority: "a".repeat(60_000) };
+  const total = Math.ceil(ACCESS_QUEUE_BYTES / 60_000) + 10;
+  for (let i = 0; i < total; i++) access.record(long);
+  access.flush();
+  const lines = c
+    .text()
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const kept = lines.length - 1;
+  assert.ok(kept * 60_000 <= ACCESS_QUEUE_BYTES + 61_000, `${kept} long lines held`);
+  assert.deepEqual(lines.at(-1), {
+    level: "warn",
+    time: lines.at(-1)?.time,
+    dropped: total - kept,
+    msg: "access log lines dropped",
+  });
+  assert.ok(total - kept >= 10);
 });
 
 test("access lines of a worker: its number on every line, writes cut at line ends within the atomic size", () => {
