@@ -331,6 +331,29 @@ export class H2Connection {
   /** Queues DATA (sent as windows allow); `endStream` ends the stream after it. */
   writeData(st: H2Stream, data: Buffer | null, endStream: boolean): void {
     if (st.closed || st.localEnded || st.outEnd || this.destroyed) return;
+    // Nothing queued and the payload fits the windows and one frame (every unary message): framed at once,
+    // without a queue for the stream.
+    if (data !== null && (st.out === null || st.out.length === 0)) {
+      const n = data.length;
+      if (
+        n > 0 &&
+        n <= st.sendWindow &&
+        n <= this.sendWindow &&
+        n <= this.peerMaxFrameSize &&
+        !this.congested()
+      ) {
+        this.push(frameHeader(n, FrameType.DATA, endStream ? Flag.END_STREAM : 0, st.id));
+        this.push(data);
+        st.sendWindow -= n;
+        this.sendWindow -= n;
+        if (endStream) {
+          st.outEnd = true;
+          this.endLocal(st);
+        }
+        this.handler.onDataSent(this, st, n);
+        return;
+      }
+    }
     if (st.out === null) st.out = [];
     if (data !== null && data.length > 0) st.out.push(data);
     if (endStream) st.outEnd = true;

@@ -81,6 +81,8 @@ interface PortState {
 /** One bound port. */
 class RelayListener {
   state: PortState;
+  /** The listener name of calls no listener of the port matched. */
+  readonly portName: string;
   readonly conns = new Set<H2Connection>();
   localPort = 0;
   /** HTTPS: the port's listeners with their TLS contexts, for SNI. */
@@ -93,6 +95,7 @@ class RelayListener {
     state: PortState,
   ) {
     this.state = state;
+    this.portName = `port/${port}`;
   }
   /** Certificate choice by SNI among the port's listeners: exact, then longest wildcard, then any. */
   contextFor(servername: string): tls.SecureContext | undefined {
@@ -114,6 +117,18 @@ class RelayListener {
 const EMPTY_QUEUE: Buffer[] = [];
 /** Request headers of calls on ports where no route matches on headers: the router never reads them. */
 const NO_HEADERS = Object.freeze({});
+
+/** `namespace/name` of a listener's Gateway, made once per (immutable) listener object of a table. */
+const gatewayNames = new WeakMap<IrListener, string>();
+
+function gatewayName(l: IrListener): string {
+  let name = gatewayNames.get(l);
+  if (name === undefined) {
+    name = `${l.gateway.namespace}/${l.gateway.name}`;
+    gatewayNames.set(l, name);
+  }
+  return name;
+}
 
 /** Weighted choice data of a forward action, computed once per action object. */
 const weightCache = new WeakMap<IrForward, { total: number; cum: number[] }>();
@@ -154,10 +169,11 @@ class RelayCall implements PoolWaiter {
   reqEnded = false;
   reqTrailers: string[] | null = null;
   /**
-   * Request DATA already sent upstream, kept for a replay until the backend answers (made on first use).
-   * `replayable` turns false once that is no longer possible (answered, or too much sent).
+   * Request DATA already sent upstream, kept for a replay until the backend answers: the one piece of most
+   * calls as it is, a list once there are more. `replayable` turns false once that is no longer possible
+   * (answered, or too much sent).
    */
-  replay: Buffer[] | null = null;
+  replay: Buffer | Buffer[] | null = null;
   replayable = true;
   replayBytes = 0;
   /** Replayed bytes whose downstream window was already returned. */
@@ -224,8 +240,10 @@ class RelayCall implements PoolWaiter {
         this.replayable = false;
         this.replay = null;
       } else {
-        this.replay ??= [];
-        this.replay.push(data);
+        const r = this.replay;
+        if (r === null) this.replay = data;
+        else if (Array.isArray(r)) r.push(data);
+        else this.replay = [r, data];
       }
     }
     this.uconn!.writeData(this.ust!, data, end);
@@ -384,7 +402,9 @@ function startCall(
   let path = "";
   let authority = "";
   let scheme = "";
-  const regular: string[] = [];
+  // The upstream request's fields: its pseudo-headers (values set below), then the forwardable regular
+  // headers, which the router also reads from here (it skips pseudo-headers).
+  const up = [":method", "", ":scheme", "", ":path", "", ":authority", ""];
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i]!;
     const value = fields[i + 1]!;
@@ -394,15 +414,15 @@ function startCall(
       else if (name === ":method") method = value;
       else if (name === ":scheme") scheme = value;
     } else if (forwardable(name, value)) {
-      regular.push(name, value);
+      up.push(name, value);
     }
   }
-  if (authority === "") authority = fieldValue(regular, "host") ?? "";
+  if (authority === "") authority = fieldValue(up, "host") ?? "";
   const call = new RelayCall(dp, conn, st, authority, path);
   st.ctx = call;
   call.reqEnded = endStream;
   dp.activeCalls++;
-  call.listenerName = `port/${l.port}`;
+  call.listenerName = l.portName;
   if (oversized) {
     call.answerGrpc(GrpcCode.RESOURCE_EXHAUSTED, `request headers exceed ${dp.maxHeaderListSize} bytes`);
     return;
@@ -411,10 +431,10 @@ function startCall(
     call.answerGrpc(GrpcCode.INTERNAL, "malformed request: :method, :scheme and :path are required");
     return;
   }
-  const m = state.router.match(authority, path, state.matchesHeaders ? headerRecord(regular) : NO_HEADERS);
+  const m = state.router.match(authority, path, state.matchesHeaders ? headerRecord(up) : NO_HEADERS);
   if (m.listener !== undefined) {
     call.listenerName = m.listener.name;
-    call.gateway = `${m.listener.gateway.namespace}/${m.listener.gateway.name}`;
+    call.gateway = gatewayName(m.listener);
   }
   call.route = m.route;
   const action = m.action;
@@ -441,21 +461,15 @@ function startCall(
     return;
   }
   call.cluster = cluster;
-  const up = [
-    ":method",
-    method,
-    ":scheme",
-    cluster.tls ? "https" : "http",
-    ":path",
-    path,
-    ":authority",
-    authority,
-  ];
-  for (let i = 0; i < regular.length; i++) up.push(regular[i]!);
+  up[1] = method;
+  up[3] = cluster.tls ? "https" : "http";
+  up[5] = path;
+  up[7] = authority;
+  // The deadline is the client's, read before a route's header modifiers apply.
+  const timeout = parseGrpcTimeout(fieldValue(up, "grpc-timeout"));
   if (action.requestHeaders !== undefined) applyModifier(up, action.requestHeaders);
   if (backend.requestHeaders !== undefined) applyModifier(up, backend.requestHeaders);
   call.reqFields = up;
-  const timeout = parseGrpcTimeout(fieldValue(regular, "grpc-timeout"));
   if (timeout !== undefined) {
     call.timeoutMs = timeout;
     call.timer = setTimeout(onDeadline, Math.max(0, Math.ceil(timeout)), call);
@@ -553,18 +567,22 @@ const EMPTY = Buffer.alloc(0);
 
 // --------------------------------------------------------------------------------------------- upstream side
 
+/**
+ * The fields of a response header block that go downstream, filtered in place: the decoded list belongs to
+ * this call alone, so it is reused rather than copied.
+ */
 function responseFields(fields: string[], withStatus: boolean): string[] {
-  const out: string[] = [];
+  let o = 0;
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i]!;
     const value = fields[i + 1]!;
-    if (name.charCodeAt(0) === 0x3a) {
-      if (withStatus && name === ":status") out.push(name, value);
-    } else if (forwardable(name, value)) {
-      out.push(name, value);
-    }
+    const keep = name.charCodeAt(0) === 0x3a ? withStatus && name === ":status" : forwardable(name, value);
+    if (!keep) continue;
+    fields[o++] = name;
+    fields[o++] = value;
   }
-  return out;
+  fields.length = o;
+  return fields;
 }
 
 const upstreamHandler: ConnectionHandler = {
@@ -644,7 +662,8 @@ const upstreamHandler: ConnectionHandler = {
     ) {
       // The backend never processed the stream (REFUSED_STREAM, or above a GOAWAY's last stream id): replay it.
       call.attempts++;
-      call.reqQueue = call.replay === null ? call.reqQueue : call.replay.concat(call.reqQueue);
+      const r = call.replay;
+      if (r !== null) call.reqQueue = (Array.isArray(r) ? r : [r]).concat(call.reqQueue);
       call.skipConsume += call.replayBytes;
       call.replay = null;
       call.replayBytes = 0;
