@@ -8,9 +8,9 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
-import { checkGreeter } from "./lib/check.js";
+import { checkGreeter, checkGreeterRaw } from "./lib/check.js";
 import { type Load, runH2load, writeHelloRequest } from "./lib/h2load.js";
-import { installMissing, missingBinaries } from "./lib/install.js";
+import { installMissing, missingBinaries, wantedBinaries } from "./lib/install.js";
 import { OPEN_LOOP_COALESCE_MS, type OpenLoad, openLoopConnections, runOpenLoop } from "./lib/openloop.js";
 import { type BenchOptions, HELP, parseOptions, UsageError } from "./lib/options.js";
 import {
@@ -23,7 +23,15 @@ import {
   treeCpuSeconds,
 } from "./lib/procs.js";
 import { hotFunctions } from "./lib/profile.js";
-import { type LatencyRow, type MachineInfo, type Results, renderReport, writeResults } from "./lib/report.js";
+import {
+  greeterLatencyRate,
+  type LatencyRow,
+  latencyRate,
+  type MachineInfo,
+  type Results,
+  renderReport,
+  writeResults,
+} from "./lib/report.js";
 import { median } from "./lib/stats.js";
 import {
   type Backend,
@@ -73,12 +81,15 @@ function machine(opts: BenchOptions): MachineInfo {
   const h2 = spawnSync("h2load", ["--version"], { encoding: "utf8" }).stdout?.trim() ?? "";
   const ha = spawnSync("haproxy", ["-v"], { encoding: "utf8" }).stdout?.split("\n")[0]?.trim() ?? "";
   const ng = spawnSync("nginx", ["-v"], { encoding: "utf8" }).stderr?.trim() ?? "";
+  const nd = opts.backends.includes("nghttpd")
+    ? (spawnSync("nghttpd", ["--version"], { encoding: "utf8" }).stdout?.trim() ?? "")
+    : "";
   return {
     date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
     cores: cpus().length,
     model: model.trim(),
     node: process.version,
-    tools: [h2, ha, ng].filter((s) => s !== "").join("; "),
+    tools: [h2, ha, ng, nd].filter((s) => s !== "").join("; "),
     loadBefore: loadavg()
       .map((x) => x.toFixed(2))
       .join(" "),
@@ -148,6 +159,7 @@ function rotate<T>(items: T[], k: number): T[] {
 async function startTargets(
   kinds: TargetKind[],
   backend: Backend,
+  bodyFile: string,
   outDir: string,
   results: Results,
 ): Promise<RunningTarget[]> {
@@ -157,7 +169,11 @@ async function startTargets(
       const t = await k.start(backend, outDir);
       running.push(t);
       try {
-        await checkGreeter(t.port, `${k.name} (${backend.kind})`);
+        const label = `${k.name} (${backend.kind})`;
+        // nghttpd's answers have no content-type, which grpc-js refuses: its calls are checked as raw HTTP/2.
+        if (backend.kind === "nghttpd") await checkGreeterRaw(t.port, label, bodyFile);
+        else await checkGreeter(t.port, label);
+        log(`bench: checked ${label}: SayHello answered "Hello world", grpc-status 0`);
       } catch (e: unknown) {
         await stopTarget(t);
         running.pop();
@@ -310,23 +326,31 @@ async function latencyPhase(
   outDir: string,
   results: Results,
 ): Promise<void> {
-  const saturated = results.unary.find((u) => u.backend === backend.kind && u.target === "direct")?.reqPerSec;
-  if (saturated === undefined || !Number.isFinite(saturated) || saturated <= 0) {
-    results.problems.push(`latency (${backend.kind}): no saturated direct rate to take a share of`);
+  const rate = latencyRate(results, backend.kind, opts.latencyLoad);
+  if (typeof rate === "string") {
+    results.problems.push(`latency (${backend.kind}): ${rate}`);
     return;
   }
+  if (rate.note !== undefined) log(`bench: latency ${backend.kind}: ${rate.note}`);
   const path = "/helloworld.Greeter/SayHello";
-  // Open loop at a share of direct's saturated rate: calls due at evenly spaced times over two connections,
-  // latency from each call's due time (bench/clients/open-loop.ts; why this load: bench/README.md).
+  // Open loop at a share of direct's saturated rate (on nghttpd: see latencyRate): calls due at evenly
+  // spaced times over two connections, latency from each call's due time (bench/clients/open-loop.ts; why
+  // this load: bench/README.md).
   const open: OpenLoad = {
-    ratePerSec: Math.round(saturated * opts.latencyLoad),
+    ratePerSec: rate.ratePerSec,
     connections: openLoopConnections(opts.connections),
     durationSec: opts.durationSec,
     warmupSec: opts.warmupSec > 0 ? 1 : 0,
     coalesceMs: OPEN_LOOP_COALESCE_MS,
   };
-  results.latency.push(
-    ...(await latencyRuns(opts, backend, targets, "latency", open.ratePerSec, results, async (t, tag) => {
+  const rows = await latencyRuns(
+    opts,
+    backend,
+    targets,
+    "latency",
+    open.ratePerSec,
+    results,
+    async (t, tag) => {
       const r = await runOpenLoop({ port: t.port, path, bodyFile, load: open, outDir, tag, root: ROOT });
       if (r.firstError !== "") log(`bench: ${tag}: ${r.firstError}`);
       // Calls still open when the generator stopped waiting are late, not failed: the percentiles count them
@@ -339,8 +363,9 @@ async function latencyPhase(
         failed: r.failed,
         lateP99Ms: r.lateP99Ms,
       };
-    })),
+    },
   );
+  results.latency.push(...rows.map((l) => (rate.note === undefined ? l : { ...l, rateNote: rate.note })));
   // The same calls one at a time on one connection: what the proxy adds to a call when nothing queues.
   const serial: Load = { connections: 1, streams: 1, durationSec: Math.min(opts.durationSec, 5) };
   results.serial.push(
@@ -500,9 +525,11 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const needsLoad = opts.phases.has("unary") || opts.phases.has("latency");
-  const stillMissing = opts.install ? installMissing(log) : missingBinaries();
+  // nghttpd is only wanted when its backend would run.
+  const wanted = wantedBinaries(needsLoad ? opts.backends : []);
+  const stillMissing = opts.install ? installMissing(log, wanted) : missingBinaries(wanted);
   if (stillMissing.length > 0)
-    log(`bench: not installed: ${stillMissing.join(", ")} (their targets are skipped)`);
+    log(`bench: not installed: ${stillMissing.join(", ")} (what needs them is skipped)`);
 
   const info = machine(opts);
   const ticksBefore = cpuTicks();
@@ -527,6 +554,9 @@ async function main(argv: string[]): Promise<number> {
     opts.phases.delete("unary");
     opts.phases.delete("latency");
   }
+  const nghttpdMissing = stillMissing.includes("nghttpd");
+  if (nghttpdMissing && (opts.phases.has("unary") || opts.phases.has("latency")))
+    results.skipped.push("nghttpd backend: nghttpd is missing (Debian package nghttp2-server)");
 
   // The gateway: compiled like the package's bin, or the sources through tsx.
   let runtime: GatewayRuntime = tsxGateway();
@@ -597,27 +627,33 @@ async function main(argv: string[]): Promise<number> {
   const bodyFile = writeHelloRequest(outDir);
   const backendsToRun = new Set<BackendKind>();
   if (opts.phases.has("unary") || opts.phases.has("latency"))
-    for (const b of opts.backends) backendsToRun.add(b);
+    for (const b of opts.backends) if (b !== "nghttpd" || !nghttpdMissing) backendsToRun.add(b);
   if (opts.phases.has("streaming")) backendsToRun.add("greeter");
+  // nghttpd's latency phase runs at the greeter's rate when the greeter's ran first: it goes last.
+  if (backendsToRun.delete("nghttpd")) backendsToRun.add("nghttpd");
   for (const kind of backendsToRun) {
     const backend = await startBackend(kind, outDir);
     log(`bench: backend ${kind} on 127.0.0.1:${backend.port}`);
     try {
-      const targets = await startTargets(kinds, backend, outDir, results);
+      const targets = await startTargets(kinds, backend, bodyFile, outDir, results);
       const loadPhases = opts.backends.includes(kind);
       try {
         if (loadPhases && opts.phases.has("unary"))
           await unaryPhase(opts, backend, targets, bodyFile, outDir, results);
         if (loadPhases && opts.phases.has("latency")) {
-          if (!opts.phases.has("unary"))
+          // Without the unary phase the latency rate still needs saturated figures: direct's, or on nghttpd
+          // without the greeter's rate to reuse, every target's (its rate is a share of the slowest one).
+          if (!opts.phases.has("unary")) {
+            const every = kind === "nghttpd" && greeterLatencyRate(results.latency) === undefined;
             await unaryPhase(
               { ...opts, reps: 1 },
               backend,
-              targets.filter((t) => t.name === "direct"),
+              every ? targets : targets.filter((t) => t.name === "direct"),
               bodyFile,
               outDir,
               results,
             );
+          }
           await latencyPhase(opts, backend, targets, bodyFile, outDir, results);
         }
         if (kind === "greeter" && opts.phases.has("streaming"))

@@ -21,11 +21,20 @@ import {
   runOpenLoop,
   setCallStream,
 } from "../clients/open-loop.js";
-import { parseSummary, readLatencies } from "./h2load.js";
+import { checkGreeterRaw, helloReply } from "./check.js";
+import { parseSummary, readLatencies, writeHelloRequest } from "./h2load.js";
+import { wantedBinaries } from "./install.js";
 import { parseOpenLoopOutput } from "./openloop.js";
 import { parseOptions, UsageError } from "./options.js";
 import { type Proc, processTree, setPlacement, start, stop, treeCpuSeconds, waitForLine } from "./procs.js";
-import { type Results, renderReport, writeResults } from "./report.js";
+import {
+  type LatencyRow,
+  latencyRate,
+  type Results,
+  renderReport,
+  type UnaryRow,
+  writeResults,
+} from "./report.js";
 import { median, percentile, ratio } from "./stats.js";
 import { gatewayManifests } from "./targets.js";
 
@@ -127,14 +136,20 @@ describe("options", () => {
     assert.equal(o.streams, 16);
     assert.equal(o.resultsFile, "bench/RESULTS.md");
     assert.equal(o.install, true);
-    assert.deepEqual(o.backends, ["greeter", "fixed"]);
+    assert.deepEqual(o.backends, ["greeter", "fixed", "nghttpd"]);
   });
-  it("smoke: tiny loads, no install, no results file", () => {
+  it("smoke: tiny loads, no install, no results file, only the fixed backend (no nghttpd in CI)", () => {
     const o = parseOptions(["--smoke"], {});
     assert.ok(o !== "help");
     assert.equal(o.install, false);
     assert.equal(o.resultsFile, undefined);
     assert.equal(o.durationSec, 1);
+    assert.deepEqual(o.backends, ["fixed"]);
+  });
+  it("--backends takes nghttpd", () => {
+    const o = parseOptions(["--backends", "nghttpd,greeter"], {});
+    assert.ok(o !== "help");
+    assert.deepEqual(o.backends, ["nghttpd", "greeter"]);
   });
   it("a flag wins over its environment variable, which wins over the default", () => {
     const o = parseOptions(["--reps", "2"], { BENCH_REPS: "7", BENCH_DURATION: "3" });
@@ -176,7 +191,7 @@ describe("options", () => {
       want: /--connections \(BENCH_CONNECTIONS\) must be a number/,
     },
     { argv: ["--phases", "unary,soak"], want: /unknown phase "soak"/ },
-    { argv: ["--backends", "envoy"], want: /unknown backend "envoy"/ },
+    { argv: ["--backends", "envoy"], want: /unknown backend "envoy" \(greeter, fixed, nghttpd\)/ },
     { argv: ["--duration"], want: /--duration needs a value/ },
     { argv: ["stray"], want: /unexpected argument "stray"/ },
   ];
@@ -189,6 +204,35 @@ describe("options", () => {
     });
   }
 });
+
+describe("install", () => {
+  const cases: { backends: string[]; want: string[] }[] = [
+    { backends: ["greeter", "fixed"], want: ["h2load", "haproxy", "nginx"] },
+    { backends: ["fixed", "nghttpd"], want: ["h2load", "haproxy", "nginx", "nghttpd"] },
+    { backends: [], want: ["h2load", "haproxy", "nginx"] },
+  ];
+  for (const c of cases) {
+    it(`backends ${c.backends.join(",") || "none"}: ${c.want.join(", ")}`, () =>
+      assert.deepEqual(wantedBinaries(c.backends), c.want));
+  }
+});
+
+/** An h2c server on a free port; `answer` handles each stream. Closed after the test. */
+async function server(
+  answer: (s: ServerHttp2Stream, h: IncomingHttpHeaders, body: Buffer) => void,
+): Promise<{ port: number; close: () => Promise<void> }> {
+  const srv = createServer();
+  srv.on("stream", (s, h) => {
+    const chunks: Buffer[] = [];
+    // A stream the test resets ends with an error event; that is the point of that test.
+    s.on("error", () => {});
+    s.on("data", (c: Buffer) => chunks.push(c));
+    s.on("end", () => answer(s, h, Buffer.concat(chunks)));
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as { port: number }).port;
+  return { port, close: () => new Promise<void>((r) => srv.close(() => r())) };
+}
 
 function results(section: string): Results {
   const options = parseOptions(["--note", section], {});
@@ -289,6 +333,255 @@ describe("results file", () => {
   });
 });
 
+describe("nghttpd backend", () => {
+  const unary = (backend: string, target: string, reqPerSec: number, proxyCpuUs = Number.NaN): UnaryRow => ({
+    backend,
+    target,
+    reqPerSec,
+    p50Ms: 1,
+    p99Ms: 2,
+    proxyCpuUs,
+    backendCpuUs: 5,
+    failed: 0,
+    runs: 1,
+  });
+  const lat = (backend: string, target: string, p99Ms: number, p99RangeMs?: number): LatencyRow => ({
+    backend,
+    target,
+    offeredPerSec: 9000,
+    achievedPerSec: 9000,
+    p50Ms: 1,
+    p99Ms,
+    ...(p99RangeMs === undefined ? {} : { p99RangeMs }),
+  });
+
+  const rates: {
+    name: string;
+    backend: string;
+    share?: number;
+    unary: UnaryRow[];
+    latency: LatencyRow[];
+    want: number | RegExp;
+    note?: RegExp;
+  }[] = [
+    {
+      name: "greeter: half of its own direct rate",
+      backend: "greeter",
+      unary: [unary("greeter", "direct", 18_000), unary("greeter", "haproxy", 12_000)],
+      latency: [],
+      want: 9000,
+    },
+    {
+      name: "fixed: the share asked of its own direct rate",
+      backend: "fixed",
+      share: 0.3,
+      unary: [unary("fixed", "direct", 30_000)],
+      latency: [],
+      want: 9000,
+    },
+    {
+      name: "nghttpd after the greeter's latency phase: the greeter's rate",
+      backend: "nghttpd",
+      unary: [unary("nghttpd", "direct", 300_000), unary("nghttpd", "haproxy", 40_000)],
+      latency: [lat("greeter", "direct", 40), lat("greeter", "grpcroute-relay", 45)],
+      want: 9000,
+      note: /^offered at the greeter's half-load rate \(the same load, only the backend changed\)$/,
+    },
+    {
+      name: "nghttpd at another share: the greeter's rate, named by its share",
+      backend: "nghttpd",
+      share: 0.3,
+      unary: [unary("nghttpd", "direct", 300_000)],
+      latency: [lat("greeter", "direct", 40)],
+      want: 9000,
+      note: /greeter's 30%-load rate/,
+    },
+    {
+      name: "nghttpd without the greeter's latency phase: the share of its slowest target",
+      backend: "nghttpd",
+      unary: [
+        unary("greeter", "haproxy", 10_000),
+        unary("nghttpd", "direct", 300_000),
+        unary("nghttpd", "grpcroute-relay", 60_000),
+        unary("nghttpd", "haproxy", 40_000),
+      ],
+      latency: [],
+      want: 20_000,
+      note: /50% of the slowest target's saturated rate on nghttpd \(haproxy, 40,000 req\/s\)/,
+    },
+    {
+      name: "greeter without a direct rate: none",
+      backend: "greeter",
+      unary: [unary("greeter", "haproxy", 12_000)],
+      latency: [],
+      want: /no saturated direct rate/,
+    },
+    {
+      name: "nghttpd with neither the greeter's rate nor its own figures: none",
+      backend: "nghttpd",
+      unary: [unary("greeter", "direct", 18_000), unary("nghttpd", "direct", Number.NaN)],
+      latency: [lat("fixed", "direct", 40)],
+      want: /no saturated rate on nghttpd/,
+    },
+  ];
+  for (const c of rates) {
+    it(`latency rate, ${c.name}`, () => {
+      const got = latencyRate({ unary: c.unary, latency: c.latency }, c.backend, c.share ?? 0.5);
+      if (c.want instanceof RegExp) {
+        assert.equal(typeof got, "string");
+        assert.match(got as string, c.want);
+        return;
+      }
+      assert.ok(typeof got !== "string", String(got));
+      assert.equal(got.ratePerSec, c.want);
+      if (c.note === undefined) assert.equal(got.note, undefined);
+      else assert.match(got.note ?? "", c.note);
+    });
+  }
+
+  const p99: { name: string; latency: LatencyRow[]; want: RegExp }[] = [
+    {
+      name: "greeter rows only: judged on the greeter",
+      latency: [lat("greeter", "direct", 40), lat("greeter", "grpcroute-relay", 45)],
+      want: /MISS grpcroute-relay: p99 added at 50% load <= 1 ms \(5,000 us\)/,
+    },
+    {
+      name: "nghttpd rows too: judged on nghttpd, and said so",
+      latency: [
+        lat("greeter", "direct", 40),
+        lat("greeter", "grpcroute-relay", 45),
+        lat("nghttpd", "direct", 2),
+        lat("nghttpd", "grpcroute-relay", 2.4),
+      ],
+      want: /MET {2}grpcroute-relay: p99 added at 50% load <= 1 ms \(nghttpd backend: 400 us\)/,
+    },
+    {
+      name: "nghttpd p99s that moved more than 1 ms: n/a",
+      latency: [
+        lat("greeter", "direct", 40),
+        lat("greeter", "grpcroute-relay", 40.2),
+        lat("nghttpd", "direct", 2, 0.3),
+        lat("nghttpd", "grpcroute-relay", 2.4, 4),
+      ],
+      want: /n\/a {2}grpcroute-relay: p99 added at 50% load <= 1 ms \(nghttpd backend: 400 us; p99s moved up to 4\.0 ms/,
+    },
+  ];
+  for (const c of p99) {
+    it(`p99 target, ${c.name}`, () => {
+      const r = results("p99");
+      r.latency = c.latency;
+      assert.match(renderReport(r), c.want);
+    });
+  }
+
+  it("the report notes nghttpd's rate under the latency table and its saturation per gateway", () => {
+    const r = results("nghttpd");
+    r.unary.push(
+      unary("nghttpd", "direct", 300_000),
+      unary("nghttpd", "grpcroute-relay", 81_000, 12.1),
+      unary("nghttpd", "haproxy", 59_000, 15),
+    );
+    const note = "offered at the greeter's half-load rate (the same load, only the backend changed)";
+    r.latency = [
+      lat("greeter", "direct", 40),
+      lat("greeter", "grpcroute-relay", 45),
+      { ...lat("nghttpd", "direct", 2), rateNote: note },
+      { ...lat("nghttpd", "grpcroute-relay", 2.4), rateNote: note },
+    ];
+    const text = renderReport(r);
+    assert.match(
+      text,
+      /\| nghttpd +\| grpcroute-relay \|[^\n]* 2\.400 \|[^\n]* 400 \|[^\n]*\n\nnghttpd backend: offered at the greeter's half-load rate \(/,
+    );
+    assert.equal(text.split("nghttpd backend: offered").length, 2, "one note per backend");
+    assert.match(
+      text,
+      /info grpcroute-relay: nghttpd backend at saturation: 81,000 req\/s \(1\.37x haproxy\), CPU per call 12\.1 us \(haproxy 15\.0\)/,
+    );
+    // The saturation targets stay on the greeter and fixed backends.
+    assert.match(text, /MET {2}grpcroute: CPU per call <= 40 us, fixed backend \(35\.0 us/);
+    assert.doesNotMatch(text, /grpcroute-relay: (greeter req\/s|CPU per call <=)/);
+  });
+
+  it("the reply file holds the fixed backend's 18 bytes", () => {
+    assert.equal(helloReply().toString("hex"), `000000000d0a0b${Buffer.from("Hello world").toString("hex")}`);
+  });
+});
+
+describe("raw SayHello check", () => {
+  const answers: {
+    name: string;
+    answer: (s: ServerHttp2Stream) => void;
+    want?: RegExp;
+  }[] = [
+    {
+      name: "nghttpd's answer (no content-type, grpc-status in the trailers) passes",
+      answer: (s) => {
+        s.respond({ ":status": 200 }, { waitForTrailers: true });
+        s.on("wantTrailers", () => s.sendTrailers({ "grpc-status": "0" }));
+        s.end(helloReply());
+      },
+    },
+    {
+      name: "another status",
+      answer: (s) => s.respond({ ":status": 404 }, { endStream: true }),
+      want: /answered :status 404/,
+    },
+    {
+      name: "no grpc-status",
+      answer: (s) => {
+        s.respond({ ":status": 200 });
+        s.end(helloReply());
+      },
+      want: /grpc-status \(none\); expected grpc-status 0 in the trailers/,
+    },
+    {
+      name: "an error status (trailers-only)",
+      answer: (s) =>
+        s.respond({ ":status": 200, "grpc-status": "12", "grpc-message": "nope" }, { endStream: true }),
+      want: /ended with grpc-status 12 \(nope\)/,
+    },
+    {
+      name: "another reply",
+      answer: (s) => {
+        s.respond({ ":status": 200 }, { waitForTrailers: true });
+        s.on("wantTrailers", () => s.sendTrailers({ "grpc-status": "0" }));
+        s.end(Buffer.from([0, 0, 0, 0, 7, 0x0a, 5, ...Buffer.from("Hello")]));
+      },
+      want: /answered 12 bytes \(00000000070a0548656c6c6f, decoding to "Hello"\), expected 18/,
+    },
+  ];
+  for (const c of answers) {
+    it(c.name, async () => {
+      let seen: { path: string; ct: string; te: string; body: string } | undefined;
+      const s = await server((st, h, b) => {
+        seen = {
+          path: String(h[":path"]),
+          ct: String(h["content-type"]),
+          te: String(h.te),
+          body: b.toString("hex"),
+        };
+        c.answer(st);
+      });
+      try {
+        const bodyFile = writeHelloRequest(dir);
+        const check = checkGreeterRaw(s.port, "test", bodyFile);
+        if (c.want === undefined) await check;
+        else
+          await assert.rejects(check, (e: unknown) => e instanceof Error && c.want?.test(e.message) === true);
+        assert.deepEqual(seen, {
+          path: "/helloworld.Greeter/SayHello",
+          ct: "application/grpc",
+          te: "trailers",
+          body: readFileSync(bodyFile).toString("hex"),
+        });
+      } finally {
+        await s.close();
+      }
+    });
+  }
+});
+
 describe("gateway manifests", () => {
   it("route every benchmark call to the backend port", () => {
     const loaded = parseText(gatewayManifests(43210), "bench.yaml");
@@ -344,23 +637,6 @@ describe("processes", () => {
 
 describe("open-loop load", () => {
   const body = Buffer.from([0, 0, 0, 0, 7, 0x0a, 5, ...Buffer.from("world")]);
-
-  /** An h2c server on a free port; `answer` handles each stream. Closed after the test. */
-  async function server(
-    answer: (s: ServerHttp2Stream, h: IncomingHttpHeaders, body: Buffer) => void,
-  ): Promise<{ port: number; close: () => Promise<void> }> {
-    const srv = createServer();
-    srv.on("stream", (s, h) => {
-      const chunks: Buffer[] = [];
-      // A stream the test resets ends with an error event; that is the point of that test.
-      s.on("error", () => {});
-      s.on("data", (c: Buffer) => chunks.push(c));
-      s.on("end", () => answer(s, h, Buffer.concat(chunks)));
-    });
-    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-    const port = (srv.address() as { port: number }).port;
-    return { port, close: () => new Promise<void>((r) => srv.close(() => r())) };
-  }
 
   const grpcOk = (s: ServerHttp2Stream) => {
     s.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });

@@ -1,6 +1,7 @@
 /**
- * Installs the load generator and the reference proxies when they are missing: Debian packages
- * `nghttp2-client` (h2load), `haproxy` and `nginx`, through apt-get (needs root, as on the project's machines).
+ * Installs the load generator, the reference proxies and the nghttpd backend when they are missing: Debian
+ * packages `nghttp2-client` (h2load), `haproxy`, `nginx` and `nghttp2-server` (nghttpd), through apt-get
+ * (needs root, as on the project's machines).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
@@ -10,23 +11,33 @@ export const PACKAGES: Record<string, string> = {
   h2load: "nghttp2-client",
   haproxy: "haproxy",
   nginx: "nginx",
+  nghttpd: "nghttp2-server",
 };
+
+/**
+ * The binaries of {@link PACKAGES} a run needs: all of them, but nghttpd only when its backend is asked for
+ * (it is a backend, not a target, and the smoke run must not need it).
+ */
+export function wantedBinaries(backends: readonly string[]): string[] {
+  return Object.keys(PACKAGES).filter((b) => b !== "nghttpd" || backends.includes("nghttpd"));
+}
 
 function have(bin: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${bin}`], { stdio: "ignore" }).status === 0;
 }
 
-/** The binaries of {@link PACKAGES} that are not on PATH. */
-export function missingBinaries(): string[] {
-  return Object.keys(PACKAGES).filter((b) => !have(b));
+/** The binaries of `bins` (default: all of {@link PACKAGES}) that are not on PATH. */
+export function missingBinaries(bins: readonly string[] = Object.keys(PACKAGES)): string[] {
+  return bins.filter((b) => !have(b));
 }
 
 /**
- * Runs `apt-get update` once and `apt-get install -y` for the missing packages. Returns the binaries still
- * missing afterwards (the caller skips their targets, or fails when h2load itself is missing).
+ * Runs `apt-get update` once and `apt-get install -y` for the packages of the binaries of `bins` that are
+ * missing. Returns the binaries still missing afterwards (the caller skips their targets or backend, or the
+ * load phases when h2load itself is missing).
  */
-export function installMissing(log: (line: string) => void): string[] {
-  const missing = missingBinaries();
+export function installMissing(log: (line: string) => void, bins: readonly string[]): string[] {
+  const missing = missingBinaries(bins);
   if (missing.length === 0) return [];
   const pkgs = missing.map((b) => PACKAGES[b] as string);
   if (process.getuid?.() !== 0) {
@@ -47,5 +58,5 @@ export function installMissing(log: (line: string) => void): string[] {
   } finally {
     if (ownPolicy) rmSync(policy, { force: true });
   }
-  return missingBinaries();
+  return missingBinaries(bins);
 }

@@ -3,6 +3,10 @@
 import { availableParallelism } from "node:os";
 import type { Placement } from "./procs.js";
 
+/** The backends the unary and latency phases can run on (bench/lib/targets.ts starts them). */
+const BACKENDS = ["greeter", "fixed", "nghttpd"] as const;
+type Backend = (typeof BACKENDS)[number];
+
 /** Every setting of one run. Flags win over environment variables, which win over the defaults. */
 export interface BenchOptions {
   /** Tiny loads, no apt-get, targets with missing binaries skipped, nothing written to RESULTS.md. */
@@ -10,7 +14,7 @@ export interface BenchOptions {
   /** Phases to run: unary, latency, streaming, micro. */
   phases: Set<string>;
   /** Backends for the unary and latency phases. */
-  backends: ("greeter" | "fixed")[];
+  backends: Backend[];
   /** Target names to measure (unknown ones are reported). */
   targets: string[];
   /** Targets of the streaming phase (a subset of `targets`). */
@@ -56,7 +60,8 @@ const HELP = `usage: npm run bench -- [options]     (node scripts/bench.mjs [opt
 
   --smoke                 short check that the suite works (< 60 s; no apt-get; skips what is missing)
   --phases LIST           unary,latency,streaming,micro (all)                  BENCH_PHASES
-  --backends LIST         greeter,fixed                                        BENCH_BACKENDS
+  --backends LIST         greeter,fixed,nghttpd (smoke: fixed)                 BENCH_BACKENDS
+                          (nghttpd: nghttp2's C server, no collector; Debian nghttp2-server)
   --targets LIST          direct,grpcroute-http2,grpcroute-relay,haproxy,nginx  BENCH_TARGETS
                           (grpcroute = serve's default data path, no --dataplane flag)
                           floors, not in the default list: node-pipe, haproxy-tcp
@@ -170,11 +175,12 @@ export function parseOptions(
       throw new UsageError(`--phases: unknown phase "${p}" (unary, latency, streaming, micro)`);
     }
   }
-  // The smoke run keeps one backend for the unary phases (greeter still serves the streaming phase).
-  const backends = list(str("backends", "BENCH_BACKENDS", smoke ? "fixed" : "greeter,fixed"));
+  // The smoke run keeps one backend for the unary phases (greeter still serves the streaming phase), one
+  // that needs no package beyond Node: CI has no nghttpd.
+  const backends = list(str("backends", "BENCH_BACKENDS", smoke ? "fixed" : BACKENDS.join(",")));
   for (const b of backends) {
-    if (b !== "greeter" && b !== "fixed")
-      throw new UsageError(`--backends: unknown backend "${b}" (greeter, fixed)`);
+    if (!(BACKENDS as readonly string[]).includes(b))
+      throw new UsageError(`--backends: unknown backend "${b}" (${BACKENDS.join(", ")})`);
   }
   const targets = list(
     str("targets", "BENCH_TARGETS", "direct,grpcroute-http2,grpcroute-relay,haproxy,nginx"),
@@ -208,7 +214,7 @@ export function parseOptions(
     placement,
     smoke,
     phases,
-    backends: backends as ("greeter" | "fixed")[],
+    backends: backends as Backend[],
     targets,
     streamTargets,
     connections: num("connections", "BENCH_CONNECTIONS", smoke ? 2 : 8, 1, 1000),

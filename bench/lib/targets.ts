@@ -7,12 +7,17 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 // The flags the grpcroute command starts node with (its #! line): the suite runs the gateway the same way.
 import { NODE_FLAGS } from "../../src/runner/node-flags.js";
+import { helloReply } from "./check.js";
 import { freePort, type Proc, start, stop, tail, waitForLine, waitForPort } from "./procs.js";
 
 /** Root of the repository (bench/lib/ -> ../..). */
 export const ROOT = new URL("../../", import.meta.url).pathname;
 
-export type BackendKind = "greeter" | "fixed";
+/**
+ * What answers the calls: `greeter` (grpc-js, the realistic case), `fixed` (node:http2, one fixed reply) and
+ * `nghttpd` (nghttp2's C server with the same reply as a file: no garbage collector to pause it).
+ */
+export type BackendKind = "greeter" | "fixed" | "nghttpd";
 
 /** A running backend. */
 export interface Backend {
@@ -23,6 +28,7 @@ export interface Backend {
 
 /** Starts a backend on a port it picks and reads back. */
 export async function startBackend(kind: BackendKind, outDir: string): Promise<Backend> {
+  if (kind === "nghttpd") return startNghttpd(outDir);
   const script = join(ROOT, "bench/backends", `${kind}.mjs`);
   const proc = start(`backend ${kind}`, process.execPath, [script], {
     logFile: join(outDir, `backend-${kind}.log`),
@@ -31,6 +37,41 @@ export async function startBackend(kind: BackendKind, outDir: string): Promise<B
   });
   const port = Number(await waitForLine(proc, /LISTENING (\d+)/));
   return { kind, port, proc };
+}
+
+/**
+ * nghttpd (Debian nghttp2-server) serving SayHello's reply as a static file, with `grpc-status: 0` as a
+ * trailer: a backend in C, with no collector whose pauses would decide the p99 of every target. It sends no
+ * `content-type` (it picks one by the file's extension, and the path has none), so grpc-js clients refuse
+ * its answers: its check is raw HTTP/2 (`checkGreeterRaw`). It serves unary SayHello only.
+ */
+async function startNghttpd(outDir: string): Promise<Backend> {
+  const dir = join(outDir, "nghttpd");
+  const htdocs = join(dir, "htdocs");
+  mkdirSync(join(htdocs, "helloworld.Greeter"), { recursive: true });
+  writeFileSync(join(htdocs, "helloworld.Greeter/SayHello"), helloReply());
+  const port = await freePort();
+  const proc = start(
+    "backend nghttpd",
+    "nghttpd",
+    [
+      "--no-tls",
+      "-a",
+      "127.0.0.1",
+      "-d",
+      htdocs,
+      "--trailer",
+      "grpc-status: 0",
+      // The fixed backend's stream limit: nghttpd's default of 100 would queue a proxy that multiplexes
+      // h2load's 128 streams over one connection, and the backend would set the pace, not the proxy.
+      "-m",
+      "1000",
+      String(port),
+    ],
+    { logFile: join(outDir, "backend-nghttpd.log"), cwd: dir, role: "backend" },
+  );
+  await waitForPort(port, proc);
+  return { kind: "nghttpd", port, proc };
 }
 
 /** Where the load goes. `proc` is absent for `direct` (the backend is the target). */
