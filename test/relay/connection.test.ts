@@ -227,3 +227,128 @@ describe("H2Connection DATA framing", () => {
     assert.deepEqual(flags, [0, 0, 0, 0, Flag.END_STREAM]);
   });
 });
+
+/** The frames in a server's output: type, flags, stream id and payload. */
+function framesOf(out: Buffer): { type: number; flags: number; id: number; payload: Buffer }[] {
+  const frames: { type: number; flags: number; id: number; payload: Buffer }[] = [];
+  let p = 0;
+  while (p + 9 <= out.length) {
+    const len = out.readUIntBE(p, 3);
+    frames.push({
+      type: out[p + 3]!,
+      flags: out[p + 4]!,
+      id: out.readUInt32BE(p + 5) & 0x7fffffff,
+      payload: out.subarray(p + 9, p + 9 + len),
+    });
+    p += 9 + len;
+  }
+  return frames;
+}
+
+describe("H2Connection: a response that ends before its request", () => {
+  const cases = [
+    { name: "response fits the window", body: 100, windowUpdate: false },
+    { name: "trailers held behind DATA waiting for window", body: 70_000, windowUpdate: true },
+  ];
+  for (const c of cases) {
+    it(`resets the request with NO_ERROR once the response is out, and ignores the client's late frames (${c.name})`, () => {
+      const events: string[] = [];
+      const sock = new FakeSocket();
+      const handler = recorder(events);
+      let stream: H2Stream | undefined;
+      const inner = handler.onHeaders;
+      handler.onHeaders = (conn, st, fields, end, oversized) => {
+        inner(conn, st, fields, end, oversized);
+        if (stream !== undefined) return;
+        stream = st;
+        conn.writeHeaders(st, [":status", "200", "content-type", "application/grpc"], false);
+        conn.writeData(st, Buffer.alloc(c.body, 1), false);
+        conn.writeHeaders(st, ["grpc-status", "0"], true);
+      };
+      const conn = new H2Connection(sock as unknown as Socket, true, handler);
+      const enc = new HpackEncoder();
+      const block = enc.encode([":method", "POST", ":scheme", "http", ":path", "/s/m", ":authority", "a"]);
+      sock.emit(
+        "data",
+        Buffer.concat([PREFACE, settingsFrame([]), frame(FrameType.HEADERS, Flag.END_HEADERS, 1, block)]),
+      );
+      if (c.windowUpdate) {
+        conn.flush();
+        const before = framesOf(Buffer.concat(sock.written));
+        assert.ok(!before.some((f) => f.type === FrameType.RST_STREAM), "no reset while the response waits");
+        const more = Buffer.alloc(4);
+        more.writeUInt32BE(100_000);
+        sock.emit(
+          "data",
+          Buffer.concat([
+            frame(FrameType.WINDOW_UPDATE, 0, 0, more),
+            frame(FrameType.WINDOW_UPDATE, 0, 1, more),
+          ]),
+        );
+      }
+      conn.flush();
+      const frames = framesOf(Buffer.concat(sock.written)).filter((f) => f.id === 1);
+      const kinds = frames.map((f) => f.type);
+      const trailers = kinds.lastIndexOf(FrameType.HEADERS);
+      assert.equal(
+        (frames[trailers]?.flags ?? 0) & Flag.END_STREAM,
+        Flag.END_STREAM,
+        "trailers end the stream",
+      );
+      assert.deepEqual(kinds.slice(trailers + 1), [FrameType.RST_STREAM], "then one RST_STREAM");
+      assert.equal(frames.at(-1)?.payload.readUInt32BE(0), 0, "NO_ERROR");
+      assert.equal(stream?.closed, true);
+      assert.equal(conn.activeStreams, 0);
+
+      // What the client had already sent: DATA, then trailers. Neither is an error nor reported.
+      const written = sock.written.length;
+      const late = enc.encode(["x-late", "1"]);
+      sock.emit(
+        "data",
+        Buffer.concat([
+          frame(FrameType.DATA, 0, 1, Buffer.alloc(10)),
+          frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 1, late),
+        ]),
+      );
+      conn.flush();
+      const after = framesOf(Buffer.concat(sock.written.slice(written)));
+      assert.ok(!after.some((f) => f.type === FrameType.GOAWAY), "the connection stays up");
+      assert.equal(sock.destroyed, false);
+      assert.deepEqual(
+        events.filter((e) => !e.startsWith("headers 1 :method")),
+        ["ready"],
+        "nothing more is reported for the stream",
+      );
+    });
+  }
+
+  it("does not reset a stream whose request had ended", () => {
+    const sock = new FakeSocket();
+    const handler = recorder([]);
+    handler.onHeaders = (conn, st) => {
+      conn.writeHeaders(st, [":status", "200", "grpc-status", "0"], true);
+    };
+    const conn = new H2Connection(sock as unknown as Socket, true, handler);
+    const block = new HpackEncoder().encode([
+      ":method",
+      "POST",
+      ":scheme",
+      "http",
+      ":path",
+      "/s/m",
+      ":authority",
+      "a",
+    ]);
+    sock.emit(
+      "data",
+      Buffer.concat([
+        PREFACE,
+        settingsFrame([]),
+        frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 1, block),
+      ]),
+    );
+    conn.flush();
+    assert.ok(!framesOf(Buffer.concat(sock.written)).some((f) => f.type === FrameType.RST_STREAM));
+    assert.equal(conn.activeStreams, 0);
+  });
+});

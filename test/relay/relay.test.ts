@@ -52,7 +52,8 @@ function varint(n: number): Buffer {
 /**
  * A backend built on the relay's own HTTP/2 connection, so a test controls frames exactly: it answers
  * headers and an empty message, then resets the stream with the code in `x-rst` when the request's first
- * DATA arrives (or at once without `x-respond-first`), or answers a plain HTTP status from `x-http-status`.
+ * DATA arrives (or at once without `x-respond-first`), or answers a plain HTTP status from `x-http-status`,
+ * or with `x-answer-early` answers the whole call (grpc-status 0) without waiting for the request's end.
  */
 function startFrameBackend(): Promise<net.Server> {
   const handler: ConnectionHandler = {
@@ -63,6 +64,13 @@ function startFrameBackend(): Promise<net.Server> {
       if (fields.includes("x-http-status")) {
         c.writeHeaders(st, [":status", get("x-http-status") ?? "500", "content-type", "text/html"], false);
         c.writeData(st, Buffer.from("<html>not grpc</html>"), true);
+        return;
+      }
+      if (fields.includes("x-answer-early")) {
+        // The whole answer before the request ends (a server that needs no more of it).
+        c.writeHeaders(st, [":status", "200", "content-type", "application/grpc"], false);
+        c.writeData(st, Buffer.alloc(5), false);
+        c.writeHeaders(st, ["grpc-status", "0"], true);
         return;
       }
       if (fields.includes("x-respond-first")) {
@@ -334,6 +342,27 @@ describe("relay: gateway-enforced deadlines and upstream failures", () => {
       assert.equal(r.code, c.code, r.details);
     });
   }
+
+  it("an answer complete before the request ends: the client gets it, then RST_STREAM(NO_ERROR)", async () => {
+    const client = testerClient(relay.target());
+    const call = bidi(client, { metadata: { "x-answer-early": "1" } });
+    const done = collect(call);
+    call.write({ payload: Buffer.alloc(1) });
+    const r = await done;
+    closeAll(client);
+    assert.equal(r.code, 0, r.details);
+
+    // A client that never ends its request: the reset ends the stream for it.
+    const raw = await Promise.race([
+      rawCall(relay.target(), { ":path": `/${TESTER_SERVICE}/Bidi`, "x-answer-early": "1" }, null),
+      new Promise<"open">((res) => setTimeout(() => res("open"), 5000).unref()),
+    ]);
+    assert.notEqual(raw, "open", "the stream was left open");
+    if (raw === "open") return;
+    assert.equal(raw.headers[":status"], 200);
+    assert.equal(raw.trailers["grpc-status"], "0");
+    assert.equal(raw.rst, http2.constants.NGHTTP2_NO_ERROR);
+  });
 
   it("a non-gRPC upstream answer is mapped by the HTTP-to-gRPC table", async () => {
     const client = testerClient(relay.target());

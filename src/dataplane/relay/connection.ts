@@ -82,6 +82,8 @@ const COPY_BELOW = 4096;
 
 /** Socket bytes pending above which DATA waits for 'drain' (the peer reads slower than its windows allow). */
 const SOCKET_HIGH_WATER = 1 << 20;
+/** Client streams a server connection remembers having reset, to ignore their late HEADERS. */
+const RESET_MEMORY = 64;
 
 /** One stream of a connection. `ctx` belongs to the relay (the call it carries). */
 export class H2Stream {
@@ -421,6 +423,12 @@ export class H2Connection {
     st.localEnded = true;
     this.blocked.delete(st);
     if (st.remoteEnded) this.closeStream(st);
+    else if (this.isServer) {
+      // The response is complete while the request is still open (a call the backend or the gateway ended
+      // early): RST_STREAM(NO_ERROR) tells the client to stop sending it (RFC 9113 section 8.1), and frees
+      // the stream now rather than when the client gets round to ending it.
+      this.resetStream(st, ErrorCode.NO_ERROR);
+    }
   }
 
   private closeStream(st: H2Stream): void {
@@ -440,7 +448,17 @@ export class H2Connection {
     if (st.closed) return;
     if (!this.destroyed) this.push(rstStreamFrame(st.id, code));
     this.closeStream(st);
+    if (this.isServer) {
+      // The client may have sent more on it before it saw the reset: those frames are ignored, not taken
+      // for a protocol error (RFC 9113 section 5.1, "closed").
+      this.resetIds[this.resetNext] = st.id;
+      this.resetNext = (this.resetNext + 1) % this.resetIds.length;
+    }
   }
+
+  /** Server side: the last client streams we reset (a ring), whose late HEADERS are ignored. */
+  private readonly resetIds: number[] = new Array<number>(RESET_MEMORY).fill(0);
+  private resetNext = 0;
 
   /** The relay forwarded `n` bytes received on `st`: return them to the peer's windows (batched). */
   consume(st: H2Stream | null, n: number): void {
@@ -856,6 +874,7 @@ export class H2Connection {
         }
         return;
       }
+      if ((id & 1) === 1 && id <= this.lastPeerStreamId && this.resetIds.includes(id)) return;
       if ((id & 1) === 0 || id <= this.lastPeerStreamId) {
         this.fail(ErrorCode.PROTOCOL_ERROR, "HEADERS on a closed or even stream");
         return;
