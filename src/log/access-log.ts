@@ -1,6 +1,6 @@
 /**
  * One access-log line per call. The data plane reports calls on its hot path, so recording a call only
- * appends its line, as bytes, to a batch buffer; batches are written at most {@link ACCESS_FLUSH_MS} after a
+ * queues the pieces of its line; batches are joined and written at most {@link ACCESS_FLUSH_MS} after a
  * call ends, sooner once {@link ACCESS_BATCH_LINES} are waiting. Each line keeps the time its call ended.
  *
  * Access lines bypass the logger's per-line work: their fields are fixed and never secret, so they need no
@@ -9,11 +9,13 @@
  * showed the logger's redaction and serialisation at about a third of the relay's CPU per call. Batching by
  * time matters when calls arrive one at a time: written on the next turn of the event loop, every line was
  * a write of its own, handed to a libuv thread, and cost the relay 12 to 25 us per call at 9,000 calls/s.
- * Writing lines as bytes rather than joining strings matters for the tail: the joined pieces were about a
- * fifth of what the relay allocated per call, and what a process allocates sets how often it stops for a
- * young-generation collection.
- * A burst beyond {@link ACCESS_QUEUE_LIMIT} pending lines (or {@link ACCESS_QUEUE_BYTES}) is dropped and
- * counted, so logging can never hold unbounded memory or slow the proxy down.
+ * A line's pieces are mostly cached strings (the fields a route fixes, quoted authorities and paths, the
+ * status fields), queued by reference and joined once per batch: joining them per line made a string of
+ * every step, about a fifth of what the relay allocated per call, and allocation sets how often it stops
+ * for a young-generation collection. (Writing lines as bytes into a buffer allocated least, but cost more
+ * CPU per line than joining: a byte loop in JavaScript is slower than the engine's own copying.)
+ * A burst beyond {@link ACCESS_QUEUE_LIMIT} pending lines (or {@link ACCESS_QUEUE_BYTES} characters) is
+ * dropped and counted, so logging can never hold unbounded memory or slow the proxy down.
  */
 
 import { grpcCodeName } from "../dataplane/grpc-status.js";
@@ -94,9 +96,13 @@ export interface AccessLogOptions {
 
 /** Writes access-log lines in batches, off the call's own path. */
 export class AccessLog {
-  /** The lines recorded since the last write, as Latin-1 bytes. */
-  readonly #out = new LineBuffer();
-  /** Lines in `#out`, and where the writes of the next batch are cut (only with `maxWriteBytes`). */
+  /**
+   * The pieces of the lines recorded since the last write, joined into one string per batch: a line adds
+   * references to strings that are mostly cached, where joining them per line made a string of each step.
+   */
+  #pieces: string[] = [];
+  /** Characters in `#pieces`; lines; where the writes of the next batch are cut (only with `maxWriteBytes`). */
+  #chars = 0;
   #lines = 0;
   #cuts: number[] = [];
   #segment = 0;
@@ -107,11 +113,17 @@ export class AccessLog {
   readonly #stream: { write(chunk: string): unknown };
   readonly #maxWrite: number;
   readonly #fields: string;
-  /** The fields a (listener, route, backend) fixes, as Latin-1-safe JSON text ending in a comma. */
+  /** The fields a (listener, route, backend) fixes, as JSON text ending in a comma. */
   readonly #fixed = new PerTarget<string>();
   /** The line prefix up to `"msg":"access",` for the millisecond `#at`. */
   #at = -1;
   #prefix = "";
+  /** `"authority":"…"`, `,"path":"…"` and `,"endpoint":"…"` pieces: the values repeat from call to call. */
+  #quoted = [new Map<string, string>(), new Map<string, string>(), new Map<string, string>()];
+  #lastValue: (string | undefined)[] = [undefined, undefined, undefined];
+  #lastQuoted: string[] = ["", "", ""];
+  /** `,"grpcStatus":…,"grpcCode":"…","httpStatus":…,"durationMs":` by status pair. */
+  #statuses = new Map<number, string>();
 
   constructor(log: Logger, opts: AccessLogOptions = {}) {
     this.#log = log;
@@ -123,21 +135,17 @@ export class AccessLog {
     this.#fields = fields === "" ? "" : `${fields},`;
   }
 
-  /**
-   * Records one line: its text goes into the batch buffer at once (no object is kept per call), and is
-   * written with the batch. No I/O happens here.
-   */
+  /** Records one line: its pieces are queued (no object is kept per call) and written with the batch. */
   record(info: CallInfo): void {
     if (!this.#log.isLevelEnabled("info")) return;
-    const out = this.#out;
     const n = this.#lines;
-    if (n >= ACCESS_QUEUE_LIMIT || out.len >= ACCESS_QUEUE_BYTES) {
+    if (n >= ACCESS_QUEUE_LIMIT || this.#chars >= ACCESS_QUEUE_BYTES) {
       this.#dropped++;
     } else {
-      const start = out.len;
+      const start = this.#chars;
       this.#write(info, Date.now());
       this.#lines = n + 1;
-      if (out.len - this.#segment > this.#maxWrite && start > this.#segment) {
+      if (this.#chars - this.#segment > this.#maxWrite && start > this.#segment) {
         this.#cuts.push(start);
         this.#segment = start;
       }
@@ -164,14 +172,17 @@ export class AccessLog {
     }
     this.#immediate = false;
     if (this.#lines > 0) {
-      const out = this.#out;
+      const text = this.#pieces.join("");
       let from = 0;
       for (const cut of this.#cuts) {
-        this.#stream.write(out.text(from, cut));
+        this.#stream.write(text.slice(from, cut));
         from = cut;
       }
-      this.#stream.write(out.text(from, out.len));
-      out.reset();
+      this.#stream.write(from === 0 ? text : text.slice(from));
+      // The list is kept (its storage is reused), unless a burst grew it large.
+      if (this.#pieces.length > PIECES_KEPT) this.#pieces = [];
+      else this.#pieces.length = 0;
+      this.#chars = 0;
       this.#lines = 0;
       this.#cuts = [];
       this.#segment = 0;
@@ -182,44 +193,78 @@ export class AccessLog {
     }
   };
 
-  /**
-   * Appends the line of {@link accessLine} (behind the logger's `level`/`time`/`msg` prefix) to the batch.
-   * Built from pieces: the fields a (listener, route, backend) fixes are formatted once, strings and
-   * numbers are written as bytes, so a line costs no object, string or `JSON.stringify` of its own.
-   */
+  /** Queues the line of {@link accessLine}, behind the logger's `level`/`time`/`msg` prefix. */
   #write(info: CallInfo, ended: number): void {
     if (ended !== this.#at) {
       this.#at = ended;
       this.#prefix = `{"level":"info","time":"${new Date(ended).toISOString()}",${this.#fields}"msg":"access",`;
     }
-    const o = this.#out;
-    o.latin1(this.#prefix);
-    o.latin1(this.#fixedOf(info));
-    o.latin1('"authority":');
-    o.quoted(info.authority);
-    o.latin1(',"path":');
-    o.quoted(info.path);
+    const p = this.#pieces;
+    const authority = this.#quote(0, '"authority":', info.authority);
+    const path = this.#quote(1, ',"path":', info.path);
+    const status = this.#status(info.grpcStatus, info.httpStatus);
+    const duration = num(Math.round(info.durationMs * 1000) / 1000);
+    const requestBytes = num(info.requestBytes);
+    const responseBytes = num(info.responseBytes);
+    const fixed = this.#fixedOf(info);
+    let chars =
+      this.#prefix.length +
+      fixed.length +
+      authority.length +
+      path.length +
+      status.length +
+      duration.length +
+      requestBytes.length +
+      responseBytes.length +
+      REQUEST_BYTES.length +
+      RESPONSE_BYTES.length;
+    p.push(this.#prefix, fixed, authority, path);
     if (info.endpoint !== undefined) {
-      o.latin1(',"endpoint":');
-      o.quoted(info.endpoint);
+      const endpoint = this.#quote(2, ',"endpoint":', info.endpoint);
+      p.push(endpoint);
+      chars += endpoint.length;
     }
-    o.latin1(',"grpcStatus":');
-    o.int(info.grpcStatus);
-    o.latin1(',"grpcCode":"');
-    o.latin1(grpcCodeName(info.grpcStatus));
-    o.latin1('","httpStatus":');
-    o.int(info.httpStatus);
-    o.latin1(',"durationMs":');
-    o.millis(info.durationMs);
-    o.latin1(',"requestBytes":');
-    o.int(info.requestBytes);
-    o.latin1(',"responseBytes":');
-    o.int(info.responseBytes);
+    p.push(status, duration, REQUEST_BYTES, requestBytes, RESPONSE_BYTES, responseBytes);
     if (info.gatewayError !== undefined) {
-      o.latin1(',"gatewayError":');
-      o.quoted(info.gatewayError);
+      const e = `,"gatewayError":${latin1Json(JSON.stringify(info.gatewayError))}}\n`;
+      p.push(e);
+      chars += e.length;
+    } else {
+      p.push("}\n");
+      chars += 2;
     }
-    o.latin1("}\n");
+    this.#chars += chars;
+  }
+
+  /** `key` and `value` as a JSON string, cached per field (`which`); the last one is checked first. */
+  #quote(which: number, key: string, value: string): string {
+    if (this.#lastValue[which] === value) return this.#lastQuoted[which]!;
+    let cache = this.#quoted[which]!;
+    let q = cache.get(value);
+    if (q === undefined) {
+      if (cache.size >= QUOTED_LIMIT) {
+        cache = new Map();
+        this.#quoted[which] = cache;
+      }
+      q = `${key}${latin1Json(JSON.stringify(value))}`;
+      cache.set(value, q);
+    }
+    this.#lastValue[which] = value;
+    this.#lastQuoted[which] = q;
+    return q;
+  }
+
+  #status(grpcStatus: number, httpStatus: number): string {
+    const key = grpcStatus * 1000 + httpStatus;
+    let s = this.#statuses.get(key);
+    if (s === undefined) {
+      s =
+        `,"grpcStatus":${num(grpcStatus)},"grpcCode":${JSON.stringify(grpcCodeName(grpcStatus))}` +
+        `,"httpStatus":${num(httpStatus)},"durationMs":`;
+      if (this.#statuses.size >= QUOTED_LIMIT) this.#statuses.clear();
+      this.#statuses.set(key, s);
+    }
+    return s;
   }
 
   #fixedOf(info: CallInfo): string {
@@ -228,102 +273,22 @@ export class AccessLog {
   }
 }
 
-/**
- * A growing buffer of Latin-1 text. A batch of lines is handed to the log's destination as one string read
- * back from it: one flat string per write, instead of the many joined pieces a line of strings is made of.
- */
-class LineBuffer {
-  buf = Buffer.allocUnsafe(LINE_BUFFER_BYTES);
-  len = 0;
-
-  private reserve(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
-    this.buf.copy(next, 0, 0, this.len);
-    this.buf = next;
-  }
-
-  /** Appends text whose characters are all at most U+00FF. */
-  latin1(s: string): void {
-    this.reserve(s.length);
-    this.len += this.buf.write(s, this.len, "latin1");
-  }
-
-  /** Appends a string as a JSON string. */
-  quoted(s: string): void {
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0xff) {
-        this.latin1(latin1Json(JSON.stringify(s)));
-        return;
-      }
-    }
-    this.reserve(s.length + 2);
-    this.buf[this.len++] = 0x22;
-    this.len += this.buf.write(s, this.len, "latin1");
-    this.buf[this.len++] = 0x22;
-  }
-
-  /** Appends a number as JSON (`null` for NaN and infinities); non-negative integers digit by digit. */
-  int(n: number): void {
-    if (!Number.isSafeInteger(n) || n < 0) {
-      this.latin1(num(n));
-      return;
-    }
-    let digits = 1;
-    for (let v = n; v >= 10; v = Math.floor(v / 10)) digits++;
-    this.reserve(digits);
-    let o = this.len + digits;
-    this.len = o;
-    let v = n;
-    do {
-      this.buf[--o] = 0x30 + (v % 10);
-      v = Math.floor(v / 10);
-    } while (v > 0);
-  }
-
-  /** Appends milliseconds rounded to the microsecond, as `JSON.stringify` writes `Math.round(ms * 1000) / 1000`. */
-  millis(ms: number): void {
-    const us = Math.round(ms * 1000);
-    if (!Number.isSafeInteger(us) || us < 0) {
-      this.latin1(num(us / 1000));
-      return;
-    }
-    this.int(Math.floor(us / 1000));
-    const f = us % 1000;
-    if (f === 0) return;
-    this.reserve(4);
-    const b = this.buf;
-    b[this.len++] = 0x2e;
-    b[this.len++] = 0x30 + Math.floor(f / 100);
-    if (f % 100 === 0) return;
-    b[this.len++] = 0x30 + (Math.floor(f / 10) % 10);
-    if (f % 10 !== 0) b[this.len++] = 0x30 + (f % 10);
-  }
-
-  text(from: number, to: number): string {
-    return this.buf.toString("latin1", from, to);
-  }
-
-  /** Empties the buffer; one grown by a burst of long lines is given back. */
-  reset(): void {
-    this.len = 0;
-    if (this.buf.length > LINE_BUFFER_BYTES * 16) this.buf = Buffer.allocUnsafe(LINE_BUFFER_BYTES);
-  }
-}
+const REQUEST_BYTES = ',"requestBytes":';
+const RESPONSE_BYTES = ',"responseBytes":';
+/** Pieces list length above which the list is dropped after a batch instead of reused. */
+const PIECES_KEPT = ACCESS_BATCH_LINES * 16;
 
 /** JSON text with every character above U+00FF written as a `\\u` escape: the same JSON, all in Latin-1. */
 function latin1Json(json: string): string {
   return json.replace(/[\u0100-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
-/** Initial size of the batch buffer (about 200 lines). */
-const LINE_BUFFER_BYTES = 64 * 1024;
-/** Bytes of pending lines above which new ones are dropped (and counted), as with {@link ACCESS_QUEUE_LIMIT}. */
+/** Characters of pending lines above which new ones are dropped (and counted), as with {@link ACCESS_QUEUE_LIMIT}. */
 export const ACCESS_QUEUE_BYTES = 8 * 1024 * 1024;
 
-/** Bound of the fixed-fields cache; past it the cache starts over (lines stay right, only slower). */
+/** Bounds of the formatting caches; past them a cache starts over (lines stay right, only slower). */
 const FIXED_LIMIT = 1000;
+const QUOTED_LIMIT = 4096;
 
 /** The fields of an access line that its (listener, route, backend) fix, as JSON text ending in a comma. */
 function fixedFields(info: CallInfo): string {
