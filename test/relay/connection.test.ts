@@ -4,7 +4,7 @@ import type { Socket } from "node:net";
 import { describe, it } from "node:test";
 import { type ConnectionHandler, H2Connection, type H2Stream } from "../../src/dataplane/relay/connection.js";
 import { Flag, FrameType, frame, PREFACE, settingsFrame } from "../../src/dataplane/relay/frames.js";
-import { HpackEncoder } from "../../src/dataplane/relay/hpack.js";
+import { HpackDecoder, HpackEncoder } from "../../src/dataplane/relay/hpack.js";
 
 /** Just enough of a net.Socket for H2Connection: records writes, lets the test push reads. */
 class FakeSocket extends EventEmitter {
@@ -350,5 +350,84 @@ describe("H2Connection: a response that ends before its request", () => {
     conn.flush();
     assert.ok(!framesOf(Buffer.concat(sock.written)).some((f) => f.type === FrameType.RST_STREAM));
     assert.equal(conn.activeStreams, 0);
+  });
+});
+
+describe("H2Connection output: frames written into shared buffers, payloads by reference", () => {
+  it("keeps every stream's frames whole and in order across buffer rollovers and large payloads", () => {
+    const sock = new FakeSocket();
+    const handler = recorder([]);
+    const streams: H2Stream[] = [];
+    handler.onHeaders = (_c, st) => {
+      streams.push(st);
+    };
+    const conn = new H2Connection(sock as unknown as Socket, true, handler);
+    const enc = new HpackEncoder();
+    const window = Buffer.alloc(4);
+    window.writeUInt32BE(10_000_000);
+    const input: Buffer[] = [
+      PREFACE,
+      settingsFrame([[4, 1_000_000]]),
+      frame(FrameType.WINDOW_UPDATE, 0, 0, window),
+    ];
+    for (let i = 0; i < 100; i++) {
+      const block = enc.encode([":method", "POST", ":scheme", "http", ":path", "/s/m", ":authority", "a"]);
+      input.push(frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 2 * i + 1, block));
+    }
+    sock.emit("data", Buffer.concat(input));
+    assert.equal(streams.length, 100);
+    // Per stream: headers, a small payload, a large one (by reference), a small one, trailers; all queued in
+    // one turn, so the small frames of 100 streams overflow one output buffer.
+    const big = (i: number) => Buffer.alloc(5000, i);
+    for (const [i, st] of streams.entries()) {
+      conn.writeHeaders(st, [":status", "200", "x-stream", String(i)], false);
+      conn.writeData(st, Buffer.alloc(100, 0xa0), false);
+      conn.writeData(st, big(i), false);
+      conn.writeData(st, Buffer.alloc(50, 0xb0), false);
+      conn.writeHeaders(st, ["grpc-status", "0", "x-long", "v".repeat(i === 7 ? 40_000 : 1)], true);
+    }
+    conn.flush();
+    const dec = new HpackDecoder();
+    const got = new Map<number, { headers: string[][]; data: Buffer[]; ended: boolean }>();
+    let block: Buffer[] = [];
+    let blockId = 0;
+    let blockEnd = false;
+    for (const f of framesOf(Buffer.concat(sock.written))) {
+      if (f.id === 0) continue;
+      const g = got.get(f.id) ?? { headers: [], data: [], ended: false };
+      got.set(f.id, g);
+      assert.equal(g.ended, false, `a frame on stream ${f.id} after its end`);
+      if (f.type === FrameType.HEADERS || f.type === FrameType.CONTINUATION) {
+        if (f.type === FrameType.HEADERS) {
+          block = [];
+          blockId = f.id;
+          blockEnd = (f.flags & Flag.END_STREAM) !== 0;
+        } else {
+          assert.equal(f.id, blockId, "CONTINUATION on the block's stream");
+        }
+        block.push(f.payload);
+        if (f.flags & Flag.END_HEADERS) {
+          const b = Buffer.concat(block);
+          g.headers.push(dec.decode(b, 0, b.length).fields);
+          if (blockEnd) g.ended = true;
+        }
+      } else if (f.type === FrameType.DATA) {
+        g.data.push(f.payload);
+      }
+    }
+    for (let i = 0; i < 100; i++) {
+      const g = got.get(2 * i + 1);
+      assert.ok(g, `stream ${2 * i + 1}`);
+      assert.deepEqual(g.headers[0], [":status", "200", "x-stream", String(i)]);
+      assert.deepEqual(g.headers[1]?.slice(0, 2), ["grpc-status", "0"]);
+      assert.equal(g.headers[1]?.[3]?.length, i === 7 ? 40_000 : 1);
+      assert.equal(g.ended, true);
+      assert.ok(
+        Buffer.concat(g.data).equals(
+          Buffer.concat([Buffer.alloc(100, 0xa0), big(i), Buffer.alloc(50, 0xb0)]),
+        ),
+        `stream ${2 * i + 1}: DATA bytes in order`,
+      );
+    }
   });
 });

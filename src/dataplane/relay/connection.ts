@@ -16,9 +16,7 @@ import {
   Flag,
   FRAME_HEADER_LENGTH,
   FrameType,
-  frameHeader,
   goawayFrame,
-  headersFrames,
   MAX_WINDOW,
   PREFACE,
   pingFrame,
@@ -26,6 +24,7 @@ import {
   Setting,
   settingsFrame,
   windowUpdateFrame,
+  writeFrameHeader,
 } from "./frames.js";
 import { HpackDecoder, HpackEncoder, HpackError } from "./hpack.js";
 
@@ -77,11 +76,14 @@ export const DEFAULT_STREAM_WINDOW = 128 << 10;
 /** How long an accepted connection may take to send the client preface. */
 const PREFACE_TIMEOUT_MS = 10_000;
 
-/** Chunks smaller than this are copied together into one write rather than passed to writev one by one. */
+/** Payloads smaller than this are copied into the slab, joining the frames around them into one write. */
 const COPY_BELOW = 4096;
 
 /** Socket bytes pending above which DATA waits for 'drain' (the peer reads slower than its windows allow). */
 const SOCKET_HIGH_WATER = 1 << 20;
+/** Size of the buffers small frames are written into (a new one when one is full). */
+const SLAB_BYTES = 16 * 1024;
+const EMPTY_SLAB = Buffer.alloc(0);
 /** Client streams a server connection remembers having reset, to ignore their late HEADERS. */
 const RESET_MEMORY = 64;
 
@@ -157,9 +159,14 @@ export class H2Connection {
   private dataLeft = 0;
   private dataSt: H2Stream | null = null;
   private dataEnd = false;
-  // Output state.
+  // Output state. Small frames (headers, header blocks, small payloads) are written into `slab`, one run of
+  // it per flush; large payloads are queued by reference in `chunks`, after the run they follow is sealed.
   private chunks: Buffer[] = [];
   private chunkBytes = 0;
+  private slab = EMPTY_SLAB;
+  private slabPos = 0;
+  private runStart = 0;
+  private queued = false;
   private readonly blocked = new Set<H2Stream>();
   /** Set when we received the peer's first SETTINGS. */
   ready = false;
@@ -234,73 +241,108 @@ export class H2Connection {
 
   // ---------------------------------------------------------------- output
 
+  /** Queues bytes for the next flush: copied into the slab when small, else by reference. */
   private push(b: Buffer): void {
+    const n = b.length;
+    if (n < COPY_BELOW) {
+      const slab = this.room(n);
+      b.copy(slab, this.slabPos);
+      this.slabPos += n;
+      return;
+    }
+    this.seal();
     this.chunks.push(b);
-    this.chunkBytes += b.length;
-    if (this.chunks.length === 1) {
-      dirty.push(this);
-      if (!flushScheduled) {
-        flushScheduled = true;
-        process.nextTick(flushDirty);
-      }
+    this.chunkBytes += n;
+    this.schedule();
+  }
+
+  /** Queues a frame header, written straight into the slab. */
+  private pushFrameHeader(length: number, type: number, flags: number, id: number): void {
+    const slab = this.room(FRAME_HEADER_LENGTH);
+    writeFrameHeader(slab, this.slabPos, length, type, flags, id);
+    this.slabPos += FRAME_HEADER_LENGTH;
+  }
+
+  /** Queues HEADERS (+ CONTINUATION when the block exceeds the peer's frame size) for a header block. */
+  private pushHeaders(id: number, block: Buffer, endStream: boolean): void {
+    const max = this.peerMaxFrameSize;
+    const frames = Math.max(1, Math.ceil(block.length / max));
+    const slab = this.room(block.length + frames * FRAME_HEADER_LENGTH);
+    let o = this.slabPos;
+    for (let i = 0; i < frames; i++) {
+      const start = i * max;
+      const len = Math.min(max, block.length - start);
+      const type = i === 0 ? FrameType.HEADERS : FrameType.CONTINUATION;
+      const flags = (i === frames - 1 ? Flag.END_HEADERS : 0) | (i === 0 && endStream ? Flag.END_STREAM : 0);
+      writeFrameHeader(slab, o, len, type, flags, id);
+      block.copy(slab, o + FRAME_HEADER_LENGTH, start, start + len);
+      o += FRAME_HEADER_LENGTH + len;
+    }
+    this.slabPos = o;
+  }
+
+  /** The slab, with room for `n` more bytes (a new one when full: the old one may still be being written). */
+  private room(n: number): Buffer {
+    if (this.slabPos + n > this.slab.length) {
+      this.seal();
+      this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, n));
+      this.slabPos = 0;
+      this.runStart = 0;
+    }
+    this.schedule();
+    return this.slab;
+  }
+
+  /** Moves the slab's current run into `chunks`, so what is queued next goes after it. */
+  private seal(): void {
+    if (this.slabPos === this.runStart) return;
+    const run = this.slab.subarray(this.runStart, this.slabPos);
+    this.chunks.push(run);
+    this.chunkBytes += run.length;
+    this.runStart = this.slabPos;
+  }
+
+  private schedule(): void {
+    if (this.queued) return;
+    this.queued = true;
+    dirty.push(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      process.nextTick(flushDirty);
     }
   }
 
   /**
-   * Writes queued frames to the socket (called after each tick's work). Runs of small chunks (frame headers,
-   * header blocks, small messages) are joined into one buffer, since each writev element costs more than
-   * copying a few hundred bytes; large DATA payloads go out as they are, uncopied.
+   * Writes queued frames to the socket (called after each tick's work): the slab's runs of small frames and
+   * the large payloads between them, in one write, or one writev under cork. Nothing is copied here.
    */
   flush(): void {
+    this.queued = false;
+    this.seal();
     const chunks = this.chunks;
     const n = chunks.length;
     if (n === 0) return;
     this.chunks = [];
     this.chunkBytes = 0;
+    // An idle connection does not keep a slab.
+    if (this.streams.size === 0) {
+      this.slab = EMPTY_SLAB;
+      this.slabPos = 0;
+      this.runStart = 0;
+    }
     if (this.destroyed) return;
     const s = this.socket;
     if (n === 1) {
       s.write(chunks[0]!);
       return;
     }
-    let corked = false;
-    let runStart = 0;
-    let runBytes = 0;
-    for (let i = 0; i <= n; i++) {
-      const c = i < n ? chunks[i]! : null;
-      if (c !== null && c.length < COPY_BELOW) {
-        runBytes += c.length;
-        continue;
-      }
-      // Emit the run of small chunks [runStart, i), then the large chunk itself.
-      if (i > runStart) {
-        const out =
-          i - runStart === 1 ? chunks[runStart]! : Buffer.concat(chunks.slice(runStart, i), runBytes);
-        if (c === null && !corked) {
-          s.write(out);
-          return;
-        }
-        if (!corked) {
-          s.cork();
-          corked = true;
-        }
-        s.write(out);
-      }
-      if (c !== null) {
-        if (!corked) {
-          s.cork();
-          corked = true;
-        }
-        s.write(c);
-      }
-      runStart = i + 1;
-      runBytes = 0;
-    }
-    if (corked) s.uncork();
+    s.cork();
+    for (let i = 0; i < n; i++) s.write(chunks[i]!);
+    s.uncork();
   }
 
   private congested(): boolean {
-    return this.socket.writableLength + this.chunkBytes > SOCKET_HIGH_WATER;
+    return this.socket.writableLength + this.chunkBytes + (this.slabPos - this.runStart) > SOCKET_HIGH_WATER;
   }
 
   /** Client side: opens a stream and sends its request headers. */
@@ -326,7 +368,7 @@ export class H2Connection {
       return;
     }
     const block = this.encoder.encodeView(fields);
-    this.push(headersFrames(st.id, block, endStream, this.peerMaxFrameSize));
+    this.pushHeaders(st.id, block, endStream);
     if (endStream) this.endLocal(st);
   }
 
@@ -344,7 +386,7 @@ export class H2Connection {
         n <= this.peerMaxFrameSize &&
         !this.congested()
       ) {
-        this.push(frameHeader(n, FrameType.DATA, endStream ? Flag.END_STREAM : 0, st.id));
+        this.pushFrameHeader(n, FrameType.DATA, endStream ? Flag.END_STREAM : 0, st.id);
         this.push(data);
         st.sendWindow -= n;
         this.sendWindow -= n;
@@ -388,7 +430,7 @@ export class H2Connection {
       while (k < out.length && n + out[k]!.length <= avail) n += out[k++]!.length;
       const cut = k < out.length ? avail - n : 0;
       const end = k === out.length && st.outEnd && st.outTrailers === null;
-      this.push(frameHeader(n + cut, FrameType.DATA, end ? Flag.END_STREAM : 0, st.id));
+      this.pushFrameHeader(n + cut, FrameType.DATA, end ? Flag.END_STREAM : 0, st.id);
       for (let i = 0; i < k; i++) this.push(out[i]!);
       if (cut > 0) {
         const c = out[k]!;
@@ -410,9 +452,9 @@ export class H2Connection {
       if (st.outTrailers !== null) {
         const t = st.outTrailers;
         st.outTrailers = null;
-        this.push(headersFrames(st.id, this.encoder.encodeView(t), true, this.peerMaxFrameSize));
+        this.pushHeaders(st.id, this.encoder.encodeView(t), true);
       } else {
-        this.push(frameHeader(0, FrameType.DATA, Flag.END_STREAM, st.id));
+        this.pushFrameHeader(0, FrameType.DATA, Flag.END_STREAM, st.id);
       }
       this.endLocal(st);
     }
@@ -1076,6 +1118,8 @@ export class H2Connection {
     this.destroyed = true;
     if (this.prefaceTimer !== undefined) clearTimeout(this.prefaceTimer);
     this.chunks = [];
+    this.chunkBytes = 0;
+    this.runStart = this.slabPos;
     const open = [...this.streams.values()];
     this.streams.clear();
     this.blocked.clear();

@@ -79,13 +79,6 @@ export function writeFrameHeader(
   b.writeUInt32BE(id & 0x7fffffff, o + 5);
 }
 
-/** A frame header alone (the payload is written separately, so DATA payloads are never copied). */
-export function frameHeader(length: number, type: number, flags: number, id: number): Buffer {
-  const b = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
-  writeFrameHeader(b, 0, length, type, flags, id);
-  return b;
-}
-
 /** A whole frame with a small payload copied in. */
 export function frame(type: number, flags: number, id: number, payload?: Buffer): Buffer {
   const len = payload === undefined ? 0 : payload.length;
@@ -134,37 +127,4 @@ export function goawayFrame(lastStreamId: number, code: number, debug = ""): Buf
 
 export function pingFrame(data: Buffer, ack: boolean): Buffer {
   return frame(FrameType.PING, ack ? Flag.ACK : 0, 0, data);
-}
-
-/**
- * HEADERS (+ CONTINUATION when the block exceeds `maxFrameSize`) for a header block fragment, as one Buffer.
- */
-export function headersFrames(id: number, block: Buffer, endStream: boolean, maxFrameSize: number): Buffer {
-  if (block.length <= maxFrameSize) {
-    const b = Buffer.allocUnsafe(FRAME_HEADER_LENGTH + block.length);
-    writeFrameHeader(
-      b,
-      0,
-      block.length,
-      FrameType.HEADERS,
-      Flag.END_HEADERS | (endStream ? Flag.END_STREAM : 0),
-      id,
-    );
-    block.copy(b, FRAME_HEADER_LENGTH);
-    return b;
-  }
-  const n = Math.ceil(block.length / maxFrameSize);
-  const b = Buffer.allocUnsafe(block.length + n * FRAME_HEADER_LENGTH);
-  let o = 0;
-  for (let i = 0; i < n; i++) {
-    const start = i * maxFrameSize;
-    const len = Math.min(maxFrameSize, block.length - start);
-    const last = i === n - 1;
-    const type = i === 0 ? FrameType.HEADERS : FrameType.CONTINUATION;
-    const flags = (last ? Flag.END_HEADERS : 0) | (i === 0 && endStream ? Flag.END_STREAM : 0);
-    writeFrameHeader(b, o, len, type, flags, id);
-    block.copy(b, o + FRAME_HEADER_LENGTH, start, start + len);
-    o += FRAME_HEADER_LENGTH + len;
-  }
-  return b;
 }
