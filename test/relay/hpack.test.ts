@@ -312,6 +312,29 @@ describe("HPACK encoder", () => {
       `second block is ${second.length} bytes, first ${first.length}`,
     );
   });
+  it("remembers lists it encoded, and never reuses bytes after the table changed", () => {
+    const enc = new HpackEncoder();
+    const dec = new HpackDecoder(4096);
+    const headers = (date: string) => [":status", "200", "content-type", "application/grpc", "date", date];
+    const trailers = ["grpc-status", "0", "grpc-message", "ok"];
+    let previous: Buffer | undefined;
+    for (let i = 0; i < 400; i++) {
+      if (i === 300) enc.setMaxTableSize(100);
+      // A new date every 10 lists (a table insertion), a few long-lived lists in between.
+      const lists = [headers(`d-${Math.floor(i / 10)}`), trailers, [`x-${i % 5}`, "v"]];
+      for (const fields of lists) {
+        const b = enc.encode(fields);
+        assert.deepEqual(dec.decode(b, 0, b.length).fields, fields, `list ${i}`);
+      }
+      const again = enc.encode(lists[1]!);
+      assert.deepEqual(dec.decode(again, 0, again.length).fields, trailers);
+      // Between date changes (and once the x- entries are in) nothing is inserted: the same bytes.
+      if (previous !== undefined && i >= 5 && i < 300 && i % 10 !== 0)
+        assert.ok(again.equals(previous), `list ${i}`);
+      previous = again;
+    }
+  });
+
   it("stays in step with the decoder across evictions and a smaller table", () => {
     const enc = new HpackEncoder();
     const dec = new HpackDecoder(4096);

@@ -292,12 +292,22 @@ export class HpackEncoder {
   /** Set when the peer lowered SETTINGS_HEADER_TABLE_SIZE: the next block starts with a size update. */
   private pendingSizeUpdate = -1;
   private out = Buffer.allocUnsafe(4096);
+  /** Bumped whenever the dynamic table changes: encodings remembered under another version are stale. */
+  private version = 0;
+  /**
+   * The last few header lists that encoded without changing the table, and their bytes: a connection sends
+   * the same lists call after call (request headers, response headers, trailers), made of the same strings,
+   * and comparing them is cheaper than looking every field up again.
+   */
+  private memo: { fields: string[]; bytes: Buffer; version: number }[] = [];
+  private memoNext = 0;
 
   /** Applies the peer's SETTINGS_HEADER_TABLE_SIZE. We never use more than 4096. */
   setMaxTableSize(n: number): void {
     const next = Math.min(n, 4096);
     if (next === this.limit) return;
     this.limit = next;
+    this.version++;
     this.evict(0);
     this.pendingSizeUpdate = next;
   }
@@ -309,6 +319,23 @@ export class HpackEncoder {
 
   /** Like `encode`, into the encoder's own buffer: the result is valid until the next call. */
   encodeView(fields: readonly string[]): Buffer {
+    const memo = this.memo;
+    for (let m = 0; m < memo.length; m++) {
+      const e = memo[m]!;
+      if (e.version === this.version && sameFields(e.fields, fields)) return e.bytes;
+    }
+    const version = this.version;
+    const out = this.encodeFields(fields);
+    if (this.version === version && this.pendingSizeUpdate < 0) {
+      const e = { fields: fields.slice(), bytes: Buffer.from(out), version };
+      if (memo.length < MEMO_ENTRIES) memo.push(e);
+      else memo[this.memoNext] = e;
+      this.memoNext = (this.memoNext + 1) % MEMO_ENTRIES;
+    }
+    return out;
+  }
+
+  private encodeFields(fields: readonly string[]): Buffer {
     let need = 8;
     for (let i = 0; i < fields.length; i++) need += fields[i]!.length + 10;
     if (this.out.length < need) this.out = Buffer.allocUnsafe(need * 2);
@@ -369,6 +396,7 @@ export class HpackEncoder {
     byValue.set(value, ins);
     this.byName.set(name, ins);
     this.size += n;
+    this.version++;
   }
 
   private evict(extra: number): void {
@@ -386,12 +414,22 @@ export class HpackEncoder {
       drop++;
     }
     if (drop > 0) {
+      this.version++;
       this.names.splice(0, drop);
       this.values.splice(0, drop);
       this.sizes.splice(0, drop);
       this.base += drop;
     }
   }
+}
+
+/** Header lists an encoder remembers the bytes of. */
+const MEMO_ENTRIES = 4;
+
+function sameFields(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Writes an HPACK integer with an N-bit prefix (section 5.1); `flags` fills the high bits of the first byte. */
