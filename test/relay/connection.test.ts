@@ -431,3 +431,38 @@ describe("H2Connection output: frames written into shared buffers, payloads by r
     }
   });
 });
+
+describe("H2Connection: the peer's stream limit", () => {
+  const cases = [
+    {
+      name: "no MAX_CONCURRENT_STREAMS: no limit",
+      settings: [] as [number, number][],
+      open: 300,
+      capacity: true,
+    },
+    {
+      name: "MAX_CONCURRENT_STREAMS 10",
+      settings: [[3, 10]] as [number, number][],
+      open: 10,
+      capacity: false,
+    },
+    {
+      name: "MAX_CONCURRENT_STREAMS 10, one below",
+      settings: [[3, 10]] as [number, number][],
+      open: 9,
+      capacity: true,
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const sock = new FakeSocket();
+      const conn = new H2Connection(sock as unknown as Socket, false, recorder([]));
+      assert.equal(conn.hasCapacity, false, "no stream before the peer's SETTINGS");
+      sock.emit("data", settingsFrame(c.settings));
+      for (let i = 0; i < c.open; i++)
+        conn.openStream([":method", "POST", ":path", "/s/m"], false, undefined);
+      assert.equal(conn.activeStreams, c.open);
+      assert.equal(conn.hasCapacity, c.capacity);
+    });
+  }
+});

@@ -134,8 +134,11 @@ export class H2Connection {
   lastPeerStreamId = 0;
   private readonly encoder = new HpackEncoder();
   private readonly decoder: HpackDecoder;
-  // Peer settings.
-  peerMaxConcurrentStreams = 100;
+  // Peer settings. A peer that sends no MAX_CONCURRENT_STREAMS sets no limit (RFC 9113 section 6.5.2); no
+  // stream is opened before its first SETTINGS anyway. (A default of 100 here made the pools open up to 16
+  // connections to a backend that sets none, as grpc-js and node:http2 servers do, whenever more than 100
+  // calls were in flight: after each of the backend's collection pauses, for instance.)
+  peerMaxConcurrentStreams = 0xffffffff;
   private peerInitialWindow = DEFAULT_WINDOW;
   private peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
   private sendWindow = DEFAULT_WINDOW;
