@@ -335,6 +335,19 @@ describe("HPACK encoder", () => {
     }
   });
 
+  it("sends a table size update once, not again with a remembered list", () => {
+    const enc = new HpackEncoder();
+    const dec = new HpackDecoder(4096);
+    const fields = [":status", "200", "grpc-status", "0"];
+    const blocks = [enc.encode(fields)];
+    enc.setMaxTableSize(1024);
+    blocks.push(enc.encode(fields), enc.encode(fields));
+    const isSizeUpdate = (b: Buffer | undefined) => ((b?.[0] ?? 0) & 0xe0) === 0x20;
+    assert.equal(isSizeUpdate(blocks[1]), true, "the block after SETTINGS starts with the update");
+    assert.equal(isSizeUpdate(blocks[2]), false, "the next one does not");
+    for (const b of blocks) assert.deepEqual(dec.decode(b, 0, b.length).fields, fields);
+  });
+
   it("stays in step with the decoder across evictions and a smaller table", () => {
     const enc = new HpackEncoder();
     const dec = new HpackDecoder(4096);

@@ -325,8 +325,10 @@ export class HpackEncoder {
       if (e.version === this.version && sameFields(e.fields, fields)) return e.bytes;
     }
     const version = this.version;
+    // A block that starts with a table size update is sent once, not remembered.
+    const sizeUpdate = this.pendingSizeUpdate >= 0;
     const out = this.encodeFields(fields);
-    if (this.version === version && this.pendingSizeUpdate < 0) {
+    if (this.version === version && !sizeUpdate) {
       const e = { fields: fields.slice(), bytes: Buffer.from(out), version };
       if (memo.length < MEMO_ENTRIES) memo.push(e);
       else memo[this.memoNext] = e;
