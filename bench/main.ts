@@ -156,20 +156,12 @@ function rotate<T>(items: T[], k: number): T[] {
   return [...items.slice(s), ...items.slice(0, s)];
 }
 
-/**
- * The targets that can serve `backend`. The node:http2 data path checks that a backend's answer is gRPC
- * (`content-type: application/grpc`) and answers UNKNOWN otherwise, as gRPC's HTTP mapping asks of a client;
- * nghttpd sends no content-type, so that path is skipped there (and said so).
- */
+/** The targets that can serve `backend`; the others are listed under "Skipped" with their reason. */
 function kindsFor(backend: BackendKind, kinds: TargetKind[], results: Results): TargetKind[] {
-  if (backend !== "nghttpd") return kinds;
   return kinds.filter((k) => {
-    if (k.name !== "grpcroute-http2") return true;
-    results.skipped.push(
-      "grpcroute-http2 on the nghttpd backend: that data path answers a reply without content-type " +
-        "application/grpc with UNKNOWN, and nghttpd sends no content-type",
-    );
-    return false;
+    const why = k.refuses?.(backend);
+    if (why !== undefined) results.skipped.push(`${k.name} on the ${backend} backend: ${why}`);
+    return why === undefined;
   });
 }
 

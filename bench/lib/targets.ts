@@ -89,6 +89,8 @@ export interface TargetKind {
   name: string;
   /** Why it cannot run here, or undefined when it can. */
   unavailable(): string | undefined;
+  /** Why it cannot serve calls to `backend`, or undefined when it can (absent: every backend). */
+  refuses?(backend: BackendKind): string | undefined;
   start(backend: Backend, outDir: string): Promise<RunningTarget>;
 }
 
@@ -433,6 +435,13 @@ export function grpcroute(o: GatewayTargetOptions): TargetKind {
     unavailable() {
       if (o.features.missing !== undefined) return o.features.missing;
       if (o.dataplane !== undefined && !o.features.relay) return "`serve --help` has no --dataplane option";
+      return undefined;
+    },
+    refuses(backend) {
+      // The node:http2 data path checks that an answer is gRPC and answers UNKNOWN otherwise, as gRPC's HTTP
+      // mapping asks of a client; nghttpd's answers carry no content-type.
+      if (o.dataplane === "http2" && backend === "nghttpd")
+        return "that data path answers a reply without content-type application/grpc with UNKNOWN, and nghttpd sends no content-type";
       return undefined;
     },
     async start(backend, outDir) {
