@@ -120,8 +120,6 @@ export class AccessLog {
   #prefix = "";
   /** `"authority":"…"`, `,"path":"…"` and `,"endpoint":"…"` pieces: the values repeat from call to call. */
   #quoted = [new Map<string, string>(), new Map<string, string>(), new Map<string, string>()];
-  #lastValue: (string | undefined)[] = [undefined, undefined, undefined];
-  #lastQuoted: string[] = ["", "", ""];
   /** `,"grpcStatus":…,"grpcCode":"…","httpStatus":…,"durationMs":` by status pair. */
   #statuses = new Map<number, string>();
 
@@ -236,9 +234,8 @@ export class AccessLog {
     this.#chars += chars;
   }
 
-  /** `key` and `value` as a JSON string, cached per field (`which`); the last one is checked first. */
+  /** `key` and `value` as a JSON string, cached per field (`which`). */
   #quote(which: number, key: string, value: string): string {
-    if (this.#lastValue[which] === value) return this.#lastQuoted[which]!;
     let cache = this.#quoted[which]!;
     let q = cache.get(value);
     if (q === undefined) {
@@ -249,8 +246,6 @@ export class AccessLog {
       q = `${key}${latin1Json(JSON.stringify(value))}`;
       cache.set(value, q);
     }
-    this.#lastValue[which] = value;
-    this.#lastQuoted[which] = q;
     return q;
   }
 

@@ -171,6 +171,9 @@ export class H2Connection {
   private runStart = 0;
   private queued = false;
   private readonly blocked = new Set<H2Stream>();
+  /** Server side: the last client streams we reset (a ring), whose late HEADERS are ignored. */
+  private readonly resetIds: number[] = new Array<number>(RESET_MEMORY).fill(0);
+  private resetNext = 0;
   /** Set when we received the peer's first SETTINGS. */
   ready = false;
   goawayReceived = false;
@@ -500,10 +503,6 @@ export class H2Connection {
       this.resetNext = (this.resetNext + 1) % this.resetIds.length;
     }
   }
-
-  /** Server side: the last client streams we reset (a ring), whose late HEADERS are ignored. */
-  private readonly resetIds: number[] = new Array<number>(RESET_MEMORY).fill(0);
-  private resetNext = 0;
 
   /** The relay forwarded `n` bytes received on `st`: return them to the peer's windows (batched). */
   consume(st: H2Stream | null, n: number): void {
