@@ -11,6 +11,14 @@ import {
 } from "./access-log.js";
 import { createLogger } from "./logger.js";
 
+/** The JSON lines of a log's text. */
+function jsonLines(text: string): Record<string, unknown>[] {
+  return text
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
 function capture(): { stream: PassThrough; text: () => string } {
   const stream = new PassThrough();
   let text = "";
@@ -104,11 +112,7 @@ test("access lines: batched JSON lines in the logger's shape, through its destin
   access.record({ ...noRoute, authority: 'quote"and\\backslash', grpcStatus: 12 });
   assert.equal(c.text(), "", "nothing is written on the call's own path");
   access.flush();
-  const lines = c
-    .text()
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = jsonLines(c.text());
   assert.equal(lines.length, 2);
   assert.deepEqual(lines[0], { level: "info", time: lines[0]?.time, msg: "access", ...accessLine(call) });
   assert.match(String(lines[0]?.time), /^\d{4}-\d\d-\d\dT.*Z$/);
@@ -185,11 +189,7 @@ test("access lines: a burst beyond the byte bound is dropped and counted, not he
   const total = Math.ceil(ACCESS_QUEUE_BYTES / 60_000) + 10;
   for (let i = 0; i < total; i++) access.record(long);
   access.flush();
-  const lines = c
-    .text()
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = jsonLines(c.text());
   const kept = lines.length - 1;
   assert.ok(kept * 60_000 <= ACCESS_QUEUE_BYTES + 61_000, `${kept} long lines held`);
   assert.deepEqual(lines.at(-1), {
@@ -214,11 +214,7 @@ test("access lines of a worker: its number on every line, writes cut at line end
     assert.ok(Buffer.byteLength(w) <= 4096, `a write of ${Buffer.byteLength(w)} bytes`);
     assert.ok(w.endsWith("\n"), "every write ends at a line end");
   }
-  const lines = writes
-    .join("")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = jsonLines(writes.join(""));
   assert.equal(lines.length, 100);
   assert.deepEqual(
     lines.map((l) => l.authority),
@@ -238,11 +234,7 @@ test("access lines are written without flush(): within the flush interval, or at
   await new Promise((r) => setImmediate(r));
   assert.equal(c.text(), "", "held until the interval has passed since the first line");
   t.mock.timers.tick(1);
-  const lines = c
-    .text()
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = jsonLines(c.text());
   assert.deepEqual(
     lines.map((l) => [l.authority, l.time]),
     [

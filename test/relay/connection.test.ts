@@ -6,6 +6,9 @@ import { type ConnectionHandler, H2Connection, type H2Stream } from "../../src/d
 import { Flag, FrameType, frame, PREFACE, settingsFrame } from "../../src/dataplane/relay/frames.js";
 import { HpackDecoder, HpackEncoder } from "../../src/dataplane/relay/hpack.js";
 
+/** The request header list the tests' clients send. */
+const REQUEST = [":method", "POST", ":scheme", "http", ":path", "/s/m", ":authority", "a"];
+
 /** Just enough of a net.Socket for H2Connection: records writes, lets the test push reads. */
 class FakeSocket extends EventEmitter {
   written: Buffer[] = [];
@@ -133,7 +136,7 @@ describe("H2Connection flow control", () => {
     };
     const conn = new H2Connection(sock as unknown as Socket, true, handler);
     const enc = new HpackEncoder();
-    const block = enc.encode([":method", "POST", ":scheme", "http", ":path", "/s/m", ":authority", "a"]);
+    const block = enc.encode(REQUEST);
     // Default windows: 65535 for the stream and the connection.
     sock.emit(
       "data",
@@ -180,16 +183,7 @@ describe("H2Connection DATA framing", () => {
       for (let i = 0; i < pieces.length; i++) c.writeData(st, pieces[i]!, i === pieces.length - 1);
     };
     const conn = new H2Connection(sock as unknown as Socket, true, handler);
-    const block = new HpackEncoder().encode([
-      ":method",
-      "POST",
-      ":scheme",
-      "http",
-      ":path",
-      "/s/m",
-      ":authority",
-      "a",
-    ]);
+    const block = new HpackEncoder().encode(REQUEST);
     // The stream's window is 0 until WINDOW_UPDATE, so the pieces queue; 50,000 bytes of window stop them in
     // the middle of one, and a second WINDOW_UPDATE lets the rest go.
     sock.emit(
@@ -267,7 +261,7 @@ describe("H2Connection: a response that ends before its request", () => {
       };
       const conn = new H2Connection(sock as unknown as Socket, true, handler);
       const enc = new HpackEncoder();
-      const block = enc.encode([":method", "POST", ":scheme", "http", ":path", "/s/m", ":authority", "a"]);
+      const block = enc.encode(REQUEST);
       sock.emit(
         "data",
         Buffer.concat([PREFACE, settingsFrame([]), frame(FrameType.HEADERS, Flag.END_HEADERS, 1, block)]),
@@ -329,16 +323,7 @@ describe("H2Connection: a response that ends before its request", () => {
       conn.writeHeaders(st, [":status", "200", "grpc-status", "0"], true);
     };
     const conn = new H2Connection(sock as unknown as Socket, true, handler);
-    const block = new HpackEncoder().encode([
-      ":method",
-      "POST",
-      ":scheme",
-      "http",
-      ":path",
-      "/s/m",
-      ":authority",
-      "a",
-    ]);
+    const block = new HpackEncoder().encode(REQUEST);
     sock.emit(
       "data",
       Buffer.concat([
@@ -371,7 +356,7 @@ describe("H2Connection output: frames written into shared buffers, payloads by r
       frame(FrameType.WINDOW_UPDATE, 0, 0, window),
     ];
     for (let i = 0; i < 100; i++) {
-      const block = enc.encode([":method", "POST", ":scheme", "http", ":path", "/s/m", ":authority", "a"]);
+      const block = enc.encode(REQUEST);
       input.push(frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 2 * i + 1, block));
     }
     sock.emit("data", Buffer.concat(input));
