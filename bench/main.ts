@@ -21,6 +21,7 @@ import {
   stop,
   stopAll,
   treeCpuSeconds,
+  waitForQuiet,
 } from "./lib/procs.js";
 import { hotFunctions } from "./lib/profile.js";
 import {
@@ -282,8 +283,26 @@ async function latencyRuns(
   measure: (t: RunningTarget, tag: string) => Promise<LatencySample>,
 ): Promise<LatencyRow[]> {
   const samples = new Map<string, LatencySample[]>(targets.map((t) => [t.name, []]));
+  // An open-loop run keeps sending at its rate whether the target keeps up or not, so one that falls behind
+  // leaves calls queued in the backend (and in the proxy) when the generator stops: the next run waits until
+  // the backend and every proxy are idle, so that it does not pay for them.
+  const busy = [backend.proc.pid, ...targets.flatMap((t) => (t.proc ? [t.proc.pid] : []))];
+  let previous = "the phase before";
   for (let rep = 0; rep < opts.shortReps; rep++) {
     for (const t of rotate(targets, rep)) {
+      const quiet = await waitForQuiet(busy);
+      if (!quiet.settled)
+        report(
+          results,
+          t.name,
+          `${tag} ${backend.kind} via ${t.name}: the backend and proxies still used ${quiet.lastCores.toFixed(2)} cores ` +
+            `${Math.round(quiet.waitedMs / 1000)} s after ${previous}`,
+        );
+      else if (quiet.waitedMs > 1000)
+        log(
+          `bench: ${tag} ${backend.kind}: ${(quiet.waitedMs / 1000).toFixed(1)} s for the calls left by ${previous} to end`,
+        );
+      previous = `the run via ${t.name}`;
       let r: LatencySample;
       try {
         r = await measure(t, `${tag}-${backend.kind}-${t.name}-${rep}`);

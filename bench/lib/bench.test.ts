@@ -26,7 +26,16 @@ import { parseSummary, readLatencies, writeHelloRequest } from "./h2load.js";
 import { wantedBinaries } from "./install.js";
 import { parseOpenLoopOutput } from "./openloop.js";
 import { parseOptions, UsageError } from "./options.js";
-import { type Proc, processTree, setPlacement, start, stop, treeCpuSeconds, waitForLine } from "./procs.js";
+import {
+  type Proc,
+  processTree,
+  setPlacement,
+  start,
+  stop,
+  treeCpuSeconds,
+  waitForLine,
+  waitForQuiet,
+} from "./procs.js";
 import {
   type LatencyRow,
   latencyRate,
@@ -609,6 +618,29 @@ describe("processes", () => {
     assert.ok(treeCpuSeconds(process.pid) > 0);
     await stop(p);
     assert.throws(() => process.kill(p.pid, 0), /ESRCH/);
+  });
+  it("waitForQuiet: returns once the processes stop using CPU, or says they did not", async () => {
+    // Busy for `ms` after READY (Infinity: until stopped), then idle.
+    const spinner = (name: string, ms: number) => {
+      const code = `console.log('READY'); const end = Date.now() + ${ms}; while (Date.now() < end) {} setTimeout(() => {}, 60000)`;
+      return start(name, process.execPath, ["-e", code], { logFile: join(dir, `${name}.log`) });
+    };
+    const cases = [
+      { name: "busy-400ms", ms: 400, timeoutMs: 10_000, settled: true, minWaitMs: 150 },
+      { name: "busy-always", ms: 1e9, timeoutMs: 600, settled: false, minWaitMs: 600 },
+    ];
+    for (const c of cases) {
+      const p = spinner(c.name, c.ms);
+      try {
+        await waitForLine(p, /READY/);
+        const q = await waitForQuiet([p.pid], { windowMs: 100, timeoutMs: c.timeoutMs });
+        assert.equal(q.settled, c.settled, `${c.name}: ${JSON.stringify(q)}`);
+        assert.ok(q.waitedMs >= c.minWaitMs, `${c.name}: ${JSON.stringify(q)}`);
+        if (!c.settled) assert.ok(q.lastCores > 0.3, `${c.name}: ${JSON.stringify(q)}`);
+      } finally {
+        await stop(p);
+      }
+    }
   });
   it("--pin-backend: backends run on their CPUs, the rest on the others, under their own PID", async (t) => {
     if (availableParallelism() < 2) return t.skip("one CPU");

@@ -251,6 +251,45 @@ export function treeCpuSeconds(root: number): number {
   return ticks / ticksPerSecond;
 }
 
+/** What {@link waitForQuiet} saw. */
+export interface Quiet {
+  /** Whether the processes went quiet before the timeout. */
+  settled: boolean;
+  /** How long it waited (ms). */
+  waitedMs: number;
+  /** Their CPU use over the last window, in cores (1 = one core busy the whole window). */
+  lastCores: number;
+}
+
+/**
+ * Waits until the process trees of `roots` together use less than `maxCores` of CPU over a window of
+ * `windowMs`, or `timeoutMs` passed. An open-loop run that a target could not keep up with leaves calls queued
+ * in the backend after the generator stops; the next target measured must not pay for them.
+ */
+export async function waitForQuiet(
+  roots: number[],
+  opts: { maxCores?: number; windowMs?: number; timeoutMs?: number } = {},
+): Promise<Quiet> {
+  const maxCores = opts.maxCores ?? 0.05;
+  const windowMs = opts.windowMs ?? 250;
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const cpu = () => roots.reduce((a, pid) => a + treeCpuSeconds(pid), 0);
+  const t0 = performance.now();
+  let before = cpu();
+  let at = t0;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, windowMs));
+    const now = performance.now();
+    const used = cpu();
+    const cores = (used - before) / ((now - at) / 1000);
+    const waitedMs = now - t0;
+    if (cores < maxCores) return { settled: true, waitedMs, lastCores: cores };
+    if (waitedMs >= timeoutMs) return { settled: false, waitedMs, lastCores: cores };
+    before = used;
+    at = now;
+  }
+}
+
 /** A free TCP port on 127.0.0.1 (bound and released: the OS does not hand it out again at once). */
 export async function freePort(): Promise<number> {
   const { createServer } = await import("node:net");
