@@ -20,8 +20,8 @@ describe("node flags", () => {
     {
       name: "set to another value by the user: left alone",
       execArgv: ["--initial-old-space-size=256"],
-      want: ["--initial-old-space-size=256"],
-      missing: [],
+      want: ["--initial-old-space-size=256", "--max-semi-space-size=4"],
+      missing: ["--max-semi-space-size=4"],
     },
   ];
   for (const c of cases) {
