@@ -21,6 +21,7 @@ import { GatewayError, GW_ERR_BIND } from "../util/errors.js";
 import { type CallHost, ProxyCall, startCall } from "./proxy-stream.js";
 import { hostFromAuthority, type Router } from "./router.js";
 import type { TableRuntime } from "./runtime.js";
+import { MAX_CLIENT_STREAMS } from "./types.js";
 
 /** A certificate and key (PEM). */
 export interface CertKey {
@@ -36,7 +37,11 @@ export interface PortState {
   readonly certs: ReadonlyMap<IrListener, readonly CertKey[]>;
 }
 
-const SERVER_SETTINGS = { initialWindowSize: 1 << 20, enablePush: false };
+const SERVER_SETTINGS = {
+  initialWindowSize: 1 << 20,
+  enablePush: false,
+  maxConcurrentStreams: MAX_CLIENT_STREAMS,
+};
 
 /** Keeps TLS contexts per certificate so SNI lookups do not rebuild them. */
 const contextCache = new WeakMap<CertKey, SecureContext>();

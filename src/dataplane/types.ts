@@ -1,5 +1,15 @@
 import type { RoutingTable } from "../ir/routing-table.js";
 
+/**
+ * SETTINGS_MAX_CONCURRENT_STREAMS both data paths announce to clients: 100, the least RFC 9113 (section 6.5.2)
+ * recommends, HAProxy's default, and what Envoy's edge configuration advice sets. It bounds what one client
+ * connection can hold open in the gateway, and puts on a backend, at once; gRPC clients queue calls past it.
+ * With 1,000, the relay let an open-loop client that got ahead of a grpc-js backend (two connections at
+ * 8,842 calls/s) pile up to 2,000 calls on it, and the backend fell further behind: p99 median 195 ms over
+ * ten alternating runs, against 36 ms with 100 (bench/RESULTS.md).
+ */
+export const MAX_CLIENT_STREAMS = 100;
+
 /** What the data plane reports when a call ends (access log, metrics). Plain data, built once per call. */
 export interface CallInfo {
   /** IR listener name, or `port/<n>` when no listener matched the authority. */

@@ -219,6 +219,37 @@ describe("relay robustness: malformed input costs only that connection", () => {
     assert.equal(raw.goawayCode(), undefined);
     raw.socket.destroy();
   });
+
+  it("announces 100 concurrent streams, refuses the 101st, and takes a new one once a call ends", async () => {
+    const raw = await RawClient.open(port);
+    const until = async (done: () => boolean) => {
+      while (!done()) await new Promise((r) => raw.socket.once("data", r));
+    };
+    const settings = () => raw.frames.find((f) => f.type === FrameType.SETTINGS && !(f.flags & Flag.ACK));
+    await until(() => settings() !== undefined);
+    const p = settings()!.payload;
+    const values = new Map<number, number>();
+    for (let i = 0; i + 6 <= p.length; i += 6) values.set(p.readUInt16BE(i), p.readUInt32BE(i + 2));
+    assert.equal(values.get(0x3), 100);
+    // 101 calls whose requests stay open: the last one is over the limit.
+    const enc = new HpackEncoder();
+    for (let id = 1; id <= 201; id += 2) raw.socket.write(headersFrame(id, request(enc)));
+    const reset = (id: number) => raw.frames.find((f) => f.type === FrameType.RST_STREAM && f.id === id);
+    await until(() => reset(201) !== undefined);
+    assert.equal(reset(201)?.payload.readUInt32BE(0), ErrorCode.REFUSED_STREAM);
+    assert.equal(raw.frames.filter((f) => f.type === FrameType.RST_STREAM).length, 1);
+    // One call ends: its slot takes the next stream.
+    const ended = (id: number) =>
+      raw.frames.some((f) => f.type === FrameType.HEADERS && f.id === id && f.flags & Flag.END_STREAM);
+    raw.socket.write(frame(FrameType.DATA, Flag.END_STREAM, 1, Buffer.alloc(5)));
+    await until(() => ended(1));
+    raw.socket.write(headersFrame(203, request(enc)));
+    raw.socket.write(frame(FrameType.DATA, Flag.END_STREAM, 203, Buffer.alloc(5)));
+    await until(() => ended(203));
+    assert.equal(reset(203), undefined);
+    assert.equal(raw.goawayCode(), undefined);
+    raw.socket.destroy();
+  });
 });
 
 describe("relay: upstream header limits", () => {

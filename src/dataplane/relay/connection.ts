@@ -9,6 +9,7 @@
  * the bytes were consumed (`consume()`), which is what makes a slow reader slow the writer.
  */
 import type { Socket } from "node:net";
+import { MAX_CLIENT_STREAMS } from "../types.js";
 import {
   DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_WINDOW,
@@ -55,7 +56,7 @@ export interface ConnectionHandler {
 
 /** Limits and windows we advertise. */
 export interface ConnectionOptions {
-  /** SETTINGS_MAX_CONCURRENT_STREAMS we accept (server side). Default 1000. */
+  /** SETTINGS_MAX_CONCURRENT_STREAMS we accept (server side). Default {@link MAX_CLIENT_STREAMS} (100). */
   maxConcurrentStreams?: number;
   /** SETTINGS_INITIAL_WINDOW_SIZE we advertise, in bytes: the most one stream buffers. Default 128 KiB. */
   streamWindow?: number;
@@ -199,7 +200,7 @@ export class H2Connection {
   ) {
     this.streamWindow = opts.streamWindow ?? DEFAULT_STREAM_WINDOW;
     this.connWindow = opts.connectionWindow ?? 16 << 20;
-    this.maxConcurrentStreams = opts.maxConcurrentStreams ?? 1000;
+    this.maxConcurrentStreams = opts.maxConcurrentStreams ?? MAX_CLIENT_STREAMS;
     this.decoder = new HpackDecoder(4096, opts.maxHeaderListSize ?? 65536);
     this.prefaceDone = !isServer;
     socket.setNoDelay(true);
