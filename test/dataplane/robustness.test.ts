@@ -109,6 +109,19 @@ describe("data plane: bad input never breaks the gateway", () => {
     await stillServes();
   });
 
+  it("a client connection may hold 100 calls at once (SETTINGS_MAX_CONCURRENT_STREAMS)", async () => {
+    const session = h2connect(`http://${gw.target(80)}`);
+    session.on("error", () => {});
+    try {
+      const [settings] = await once(session, "remoteSettings", {
+        signal: AbortSignal.timeout(CLOSE_BOUND_MS),
+      });
+      assert.equal(settings.maxConcurrentStreams, 100);
+    } finally {
+      session.destroy();
+    }
+  });
+
   it("a client that resets streams and drops connections mid-call", async () => {
     for (let i = 0; i < 5; i++) {
       const session = h2connect(`http://${gw.target(80)}`);
