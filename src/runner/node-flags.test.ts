@@ -20,8 +20,26 @@ describe("node flags", () => {
     {
       name: "set to another value by the user: left alone",
       execArgv: ["--initial-old-space-size=256"],
-      want: ["--initial-old-space-size=256", "--max-semi-space-size=4"],
-      missing: ["--max-semi-space-size=4"],
+      want: ["--initial-old-space-size=256", "--max-semi-space-size=4", "--no-parallel-scavenge"],
+      missing: ["--max-semi-space-size=4", "--no-parallel-scavenge"],
+    },
+    {
+      name: "a boolean turned the other way by the user: left alone",
+      execArgv: ["--parallel-scavenge"],
+      want: ["--parallel-scavenge", "--initial-old-space-size=64", "--max-semi-space-size=4"],
+      missing: ["--initial-old-space-size=64", "--max-semi-space-size=4"],
+    },
+    {
+      name: "spelled with underscores: the same option",
+      execArgv: ["--max_semi_space_size=8", "--no_parallel_scavenge"],
+      want: ["--max_semi_space_size=8", "--no_parallel_scavenge", "--initial-old-space-size=64"],
+      missing: ["--initial-old-space-size=64"],
+    },
+    {
+      name: "a value that is not an option is not mistaken for one",
+      execArgv: ["--import", "max-semi-space-size=4"],
+      want: ["--import", "max-semi-space-size=4", ...NODE_FLAGS],
+      missing: [...NODE_FLAGS],
     },
   ];
   for (const c of cases) {
