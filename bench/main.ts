@@ -11,7 +11,14 @@ import { join, resolve } from "node:path";
 import { checkGreeter, checkGreeterRaw } from "./lib/check.js";
 import { type Load, runH2load, writeHelloRequest } from "./lib/h2load.js";
 import { installMissing, missingBinaries, wantedBinaries } from "./lib/install.js";
-import { OPEN_LOOP_COALESCE_MS, type OpenLoad, openLoopConnections, runOpenLoop } from "./lib/openloop.js";
+import {
+  BESIDE_SHARE,
+  OPEN_LOOP_COALESCE_MS,
+  type OpenLoad,
+  type OpenLoopReport,
+  openLoopConnections,
+  runOpenLoop,
+} from "./lib/openloop.js";
 import { type BenchOptions, HELP, parseOptions, UsageError } from "./lib/options.js";
 import {
   installCleanup,
@@ -29,6 +36,7 @@ import {
   type LatencyRow,
   latencyRate,
   type MachineInfo,
+  pairedP99Added,
   type Results,
   renderReport,
   writeResults,
@@ -270,6 +278,8 @@ interface LatencySample {
   failed: number;
   /** Open loop only: how late the generator wrote calls, p99 (ms). */
   lateP99Ms?: number;
+  /** Open loop through a proxy only: p99 of the calls sent straight to the backend during the same run (ms). */
+  besideP99Ms?: number;
 }
 
 /** Interleaved, repeated runs of every target at one load; medians of p50, p99 and achieved rate. */
@@ -320,6 +330,7 @@ async function latencyRuns(
         `bench: ${tag} ${backend.kind} ${t.name}${Number.isFinite(offered) ? ` at ${Math.round(offered)} req/s` : ""}: ` +
           `p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms` +
           (r.lateP99Ms !== undefined ? `, sent late p99 ${r.lateP99Ms.toFixed(3)} ms` : "") +
+          (r.besideP99Ms !== undefined ? `, direct calls beside it p99 ${r.besideP99Ms.toFixed(3)} ms` : "") +
           (r.failed > 0 ? `, ${r.failed} failed` : ""),
       );
     }
@@ -341,6 +352,8 @@ async function latencyRuns(
     if (late.length > 0) row.lateP99Ms = median(late);
     const p99s = s.map((x) => x.p99Ms).filter(Number.isFinite);
     if (p99s.length > 1) row.p99RangeMs = Math.max(...p99s) - Math.min(...p99s);
+    const paired = pairedP99Added(s);
+    if (paired !== undefined) Object.assign(row, paired);
     rows.push(row);
   }
   return rows;
@@ -371,6 +384,9 @@ async function latencyPhase(
     warmupSec: opts.warmupSec > 0 ? 1 : 0,
     coalesceMs: OPEN_LOOP_COALESCE_MS,
   };
+  // Beside each proxy's run, a second generator sends a tenth as many calls straight to the backend: both
+  // see the same moments of the machine, so the difference of their p99s is the proxy's (bench/README.md).
+  const beside: OpenLoad = { ...open, ratePerSec: open.ratePerSec * BESIDE_SHARE, connections: 1 };
   const rows = await latencyRuns(
     opts,
     backend,
@@ -379,18 +395,41 @@ async function latencyPhase(
     open.ratePerSec,
     results,
     async (t, tag) => {
-      const r = await runOpenLoop({ port: t.port, path, bodyFile, load: open, outDir, tag, root: ROOT });
+      const runs = [runOpenLoop({ port: t.port, path, bodyFile, load: open, outDir, tag, root: ROOT })];
+      if (t.name !== "direct") {
+        runs.push(
+          runOpenLoop({
+            port: backend.port,
+            path,
+            bodyFile,
+            load: beside,
+            outDir,
+            tag: `${tag}-beside`,
+            root: ROOT,
+          }),
+        );
+      }
+      // Both generators end by themselves; wait for both before the next run, whichever failed.
+      const settled = await Promise.allSettled(runs);
+      const failed = settled.find((x) => x.status === "rejected");
+      if (failed !== undefined) throw failed.reason;
+      const [r, p] = settled.map((x) => (x as PromiseFulfilledResult<OpenLoopReport>).value);
+      if (r === undefined) throw new Error("the open-loop generator reported nothing");
       if (r.firstError !== "") log(`bench: ${tag}: ${r.firstError}`);
+      if (p !== undefined && p.firstError !== "")
+        log(`bench: ${tag} (direct calls beside it): ${p.firstError}`);
       // Calls still open when the generator stopped waiting are late, not failed: the percentiles count them
       // at their age then.
       if (r.unfinished > 0) log(`bench: ${tag}: ${r.unfinished} calls still open at the end`);
-      return {
+      const sample: LatencySample = {
         p50Ms: r.p50Ms,
         p99Ms: r.p99Ms,
         reqPerSec: r.achievedPerSec,
         failed: r.failed,
         lateP99Ms: r.lateP99Ms,
       };
+      if (p !== undefined) sample.besideP99Ms = p.p99Ms;
+      return sample;
     },
   );
   results.latency.push(...rows.map((l) => (rate.note === undefined ? l : { ...l, rateNote: rate.note })));

@@ -39,6 +39,7 @@ import {
 import {
   type LatencyRow,
   latencyRate,
+  pairedP99Added,
   type Results,
   renderReport,
   type UnaryRow,
@@ -324,7 +325,10 @@ describe("results file", () => {
       { ...row, target: "grpcroute-relay", p99Ms: 2.5, lateP99Ms: 0.4 },
     ];
     const text = renderReport(r);
-    assert.match(text, /MET {2}grpcroute-relay: p99 added at 50% load <= 1 ms \(500 us\)/);
+    assert.match(
+      text,
+      /MET {2}grpcroute-relay: p99 added at 50% load <= 1 ms \(in turns with direct: 500 us\)/,
+    );
     assert.doesNotMatch(text, /req\/s >= 0\.95x direct|CPU per call|bytes\/s/);
     assert.match(text, /\| sent late p99 ms \|/);
   });
@@ -337,7 +341,7 @@ describe("results file", () => {
     ];
     assert.match(
       renderReport(r),
-      /n\/a {2}grpcroute-relay: p99 added at 50% load <= 1 ms \(-20,000 us; p99s moved up to 30\.0 ms/,
+      /n\/a {2}grpcroute-relay: p99 added at 50% load <= 1 ms \(in turns with direct: -20,000 us; p99s moved up to 30\.0 ms/,
     );
   });
 });
@@ -452,7 +456,7 @@ describe("nghttpd backend", () => {
     {
       name: "greeter rows only: judged on the greeter",
       latency: [lat("greeter", "direct", 40), lat("greeter", "grpcroute-relay", 45)],
-      want: /MISS grpcroute-relay: p99 added at 50% load <= 1 ms \(5,000 us\)/,
+      want: /MISS grpcroute-relay: p99 added at 50% load <= 1 ms \(in turns with direct: 5,000 us\)/,
     },
     {
       name: "nghttpd rows too: judged on nghttpd, and said so",
@@ -462,7 +466,7 @@ describe("nghttpd backend", () => {
         lat("nghttpd", "direct", 2),
         lat("nghttpd", "grpcroute-relay", 2.4),
       ],
-      want: /MET {2}grpcroute-relay: p99 added at 50% load <= 1 ms \(nghttpd backend: 400 us\)/,
+      want: /MET {2}grpcroute-relay: p99 added at 50% load <= 1 ms \(nghttpd backend, in turns with direct: 400 us\)/,
     },
     {
       name: "nghttpd p99s that moved more than 1 ms: n/a",
@@ -472,7 +476,31 @@ describe("nghttpd backend", () => {
         lat("nghttpd", "direct", 2, 0.3),
         lat("nghttpd", "grpcroute-relay", 2.4, 4),
       ],
-      want: /n\/a {2}grpcroute-relay: p99 added at 50% load <= 1 ms \(nghttpd backend: 400 us; p99s moved up to 4\.0 ms/,
+      want: /n\/a {2}grpcroute-relay: p99 added at 50% load <= 1 ms \(nghttpd backend, in turns with direct: 400 us; p99s moved up to 4\.0 ms/,
+    },
+    {
+      name: "measured beside direct calls: judged on that, even where the runs in turns moved",
+      latency: [
+        lat("nghttpd", "direct", 2, 3),
+        { ...lat("nghttpd", "grpcroute-relay", 5, 6), pairedP99AddedMs: 0.6, pairedRangeMs: 0.4 },
+      ],
+      want: /MET {2}grpcroute-relay: p99 added at 50% load <= 1 ms \(nghttpd backend, beside direct calls: 600 us; in turns with direct: 3,000 us\)/,
+    },
+    {
+      name: "beside direct calls, above 1 ms: missed",
+      latency: [
+        lat("nghttpd", "direct", 2),
+        { ...lat("nghttpd", "grpcroute-relay", 4), pairedP99AddedMs: 1.5, pairedRangeMs: 0.2 },
+      ],
+      want: /MISS grpcroute-relay: p99 added at 50% load <= 1 ms \(nghttpd backend, beside direct calls: 1,500 us; in turns/,
+    },
+    {
+      name: "beside direct calls, a difference that moved more than 1 ms: n/a",
+      latency: [
+        lat("nghttpd", "direct", 2),
+        { ...lat("nghttpd", "grpcroute-relay", 4), pairedP99AddedMs: 0.5, pairedRangeMs: 2.5 },
+      ],
+      want: /n\/a {2}grpcroute-relay: p99 added at 50% load <= 1 ms \(nghttpd backend, beside direct calls: 500 us, moving 2\.5 ms between repetitions, too much to judge 1 ms; in turns/,
     },
   ];
   for (const c of p99) {
@@ -482,6 +510,61 @@ describe("nghttpd backend", () => {
       assert.match(renderReport(r), c.want);
     });
   }
+
+  const pairs: {
+    name: string;
+    runs: { p99Ms: number; besideP99Ms?: number }[];
+    want: ReturnType<typeof pairedP99Added>;
+  }[] = [
+    {
+      name: "no run measured direct calls beside it: none",
+      runs: [{ p99Ms: 3 }, { p99Ms: 4 }],
+      want: undefined,
+    },
+    {
+      name: "one run: its difference, no range",
+      runs: [{ p99Ms: 3, besideP99Ms: 2.5 }],
+      want: { pairedP99AddedMs: 0.5, besideP99Ms: 2.5 },
+    },
+    {
+      name: "differences paired within each run, median and range over the runs",
+      runs: [
+        { p99Ms: 9, besideP99Ms: 8.5 },
+        { p99Ms: 3, besideP99Ms: 2 },
+        { p99Ms: 4, besideP99Ms: 3.25 },
+      ],
+      want: { pairedP99AddedMs: 0.75, pairedRangeMs: 0.5, besideP99Ms: 3.25 },
+    },
+    {
+      name: "runs without direct calls beside them, or without figures, are left out",
+      runs: [
+        { p99Ms: 3, besideP99Ms: 2 },
+        { p99Ms: 50 },
+        { p99Ms: Number.NaN, besideP99Ms: 2 },
+        { p99Ms: 5, besideP99Ms: 3 },
+      ],
+      want: { pairedP99AddedMs: 1.5, pairedRangeMs: 1, besideP99Ms: 2.5 },
+    },
+  ];
+  for (const c of pairs) {
+    it(`p99 beside direct calls, ${c.name}`, () => {
+      assert.deepEqual(pairedP99Added(c.runs), c.want);
+    });
+  }
+
+  it("the latency table shows the figures beside direct calls only where they were measured", () => {
+    const r = results("beside");
+    r.latency = [
+      lat("nghttpd", "direct", 2),
+      { ...lat("nghttpd", "grpcroute-relay", 4), pairedP99AddedMs: 0.65, pairedRangeMs: 0.3 },
+    ];
+    const text = renderReport(r);
+    assert.match(text, /\| \+p99 beside direct us \| its range ms \|/);
+    assert.match(text, /\| nghttpd \| grpcroute-relay \|.*\| +650 \| +0\.300 \|/);
+    assert.match(text, /a second generator sent a tenth as many calls straight to the backend/);
+    r.latency = [lat("nghttpd", "direct", 2), lat("nghttpd", "grpcroute-relay", 4)];
+    assert.doesNotMatch(renderReport(r), /beside direct/);
+  });
 
   it("the report notes nghttpd's rate under the latency table and its saturation per gateway", () => {
     const r = results("nghttpd");
