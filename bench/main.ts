@@ -15,7 +15,6 @@ import {
   BESIDE_SHARE,
   OPEN_LOOP_COALESCE_MS,
   type OpenLoad,
-  type OpenLoopReport,
   openLoopConnections,
   runOpenLoop,
 } from "./lib/openloop.js";
@@ -395,26 +394,27 @@ async function latencyPhase(
     open.ratePerSec,
     results,
     async (t, tag) => {
-      const runs = [runOpenLoop({ port: t.port, path, bodyFile, load: open, outDir, tag, root: ROOT })];
-      if (t.name !== "direct") {
-        runs.push(
-          runOpenLoop({
-            port: backend.port,
-            path,
-            bodyFile,
-            load: beside,
-            outDir,
-            tag: `${tag}-beside`,
-            root: ROOT,
-          }),
-        );
-      }
+      const besideRun =
+        t.name === "direct"
+          ? undefined
+          : runOpenLoop({
+              port: backend.port,
+              path,
+              bodyFile,
+              load: beside,
+              outDir,
+              tag: `${tag}-beside`,
+              root: ROOT,
+            });
       // Both generators end by themselves; wait for both before the next run, whichever failed.
-      const settled = await Promise.allSettled(runs);
-      const failed = settled.find((x) => x.status === "rejected");
-      if (failed !== undefined) throw failed.reason;
-      const [r, p] = settled.map((x) => (x as PromiseFulfilledResult<OpenLoopReport>).value);
-      if (r === undefined) throw new Error("the open-loop generator reported nothing");
+      const [main, besideResult] = await Promise.allSettled([
+        runOpenLoop({ port: t.port, path, bodyFile, load: open, outDir, tag, root: ROOT }),
+        besideRun,
+      ]);
+      if (main.status === "rejected") throw main.reason;
+      if (besideResult.status === "rejected") throw besideResult.reason;
+      const r = main.value;
+      const p = besideResult.value;
       if (r.firstError !== "") log(`bench: ${tag}: ${r.firstError}`);
       if (p !== undefined && p.firstError !== "")
         log(`bench: ${tag} (direct calls beside it): ${p.firstError}`);
