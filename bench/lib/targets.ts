@@ -465,6 +465,9 @@ export function grpcroute(o: GatewayTargetOptions): TargetKind {
       args.push(...o.extraArgs);
       const [cmd, ...pre] = o.runtime.argv;
       if (o.profile) pre.unshift("--cpu-prof", `--cpu-prof-dir=${join(dir, "profile")}`);
+      // Node options to look inside the gateway during a run (bench/README.md), before the suite's own.
+      const extra = process.env.BENCH_GATEWAY_NODE_FLAGS?.split(" ").filter((f) => f !== "") ?? [];
+      pre.unshift(...extra);
       // The access log stays on (JSON lines on stdout), written to a file as in production.
       const proc = start(o.name, cmd as string, [...pre, ...args], {
         logFile: join(dir, "gateway.log"),
