@@ -22,17 +22,17 @@
  * to 0.43 ms, p99 was lower in 6 of 7 alternating runs, and the CPU per call at saturation did not rise
  * (bench/RESULTS.md, "What the runs show").
  *
- * `--no-memory-reducer` and `--no-allocation-site-pretenuring` keep the relay out of a slow state that any
- * full collection could put it in for the rest of its life. After a full collection, whether V8's memory
- * reducer ran it (it does when the process goes quiet, as a gateway between bursts does) or the old
- * generation reached its limit, each young-generation collection promoted about 0.6 MB and took about 2 ms
- * instead of 0.4, and the old generation filled up to its limit every 5 s (`--trace-gc`, 10,000 calls/s on
- * nghttpd); V8 had marked allocation sites of the relay to allocate in the old generation
- * (`--trace-pretenuring-statistics`). The relay then added about 2.3 ms to the p99 of calls instead of
- * 0.6 to 1.1. Without the memory reducer there is no collection on going quiet; without pretenuring a full
- * collection at the limit (forced with a small limit) left the young-generation collections at 0.37 ms.
- * Measured by hand: 10 s at saturation, 20 s quiet, then 10,000 calls/s; 3 of 10 runs fell into that state
- * with V8's defaults, none of 5 with these two flags (bench/RESULTS.md, "What the runs show").
+ * `--no-memory-reducer` and `--no-allocation-site-pretenuring` close two ways into a slow state of the
+ * collector: the memory reducer's full collections, which V8 runs when the process goes quiet (as a gateway
+ * does between bursts), and, with pretenuring on, any full collection, after which V8 allocated some of the
+ * relay's objects straight in the old generation (`--trace-pretenuring-statistics`). In that state each
+ * young-generation collection promoted about 0.6 MB and took about 2 ms instead of 0.4, the old generation
+ * filled up to its limit every 5 s, and the relay added about 2.3 ms to the p99 of calls instead of 0.6 to
+ * 1.1 (`--trace-gc`, 10,000 calls/s on nghttpd). By hand, 10 s at saturation, 20 s quiet, then that load:
+ * 3 of 10 runs fell into it with V8's defaults, none of 5 with these two flags (2 of them with a full
+ * collection forced by a low limit), and the CPU per call at saturation did not move (medians of 10.0 and
+ * 10.0 us over four alternating h2load runs). A full collection during saturation can still lead into it
+ * (bench/RESULTS.md, "The bad runs").
  */
 export const NODE_FLAGS: readonly string[] = [
   "--initial-old-space-size=64",
