@@ -40,7 +40,7 @@ import {
   renderReport,
   writeResults,
 } from "./lib/report.js";
-import { median } from "./lib/stats.js";
+import { median, spread } from "./lib/stats.js";
 import {
   type Backend,
   type BackendKind,
@@ -349,8 +349,8 @@ async function latencyRuns(
     };
     const late = s.flatMap((x) => (x.lateP99Ms === undefined ? [] : [x.lateP99Ms]));
     if (late.length > 0) row.lateP99Ms = median(late);
-    const p99s = s.map((x) => x.p99Ms).filter(Number.isFinite);
-    if (p99s.length > 1) row.p99RangeMs = Math.max(...p99s) - Math.min(...p99s);
+    const p99Range = spread(s.map((x) => x.p99Ms));
+    if (p99Range !== undefined) row.p99RangeMs = p99Range;
     const paired = pairedP99Added(s);
     if (paired !== undefined) Object.assign(row, paired);
     rows.push(row);
@@ -383,7 +383,7 @@ async function latencyPhase(
     warmupSec: opts.warmupSec > 0 ? 1 : 0,
     coalesceMs: OPEN_LOOP_COALESCE_MS,
   };
-  // Beside each proxy's run, a second generator sends a tenth as many calls straight to the backend: both
+  // Beside each proxy's run, a second generator sends BESIDE_SHARE of its calls straight to the backend: both
   // see the same moments of the machine, so the difference of their p99s is the proxy's (bench/README.md).
   const beside: OpenLoad = { ...open, ratePerSec: open.ratePerSec * BESIDE_SHARE, connections: 1 };
   const rows = await latencyRuns(

@@ -45,7 +45,7 @@ import {
   type UnaryRow,
   writeResults,
 } from "./report.js";
-import { median, percentile, ratio } from "./stats.js";
+import { median, percentile, ratio, spread } from "./stats.js";
 import { gatewayManifests, grpcroute } from "./targets.js";
 
 const dir = mkdtempSync(join(tmpdir(), "bench-test-"));
@@ -131,6 +131,13 @@ describe("statistics", () => {
   ];
   for (const c of mcases) it(`median of ${c.values.join(",")}`, () => assert.equal(median(c.values), c.want));
   it("median of nothing is NaN", () => assert.ok(Number.isNaN(median([Number.NaN]))));
+  const scases: { values: number[]; want: number | undefined }[] = [
+    { values: [3, 1, 2], want: 2 },
+    { values: [1.5, Number.NaN, 4], want: 2.5 },
+    { values: [5], want: undefined },
+    { values: [5, Number.NaN], want: undefined },
+  ];
+  for (const c of scases) it(`spread of ${c.values.join(",")}`, () => assert.equal(spread(c.values), c.want));
   it("ratio to a missing or zero figure is NaN", () => {
     assert.equal(ratio(3, 2), 1.5);
     assert.ok(Number.isNaN(ratio(3, 0)));

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { openLoopConnections } from "./openloop.js";
 import type { BenchOptions } from "./options.js";
 import type { HotFunction } from "./profile.js";
-import { fmt, fmtRatio, median, ratio } from "./stats.js";
+import { fmt, fmtRatio, median, ratio, spread } from "./stats.js";
 import type { GatewayFeatures } from "./targets.js";
 
 /** Where and when the figures were taken. */
@@ -76,16 +76,20 @@ export interface LatencyRow {
 export function pairedP99Added(
   runs: readonly { p99Ms: number; besideP99Ms?: number | undefined }[],
 ): Pick<LatencyRow, "pairedP99AddedMs" | "pairedRangeMs" | "besideP99Ms"> | undefined {
-  const pairs = runs.filter(
-    (r) => r.besideP99Ms !== undefined && Number.isFinite(r.besideP99Ms) && Number.isFinite(r.p99Ms),
-  );
-  if (pairs.length === 0) return undefined;
-  const diffs = pairs.map((r) => r.p99Ms - (r.besideP99Ms as number));
+  const beside: number[] = [];
+  const diffs: number[] = [];
+  for (const r of runs) {
+    if (r.besideP99Ms === undefined || !Number.isFinite(r.besideP99Ms) || !Number.isFinite(r.p99Ms)) continue;
+    beside.push(r.besideP99Ms);
+    diffs.push(r.p99Ms - r.besideP99Ms);
+  }
+  if (diffs.length === 0) return undefined;
   const out: Pick<LatencyRow, "pairedP99AddedMs" | "pairedRangeMs" | "besideP99Ms"> = {
     pairedP99AddedMs: median(diffs),
-    besideP99Ms: median(pairs.map((r) => r.besideP99Ms as number)),
+    besideP99Ms: median(beside),
   };
-  if (diffs.length > 1) out.pairedRangeMs = Math.max(...diffs) - Math.min(...diffs);
+  const moved = spread(diffs);
+  if (moved !== undefined) out.pairedRangeMs = moved;
   return out;
 }
 

@@ -15,6 +15,12 @@ export function median(values: readonly number[]): number {
   return v.length % 2 === 1 ? (v[mid] as number) : ((v[mid - 1] as number) + (v[mid] as number)) / 2;
 }
 
+/** How far the finite values spread (largest minus smallest); undefined for fewer than two of them. */
+export function spread(values: readonly number[]): number | undefined {
+  const v = values.filter(Number.isFinite);
+  return v.length > 1 ? Math.max(...v) - Math.min(...v) : undefined;
+}
+
 /** `a / b`, or NaN when either is missing or `b` is zero. */
 export function ratio(a: number | undefined, b: number | undefined): number {
   if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) {
