@@ -28,6 +28,7 @@ import {
   writeFrameHeader,
 } from "./frames.js";
 import { HpackDecoder, HpackEncoder, HpackError } from "./hpack.js";
+import { StreamTable } from "./stream-table.js";
 
 /** Reset code passed to `onReset` when the connection itself went away. */
 export const CONNECTION_LOST = -1;
@@ -128,7 +129,7 @@ function flushDirty(): void {
 
 /** An HTTP/2 connection. Create it once the socket is connected (client) or accepted (server). */
 export class H2Connection {
-  readonly streams = new Map<number, H2Stream>();
+  readonly streams = new StreamTable<H2Stream>();
   /** Client side: the next stream id we open. */
   private nextStreamId = 1;
   /** Highest stream id the peer opened (server side), used in GOAWAY. */
@@ -1007,7 +1008,7 @@ export class H2Connection {
           }
           const delta = v - this.peerInitialWindow;
           this.peerInitialWindow = v;
-          for (const st of this.streams.values()) st.sendWindow += delta;
+          for (const st of this.streams.toArray()) st.sendWindow += delta;
           break;
         }
         case Setting.MAX_FRAME_SIZE:
@@ -1043,7 +1044,7 @@ export class H2Connection {
     this.goawayReceived = true;
     if (!this.isServer) {
       // Streams above `last` were never processed by the peer: safe to retry elsewhere.
-      for (const st of [...this.streams.values()]) {
+      for (const st of this.streams.toArray()) {
         if (st.id > last) {
           this.closeStream(st);
           this.handler.onReset(this, st, ErrorCode.REFUSED_STREAM);
@@ -1123,7 +1124,7 @@ export class H2Connection {
     this.chunks = [];
     this.chunkBytes = 0;
     this.runStart = this.slabPos;
-    const open = [...this.streams.values()];
+    const open = this.streams.toArray();
     this.streams.clear();
     this.blocked.clear();
     for (const st of open) {
