@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --initial-old-space-size=64 --max-semi-space-size=4 --no-parallel-scavenge --no-memory-reducer --no-allocation-site-pretenuring
+#!/usr/bin/env -S node --initial-old-space-size=64 --max-semi-space-size=4 --no-parallel-scavenge
 /**
  * `grpcroute` command line. Each sub-command lives in `commands/<name>.ts` and exports
  * `run(argv: string[]): Promise<number>` returning the exit code.

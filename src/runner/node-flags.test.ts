@@ -30,28 +30,10 @@ describe("node flags", () => {
       missing: NODE_FLAGS.filter((f) => f !== "--no-parallel-scavenge"),
     },
     {
-      name: "V8's memory reducer and pretenuring turned back on by the user: left alone",
-      execArgv: ["--memory-reducer", "--allocation_site_pretenuring"],
-      want: [
-        "--memory-reducer",
-        "--allocation_site_pretenuring",
-        "--initial-old-space-size=64",
-        "--max-semi-space-size=4",
-        "--no-parallel-scavenge",
-      ],
-      missing: ["--initial-old-space-size=64", "--max-semi-space-size=4", "--no-parallel-scavenge"],
-    },
-    {
       name: "spelled with underscores: the same option",
       execArgv: ["--max_semi_space_size=8", "--no_parallel_scavenge"],
-      want: [
-        "--max_semi_space_size=8",
-        "--no_parallel_scavenge",
-        "--initial-old-space-size=64",
-        "--no-memory-reducer",
-        "--no-allocation-site-pretenuring",
-      ],
-      missing: ["--initial-old-space-size=64", "--no-memory-reducer", "--no-allocation-site-pretenuring"],
+      want: ["--max_semi_space_size=8", "--no_parallel_scavenge", "--initial-old-space-size=64"],
+      missing: ["--initial-old-space-size=64"],
     },
     {
       name: "a value that is not an option is not mistaken for one",

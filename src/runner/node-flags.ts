@@ -22,24 +22,15 @@
  * to 0.43 ms, p99 was lower in 6 of 7 alternating runs, and the CPU per call at saturation did not rise
  * (bench/RESULTS.md, "What the runs show").
  *
- * `--no-memory-reducer` and `--no-allocation-site-pretenuring` close two ways into a slow state of the
- * collector: the memory reducer's full collections, which V8 runs when the process goes quiet (as a gateway
- * does between bursts), and, with pretenuring on, any full collection, after which V8 allocated some of the
- * relay's objects straight in the old generation (`--trace-pretenuring-statistics`). In that state each
- * young-generation collection promoted about 0.6 MB and took about 2 ms instead of 0.4, the old generation
- * filled up to its limit every 5 s, and the relay added about 2.3 ms to the p99 of calls instead of 0.6 to
- * 1.1 (`--trace-gc`, 10,000 calls/s on nghttpd). By hand, 10 s at saturation, 20 s quiet, then that load:
- * 3 of 10 runs fell into it with V8's defaults, none of 5 with these two flags (2 of them with a full
- * collection forced by a low limit), and the CPU per call at saturation did not move (medians of 10.0 and
- * 10.0 us over four alternating h2load runs). A full collection during saturation can still lead into it
- * (bench/RESULTS.md, "The bad runs").
+ * No other flag is needed against the slow young-generation state of earlier versions (each collection took
+ * 2 ms instead of 0.4 after any full collection): it came from a `Map` in the relay, not from V8's settings
+ * (`src/dataplane/relay/stream-table.ts`). With that fixed, full collections forced at saturation and while
+ * idle, with V8's memory reducer and pretenuring on, left the collections at 0.3 to 0.4 ms.
  */
 export const NODE_FLAGS: readonly string[] = [
   "--initial-old-space-size=64",
   "--max-semi-space-size=4",
   "--no-parallel-scavenge",
-  "--no-memory-reducer",
-  "--no-allocation-site-pretenuring",
 ];
 
 /**
