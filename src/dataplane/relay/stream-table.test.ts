@@ -87,7 +87,7 @@ describe("StreamTable", () => {
   ];
   for (const c of cases)
     it(c.name, () => {
-      replay(c.ops);
+      replay(c.ops, 8);
     });
 
   it("answers the ids of a connection's lifetime: a sliding window of open streams", () => {
@@ -132,14 +132,16 @@ describe("StreamTable", () => {
     for (const id of [0, -1, 0x80000000]) {
       assert.throws(() => t.set(id, "x"), RangeError);
       assert.equal(t.get(id), undefined);
-      assert.equal(t.has(id), false);
       assert.equal(t.delete(id), false);
     }
     assert.equal(t.size, 0);
   });
 
   it("clear empties the table and it stays usable", () => {
-    const t = replay([1, 3, 5, 7, 9, 11].map((id): Op => ["set", id]));
+    const t = replay(
+      [1, 3, 5, 7, 9, 11].map((id): Op => ["set", id]),
+      8,
+    );
     t.clear();
     assert.equal(t.size, 0);
     assert.deepEqual(t.toArray(), []);
