@@ -14,6 +14,8 @@ export interface SeenCall {
   path: string;
   /** `:authority` as received. */
   authority: string;
+  /** The client's `address:port`: which connection carried the call. */
+  peer: string;
   /** Request metadata, multiple values joined with ", " (binary values base64). */
   metadata: Record<string, string>;
   /** Request messages received (so far, for streams). */
@@ -109,6 +111,7 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
     const seen: SeenCall = {
       path: call.getPath(),
       authority: call.getHost(),
+      peer: call.getPeer(),
       metadata: metadataRecord(call.metadata),
       messages: 0,
       bytes: 0,

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import * as net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { type ConnectionHandler, H2Connection } from "../../src/dataplane/relay/connection.js";
@@ -15,6 +16,7 @@ import {
 import { HpackDecoder, HpackEncoder } from "../../src/dataplane/relay/hpack.js";
 import {
   type Backend,
+  bidi,
   closeAll,
   startBackend,
   TESTER_SERVICE,
@@ -299,6 +301,63 @@ describe("relay upstream pools", () => {
     );
     assert.ok(sessions >= 4, `${sessions} upstream sessions for 8 concurrent calls at 2 streams each`);
   });
+});
+
+describe("relay upstream pools: streams per connection", () => {
+  // Calls held open one after another (each answered once before the next starts), so every call finds the
+  // ones before it still open on the pool's connections.
+  const cases: {
+    name: string;
+    streamsPerConnection?: number;
+    calls: number;
+    peers: (n: number) => boolean;
+  }[] = [
+    { name: "default (32): 8 calls share one connection", calls: 8, peers: (n) => n === 1 },
+    {
+      name: "2 per connection: 8 calls spread over more connections",
+      streamsPerConnection: 2,
+      calls: 8,
+      peers: (n) => n >= 2,
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const backend = await startBackend({ name: "wide" });
+      const cl = cluster("wide", [backend.address]);
+      const relay = await startRelay(
+        table(
+          [{ routes: [{ name: "r", match: exact(TESTER_SERVICE), backends: [{ cluster: cl.name }] }] }],
+          [cl],
+        ),
+        {},
+        c.streamsPerConnection === undefined ? {} : { streamsPerConnection: c.streamsPerConnection },
+      );
+      const client = testerClient(relay.target());
+      const held: ReturnType<typeof bidi>[] = [];
+      try {
+        for (let i = 0; i < c.calls; i++) {
+          const call = bidi(client);
+          call.on("error", () => {});
+          held.push(call);
+          call.write({});
+          await once(call, "data");
+        }
+        const perPeer = new Map<string, number>();
+        for (const seen of backend.calls) perPeer.set(seen.peer, (perPeer.get(seen.peer) ?? 0) + 1);
+        assert.equal(backend.active(), c.calls);
+        assert.ok(
+          c.peers(perPeer.size),
+          `calls per upstream connection: ${JSON.stringify([...perPeer.values()])}`,
+        );
+        for (const call of held) call.end();
+        await Promise.all(held.map((call) => once(call, "status")));
+      } finally {
+        closeAll(client);
+        await relay.dp.close(0);
+        await backend.close();
+      }
+    });
+  }
 });
 
 describe("relay upstream GOAWAY", () => {

@@ -1,7 +1,8 @@
 /**
  * Upstream connections of the relay: one pool of HTTP/2 client connections per endpoint, respecting each
- * peer's SETTINGS_MAX_CONCURRENT_STREAMS (another connection opens when all are full), draining connections
- * that got GOAWAY, closing idle ones, and setting aside endpoints whose connections keep failing.
+ * peer's SETTINGS_MAX_CONCURRENT_STREAMS (another connection opens when all are full), spreading busy
+ * endpoints over a few connections (`streamsPerConnection`), draining connections that got GOAWAY, closing
+ * idle ones, and setting aside endpoints whose connections keep failing.
  */
 import * as net from "node:net";
 import * as tls from "node:tls";
@@ -16,7 +17,10 @@ export interface PoolWaiter {
   connectFailed(reason: string): void;
 }
 
-/** Upstream tuning (the same names and defaults as the node:http2 data path's `UpstreamOptions`). */
+/**
+ * Upstream tuning (the same names and defaults as the node:http2 data path's `UpstreamOptions`, plus
+ * `streamsPerConnection`, which only the relay has).
+ */
 export interface UpstreamOptions {
   /** Give up a connection attempt after this long (ms). Default 5000. */
   connectTimeoutMs?: number;
@@ -28,6 +32,18 @@ export interface UpstreamOptions {
   keepaliveTimeoutMs?: number;
   /** Most connections per endpoint. Default 16. */
   maxSessions?: number;
+  /**
+   * Streams a connection carries before the pool opens another one to the same endpoint (while it has fewer
+   * than `maxSessions`). Beyond it, and while the new connection is being made, streams go to the least busy
+   * connection up to the peer's own limit: the soft limit never makes a call wait. Default 32.
+   *
+   * Why: a server reads whatever a connection has queued in one go, so one connection carrying every call
+   * hands a busy backend its whole backlog at once, and a grpc-js backend then holds all those calls in memory
+   * together and pays for it in garbage collection (bench/RESULTS.md, "Upstream connections of at most 32
+   * streams"). A backend made of several processes sharing one port also keeps only as many of them busy as
+   * it has connections.
+   */
+  streamsPerConnection?: number;
   /** Trusted CA certificates (PEM) for TLS upstreams; default the system store. */
   ca?: string | undefined;
   /** Endpoint choice within a cluster. Default round-robin. */
@@ -43,6 +59,7 @@ export const DEFAULT_UPSTREAM: PoolSettings = {
   keepaliveIntervalMs: 30_000,
   keepaliveTimeoutMs: 10_000,
   maxSessions: 16,
+  streamsPerConnection: 32,
   ca: undefined,
   balancer: "round-robin",
 };
@@ -88,12 +105,11 @@ export class UpstreamPool {
 
   /** Binds `w` to a connection now, or queues it until one is ready. */
   acquire(w: PoolWaiter): void {
-    for (let i = 0; i < this.conns.length; i++) {
-      const c = this.conns[i]!;
-      if (c.hasCapacity) {
-        w.bind(c);
-        return;
-      }
+    const c = pickConnection(this.conns, this.opts.streamsPerConnection);
+    if (c !== undefined) {
+      if (c.activeStreams >= this.opts.streamsPerConnection) this.grow();
+      w.bind(c);
+      return;
     }
     this.waiters.push(w);
     this.pump();
@@ -108,19 +124,19 @@ export class UpstreamPool {
   /** Hands queued waiters to connections with free slots; opens a connection when none has one. */
   pump(): void {
     while (this.waiters.length > 0) {
-      let conn: H2Connection | undefined;
-      for (let i = 0; i < this.conns.length; i++) {
-        if (this.conns[i]!.hasCapacity) {
-          conn = this.conns[i];
-          break;
-        }
-      }
+      const conn = pickConnection(this.conns, this.opts.streamsPerConnection);
       if (conn === undefined) {
-        if (this.connecting === 0 && this.conns.length < this.opts.maxSessions) this.open();
+        this.grow();
         return;
       }
+      if (conn.activeStreams >= this.opts.streamsPerConnection) this.grow();
       this.waiters.shift()!.bind(conn);
     }
+  }
+
+  /** Opens one more connection, unless one is already being made or the pool is at `maxSessions`. */
+  private grow(): void {
+    if (this.connecting === 0 && this.conns.length < this.opts.maxSessions) this.open();
   }
 
   private open(): void {
@@ -223,6 +239,28 @@ export class UpstreamPool {
   destroy(): void {
     for (const c of [...this.conns]) c.destroy();
   }
+}
+
+/** What `pickConnection` looks at. */
+export interface StreamSlots {
+  readonly hasCapacity: boolean;
+  readonly activeStreams: number;
+}
+
+/**
+ * The connection that takes the next stream: the first one with fewer than `soft` streams, so that a quiet
+ * endpoint keeps using one connection and the others can go idle; else the least busy one the peer still
+ * takes streams on (the caller then opens another connection); else none.
+ */
+export function pickConnection<C extends StreamSlots>(conns: readonly C[], soft: number): C | undefined {
+  let spare: C | undefined;
+  for (let i = 0; i < conns.length; i++) {
+    const c = conns[i]!;
+    if (!c.hasCapacity) continue;
+    if (c.activeStreams < soft) return c;
+    if (spare === undefined || c.activeStreams < spare.activeStreams) spare = c;
+  }
+  return spare;
 }
 
 /**
