@@ -360,6 +360,68 @@ describe("relay upstream pools: streams per connection", () => {
   }
 });
 
+describe("relay upstream pools: an endpoint that refuses more connections", () => {
+  it("keeps its share of the calls on the connection it has (not set aside)", async () => {
+    const x = await startBackend({ name: "x" });
+    const y = await startBackend({ name: "y" });
+    // In front of x: the first connection goes through, every later one is closed at once.
+    let admitted = false;
+    const refused: number[] = [];
+    const gate = net.createServer((s) => {
+      s.on("error", () => {});
+      if (admitted) {
+        refused.push(1);
+        s.destroy();
+        return;
+      }
+      admitted = true;
+      const up = net.connect(x.port, "127.0.0.1");
+      up.on("error", () => s.destroy());
+      s.pipe(up).pipe(s);
+    });
+    await new Promise<void>((r) => gate.listen(0, "127.0.0.1", r));
+    const gatePort = (gate.address() as net.AddressInfo).port;
+    const cl = cluster("xy", [`127.0.0.1:${gatePort}`, y.address]);
+    const relay = await startRelay(
+      table(
+        [{ routes: [{ name: "r", match: exact(TESTER_SERVICE), backends: [{ cluster: cl.name }] }] }],
+        [cl],
+      ),
+      {},
+      { streamsPerConnection: 1 },
+    );
+    const client = testerClient(relay.target());
+    const held: ReturnType<typeof bidi>[] = [];
+    try {
+      // Round-robin: calls alternate between x and y. Each call on x finds x's one connection busy and
+      // asks for another, which the gate refuses.
+      for (let i = 0; i < 12; i++) {
+        const call = bidi(client);
+        call.on("error", () => {});
+        held.push(call);
+        call.write({});
+        await once(call, "data");
+      }
+      assert.deepEqual(
+        { x: x.active(), y: y.active() },
+        { x: 6, y: 6 },
+        "a refused extra connection must not set x aside",
+      );
+      // Five calls on x found its connection busy; after the first refusal the pool waits (1 s) before asking
+      // again, rather than once per call.
+      assert.ok(refused.length >= 1 && refused.length <= 2, `${refused.length} connections refused`);
+      for (const call of held) call.end();
+      await Promise.all(held.map((call) => once(call, "status")));
+    } finally {
+      closeAll(client);
+      await relay.dp.close(0);
+      await new Promise((r) => gate.close(r));
+      await x.close();
+      await y.close();
+    }
+  });
+});
+
 describe("relay upstream GOAWAY", () => {
   it("replays a stream the backend never processed (above GOAWAY's last stream id) on a new connection", async () => {
     // A backend that answers stream 1 of each connection and refuses anything later with GOAWAY(last = 1).

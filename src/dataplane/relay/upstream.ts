@@ -75,6 +75,12 @@ export class UpstreamPool {
   lastError = "";
   /** Set when the data plane dropped this (empty) pool: a new one serves the endpoint from then on. */
   retired = false;
+  /**
+   * Connections opened beside serving ones that failed in a row, and until when no more such attempts are made:
+   * they say the endpoint takes no more connections, not that it is down.
+   */
+  private growFailures = 0;
+  private growAfter = 0;
 
   constructor(
     readonly key: string,
@@ -134,9 +140,14 @@ export class UpstreamPool {
     }
   }
 
-  /** Opens one more connection, unless one is already being made or the pool is at `maxSessions`. */
+  /**
+   * Opens one more connection, unless one is already being made, the pool is at `maxSessions`, or the last
+   * attempt beside serving connections failed not long ago.
+   */
   private grow(): void {
-    if (this.connecting === 0 && this.conns.length < this.opts.maxSessions) this.open();
+    if (this.connecting > 0 || this.conns.length >= this.opts.maxSessions) return;
+    if (this.growAfter > Date.now() && this.conns.some(serving)) return;
+    this.open();
   }
 
   private open(): void {
@@ -187,6 +198,8 @@ export class UpstreamPool {
     this.connecting--;
     this.failures = 0;
     this.ejectedUntil = 0;
+    this.growFailures = 0;
+    this.growAfter = 0;
     this.pump();
   }
 
@@ -201,7 +214,10 @@ export class UpstreamPool {
     this.pump();
   }
 
-  /** The connection closed. Before it was ready, this was a failed attempt: waiters fail. */
+  /**
+   * The connection closed. Before it was ready, this was a failed attempt: waiters fail, unless other
+   * connections still serve the endpoint (they take the waiters as their streams end).
+   */
   onClose(conn: H2Connection): void {
     if (conn.keepaliveTimer !== undefined) clearInterval(conn.keepaliveTimer);
     if (conn.pingTimer !== undefined) clearTimeout(conn.pingTimer);
@@ -210,6 +226,14 @@ export class UpstreamPool {
     if (!conn.ready) {
       if (conn.connectTimer !== undefined) clearTimeout(conn.connectTimer);
       this.connecting--;
+      if (this.conns.some(serving)) {
+        // The endpoint answers on its other connections: it only refused one more. Back off 1 s, 2 s, 4 s ...
+        // up to 30 s before the next attempt, without setting the endpoint aside.
+        this.growFailures++;
+        this.growAfter = Date.now() + Math.min(30_000, 1000 * 2 ** (this.growFailures - 1));
+        this.pump();
+        return;
+      }
       this.failures++;
       // Back off 1 s, 2 s, 4 s ... up to 30 s after repeated failures.
       if (this.failures >= 2)
@@ -239,6 +263,11 @@ export class UpstreamPool {
   destroy(): void {
     for (const c of [...this.conns]) c.destroy();
   }
+}
+
+/** Whether `c` is up and takes new streams (now, or once some of its streams end). */
+function serving(c: H2Connection): boolean {
+  return c.ready && !c.goawayReceived && !c.goawaySent && !c.destroyed;
 }
 
 /** What `pickConnection` looks at. */
