@@ -16,6 +16,7 @@ import type {
   IrRoute,
   RoutingTable,
 } from "../../src/ir/routing-table.js";
+import { TESTER_SERVICE } from "../helpers/protos.js";
 
 export const LISTENER_PORT = 8080;
 
@@ -113,6 +114,11 @@ export function table(listeners: ListenerSpec[], clusters: IrCluster[], version 
   for (const x of [...clusters].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)))
     c[x.name] = x;
   return { version, listeners: listeners.map(listener), clusters: c };
+}
+
+/** One route, named `name`, sending every call of the test service to `c`: the table most tests need. */
+export function testerTable(c: IrCluster, name = "r"): RoutingTable {
+  return table([{ routes: [{ name, match: exact(TESTER_SERVICE), backends: [{ cluster: c.name }] }] }], [c]);
 }
 
 /** An exact service (and optional method) match. */

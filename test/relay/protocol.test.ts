@@ -23,7 +23,7 @@ import {
   testerClient,
   unary,
 } from "../helpers/index.js";
-import { cluster, exact, startRelay, table } from "./fixture.js";
+import { cluster, startRelay, testerTable } from "./fixture.js";
 
 interface Frame {
   type: number;
@@ -97,13 +97,7 @@ describe("relay robustness: malformed input costs only that connection", () => {
   before(async () => {
     backend = await startBackend({ name: "b" });
     const c = cluster("b", [backend.address]);
-    relay = await startRelay(
-      table(
-        [{ routes: [{ name: "r", match: exact(TESTER_SERVICE), backends: [{ cluster: c.name }] }] }],
-        [c],
-      ),
-      { connection: { maxHeaderListSize: 4096 } },
-    );
+    relay = await startRelay(testerTable(c), { connection: { maxHeaderListSize: 4096 } });
     port = relay.dp.boundPorts().get(8080)!;
   });
   after(async () => {
@@ -258,13 +252,7 @@ describe("relay: upstream header limits", () => {
   it("response headers above SETTINGS_MAX_HEADER_LIST_SIZE end the call with INTERNAL, saying why", async () => {
     const backend = await startBackend({ name: "chatty", headers: { "x-big": "v".repeat(5000) } });
     const c = cluster("chatty", [backend.address]);
-    const relay = await startRelay(
-      table(
-        [{ routes: [{ name: "r", match: exact(TESTER_SERVICE), backends: [{ cluster: c.name }] }] }],
-        [c],
-      ),
-      { connection: { maxHeaderListSize: 4096 } },
-    );
+    const relay = await startRelay(testerTable(c), { connection: { maxHeaderListSize: 4096 } });
     const client = testerClient(relay.target());
     const r = await unary(client, "Unary", {});
     closeAll(client);
@@ -282,12 +270,7 @@ describe("relay upstream pools", () => {
       serverOptions: { "grpc.max_concurrent_streams": 2 },
     });
     const c = cluster("narrow", [backend.address]);
-    const relay = await startRelay(
-      table(
-        [{ routes: [{ name: "r", match: exact(TESTER_SERVICE), backends: [{ cluster: c.name }] }] }],
-        [c],
-      ),
-    );
+    const relay = await startRelay(testerTable(c));
     const client = testerClient(relay.target());
     const calls = Array.from({ length: 8 }, () => unary(client, "Unary", { delayMs: 100 }));
     const results = await Promise.all(calls);
@@ -325,10 +308,7 @@ describe("relay upstream pools: streams per connection", () => {
       const backend = await startBackend({ name: "wide" });
       const cl = cluster("wide", [backend.address]);
       const relay = await startRelay(
-        table(
-          [{ routes: [{ name: "r", match: exact(TESTER_SERVICE), backends: [{ cluster: cl.name }] }] }],
-          [cl],
-        ),
+        testerTable(cl),
         {},
         c.streamsPerConnection === undefined ? {} : { streamsPerConnection: c.streamsPerConnection },
       );
@@ -382,14 +362,7 @@ describe("relay upstream pools: an endpoint that refuses more connections", () =
     await new Promise<void>((r) => gate.listen(0, "127.0.0.1", r));
     const gatePort = (gate.address() as net.AddressInfo).port;
     const cl = cluster("xy", [`127.0.0.1:${gatePort}`, y.address]);
-    const relay = await startRelay(
-      table(
-        [{ routes: [{ name: "r", match: exact(TESTER_SERVICE), backends: [{ cluster: cl.name }] }] }],
-        [cl],
-      ),
-      {},
-      { streamsPerConnection: 1 },
-    );
+    const relay = await startRelay(testerTable(cl), {}, { streamsPerConnection: 1 });
     const client = testerClient(relay.target());
     const held: ReturnType<typeof bidi>[] = [];
     try {
@@ -449,12 +422,7 @@ describe("relay upstream GOAWAY", () => {
     const server = net.createServer((sock) => new H2Connection(sock, true, handler));
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const c = cluster("g", [`127.0.0.1:${(server.address() as net.AddressInfo).port}`]);
-    const relay = await startRelay(
-      table(
-        [{ routes: [{ name: "r", match: exact(TESTER_SERVICE), backends: [{ cluster: c.name }] }] }],
-        [c],
-      ),
-    );
+    const relay = await startRelay(testerTable(c));
     const client = testerClient(relay.target());
     const first = await unary(client, "Unary", { payload: Buffer.alloc(10) });
     const second = await unary(client, "Unary", { payload: Buffer.alloc(10) });

@@ -19,7 +19,7 @@ import {
   testerClient,
   unary,
 } from "../helpers/index.js";
-import { cluster, exact, startRelay, table } from "./fixture.js";
+import { cluster, exact, startRelay, table, testerTable } from "./fixture.js";
 
 const MiB = 1024 * 1024;
 
@@ -134,12 +134,7 @@ describe("relay: one upstream, every call kind", () => {
   before(async () => {
     backend = await startBackend({ name: "b1" });
     const c = cluster("tester", [backend.address]);
-    relay = await startRelay(
-      table(
-        [{ routes: [{ name: "tester", match: exact(TESTER_SERVICE), backends: [{ cluster: c.name }] }] }],
-        [c],
-      ),
-    );
+    relay = await startRelay(testerTable(c, "tester"));
     client = testerClient(relay.target());
   });
   after(async () => {
@@ -388,12 +383,7 @@ describe("relay: upstream killed mid-stream", () => {
   it("ends the client's call with UNAVAILABLE", async () => {
     const backend = await startBackend({ name: "doomed" });
     const c = cluster("tester", [backend.address]);
-    const relay = await startRelay(
-      table(
-        [{ routes: [{ name: "tester", match: exact(TESTER_SERVICE), backends: [{ cluster: c.name }] }] }],
-        [c],
-      ),
-    );
+    const relay = await startRelay(testerTable(c, "tester"));
     const client = testerClient(relay.target());
     const call = serverStream(client, { responseCount: 1000, responseSize: 10, intervalMs: 20 });
     const done = collect(call);

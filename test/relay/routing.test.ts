@@ -17,7 +17,7 @@ import {
   testerClient,
   unary,
 } from "../helpers/index.js";
-import { cluster, exact, startRelay, table } from "./fixture.js";
+import { cluster, exact, startRelay, table, testerTable } from "./fixture.js";
 
 type Relay = Awaited<ReturnType<typeof startRelay>>;
 
@@ -214,12 +214,7 @@ describe("relay balancing: weights and invalid backends", () => {
 
   it("round-robins across the endpoints of a cluster", async () => {
     const c = cluster("two", [backends[0]!.address, backends[1]!.address]);
-    const r2 = await startRelay(
-      table(
-        [{ routes: [{ name: "rr", match: exact(TESTER_SERVICE), backends: [{ cluster: c.name }] }] }],
-        [c],
-      ),
-    );
+    const r2 = await startRelay(testerTable(c, "rr"));
     const client = testerClient(r2.target());
     const seen: string[] = [];
     for (let i = 0; i < 6; i++) seen.push((await unary(client, "Unary", {})).headers["x-backend"] ?? "?");
@@ -464,12 +459,7 @@ describe("relay operations: reload and drain", () => {
   it("close(grace) lets calls in flight finish, then stops", async () => {
     const be = await startBackend({ name: "slow" });
     const c = cluster("slow", [be.address]);
-    const relay = await startRelay(
-      table(
-        [{ routes: [{ name: "r", match: exact(TESTER_SERVICE), backends: [{ cluster: c.name }] }] }],
-        [c],
-      ),
-    );
+    const relay = await startRelay(testerTable(c));
     const client = testerClient(relay.target());
     const seen = once(be, "call");
     const pending = unary(client, "Unary", { delayMs: 200 });
