@@ -652,15 +652,6 @@ async function main(argv: string[]): Promise<number> {
       profile: opts.profile,
       extraArgs: opts.gatewayArgs,
     }),
-    "grpcroute-http2": grpcroute({
-      name: "grpcroute-http2",
-      runtime,
-      features,
-      settings,
-      dataplane: "http2",
-      profile: opts.profile,
-      extraArgs: opts.gatewayArgs,
-    }),
     "grpcroute-relay": grpcroute({
       name: "grpcroute-relay",
       runtime,

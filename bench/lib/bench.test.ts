@@ -46,7 +46,7 @@ import {
   writeResults,
 } from "./report.js";
 import { median, percentile, ratio, spread } from "./stats.js";
-import { gatewayManifests, grpcroute } from "./targets.js";
+import { gatewayManifests } from "./targets.js";
 
 const dir = mkdtempSync(join(tmpdir(), "bench-test-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -897,29 +897,5 @@ describe("open-loop load", () => {
       /no figures[\s\S]*ECONNREFUSED/,
     );
     assert.throws(() => parseOpenLoopOutput('{"p50Ms":1}'), /lack p99Ms/);
-  });
-
-  it("a target says which backends it cannot serve: the node:http2 data path refuses nghttpd", () => {
-    const kind = (dataplane?: "http2" | "relay") =>
-      grpcroute({
-        name: `grpcroute-${dataplane ?? "default"}`,
-        runtime: { argv: ["node", "main.js"], describe: "test" },
-        features: { relay: true, workers: true, admin: true },
-        settings: { workers: 1 },
-        ...(dataplane !== undefined ? { dataplane } : {}),
-        profile: false,
-        extraArgs: [],
-      });
-    const cases = [
-      { dataplane: "http2" as const, backend: "nghttpd" as const, refused: true },
-      { dataplane: "http2" as const, backend: "greeter" as const, refused: false },
-      { dataplane: "relay" as const, backend: "nghttpd" as const, refused: false },
-      { dataplane: undefined, backend: "nghttpd" as const, refused: false },
-    ];
-    for (const c of cases) {
-      const why = kind(c.dataplane).refuses?.(c.backend);
-      assert.equal(why !== undefined, c.refused, `${c.dataplane ?? "default"} on ${c.backend}`);
-      if (c.refused) assert.match(String(why), /content-type/);
-    }
   });
 });

@@ -235,7 +235,7 @@ export function nginx(s: ProxySettings): TargetKind {
 export interface GatewayFeatures {
   /** Why the gateway cannot run, or undefined. */
   missing?: string;
-  /** `--dataplane http2|relay` exists. */
+  /** `--dataplane` exists (it takes only `relay` now). */
   relay: boolean;
   /** `--workers` exists. */
   workers: boolean;
@@ -418,7 +418,7 @@ export interface GatewayTargetOptions {
   features: GatewayFeatures;
   settings: ProxySettings;
   /** `--dataplane` value to pass; absent: serve's default data path. */
-  dataplane?: "http2" | "relay";
+  dataplane?: "relay";
   /** Run under `node --cpu-prof`, profiles written to `<dir>/profile/`. */
   profile: boolean;
   /** Extra `serve` arguments. */
@@ -426,8 +426,8 @@ export interface GatewayTargetOptions {
 }
 
 /**
- * grpcroute `serve` on manifests written for the backend, on a named data path (node:http2 streams or the
- * frame-level relay: named explicitly, since serve's default has changed) or on serve's default.
+ * grpcroute `serve` on manifests written for the backend (`--dataplane relay` named explicitly for the
+ * `grpcroute-relay` target, as earlier results name it; the relay is the only data path).
  */
 export function grpcroute(o: GatewayTargetOptions): TargetKind {
   return {
@@ -435,13 +435,6 @@ export function grpcroute(o: GatewayTargetOptions): TargetKind {
     unavailable() {
       if (o.features.missing !== undefined) return o.features.missing;
       if (o.dataplane !== undefined && !o.features.relay) return "`serve --help` has no --dataplane option";
-      return undefined;
-    },
-    refuses(backend) {
-      // The node:http2 data path checks that an answer is gRPC and answers UNKNOWN otherwise, as gRPC's HTTP
-      // mapping asks of a client; nghttpd's answers carry no content-type.
-      if (o.dataplane === "http2" && backend === "nghttpd")
-        return "that data path answers a reply without content-type application/grpc with UNKNOWN, and nghttpd sends no content-type";
       return undefined;
     },
     async start(backend, outDir) {

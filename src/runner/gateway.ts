@@ -24,12 +24,7 @@ export interface GatewayDeps {
   createSource(files: string[], opts: { watch: boolean; debounceMs: number; log: Logger }): RunnerSource;
   translate(resources: ResourceSet, opts: TranslateOptions): TranslateResult;
   renderStatus(resources: ResourceSet, status: StatusReport): string;
-  /** `kind` is the `--dataplane` choice. */
-  createDataplane(
-    opts: DataplaneOptions,
-    kind: ServeOptions["dataplane"],
-    ctx: DataplaneContext,
-  ): RunnerDataplane;
+  createDataplane(opts: DataplaneOptions, ctx: DataplaneContext): RunnerDataplane;
 }
 
 /** What a data plane running in worker processes needs besides its options. */
@@ -96,7 +91,7 @@ export async function startGateway(
     onCertificateGenerated: certificateWriter(opts.certDir, log),
   };
   if (opts.address !== undefined) dpOptions.address = opts.address;
-  const dp = deps.createDataplane(dpOptions, opts.dataplane, {
+  const dp = deps.createDataplane(dpOptions, {
     workers: opts.workers,
     logFormat: opts.logFormat,
     logLevel: opts.logLevel,
@@ -136,7 +131,6 @@ export async function startGateway(
       admin: adminText,
       files: opts.files,
       watch: opts.watch,
-      dataplane: opts.dataplane,
       workers: dp instanceof ClusterDataplane ? opts.workers : 1,
     },
     "admin server listening",

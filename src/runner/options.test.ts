@@ -31,9 +31,9 @@ test("serve options: valid command lines", () => {
         "--cert-dir",
         "/c",
       ],
-      want: { logFormat: "pretty", logLevel: "debug", drainTimeoutMs: 0, certDir: "/c", dataplane: "relay" },
+      want: { logFormat: "pretty", logLevel: "debug", drainTimeoutMs: 0, certDir: "/c" },
     },
-    { argv: ["-f", "a", "--dataplane", "http2"], want: { dataplane: "http2", lattice: {} } },
+    { argv: ["-f", "a", "--dataplane", "relay"], want: { lattice: {} } },
     { argv: ["-f", "a"], want: { workers: defaultWorkers() } },
     { argv: ["-f", "a", "--workers", "1"], want: { workers: 1 } },
     { argv: ["-f", "a", "--workers", "8"], want: { workers: 8 } },
@@ -106,7 +106,10 @@ test("serve options: bad flags give a message naming the flag and what is expect
       error: /--drain-timeout "10s": expected a whole number of milliseconds/,
     },
     { argv: ["-f", "a", "--address", ""], error: /--address: the address is empty/ },
-    { argv: ["-f", "a", "--dataplane", "h3"], error: /--dataplane "h3": expected one of http2, relay/ },
+    {
+      argv: ["-f", "a", "--dataplane", "http2"],
+      error: /--dataplane "http2": the node:http2 data path was retired/,
+    },
     {
       argv: ["-f", "a", "--workers", "0"],
       error: /--workers "0": expected a whole number of processes, 1\.\.256/,

@@ -31,11 +31,6 @@ export interface ServeOptions {
   certDir: string;
   /** Quiet time after a file change before reloading, in ms. Default 200. */
   debounceMs: number;
-  /**
-   * Data path: `relay` (the frame-level HTTP/2 relay, the default: no node:http2 stream objects per call, about
-   * a quarter of the CPU per call, see bench/RESULTS.md) or `http2` (node:http2 server and client streams).
-   */
-  dataplane: DataplaneKind;
   /** Lattice-profile options (`--domain-suffix`, `--method-case`, `--rules-per-listener`), as `validate` takes them. */
   lattice: LatticeFlagOptions;
   /**
@@ -44,10 +39,6 @@ export interface ServeOptions {
    */
   workers: number;
 }
-
-/** The data paths `serve` can run. */
-export const DATAPLANE_KINDS = ["http2", "relay"] as const;
-export type DataplaneKind = (typeof DATAPLANE_KINDS)[number];
 
 export const DEFAULT_ADMIN = { host: "127.0.0.1", port: 9901 } as const;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
@@ -75,7 +66,6 @@ options:
       --drain-timeout MS       on SIGTERM, how long calls in flight may finish (default ${DEFAULT_DRAIN_TIMEOUT_MS})
       --cert-dir DIR           where generated listener certificates are written (default ${defaultCertDir()})
       --debounce MS            quiet time after a file change before reloading (default ${DEFAULT_DEBOUNCE_MS})
-      --dataplane relay|http2  data path: the frame-level HTTP/2 relay (default) or node:http2 streams
       --workers N              data-plane processes sharing the listeners (default: one per core, here
                                ${defaultWorkers()}); 1 keeps everything in one process
       --domain-suffix SUFFIX   Lattice profile: suffix of assigned domain names (as validate and plan)
@@ -114,6 +104,7 @@ export function parseServeArgs(argv: string[]): ParseResult {
         "drain-timeout": { type: "string" },
         "cert-dir": { type: "string" },
         debounce: { type: "string" },
+        // Retired: the frame-level relay is the only data path. `relay` is still accepted, `http2` is refused.
         dataplane: { type: "string" },
         workers: { type: "string" },
         "domain-suffix": { type: "string" },
@@ -195,11 +186,11 @@ export function parseServeArgs(argv: string[]): ParseResult {
       message: `--debounce "${str(values.debounce)}": expected a whole number of milliseconds, 0..3600000`,
     };
   }
-  const dataplane = str(values.dataplane) ?? "relay";
-  if (!(DATAPLANE_KINDS as readonly string[]).includes(dataplane)) {
+  const dataplane = str(values.dataplane);
+  if (dataplane !== undefined && dataplane !== "relay") {
     return {
       kind: "error",
-      message: `--dataplane "${dataplane}": expected one of ${DATAPLANE_KINDS.join(", ")}`,
+      message: `--dataplane "${dataplane}": the node:http2 data path was retired; the frame-level relay is the only one (drop the flag)`,
     };
   }
   let workers = defaultWorkers();
@@ -234,7 +225,6 @@ export function parseServeArgs(argv: string[]): ParseResult {
     drainTimeoutMs: drain,
     certDir,
     debounceMs: debounce,
-    dataplane: dataplane as DataplaneKind,
     lattice,
     workers,
   };

@@ -38,7 +38,7 @@ export interface RunnerSource {
   reload?(): void;
 }
 
-/** What the runner needs from the data plane: the contract both data paths implement. */
+/** What the runner needs from the data plane: the relay, in-process or in worker processes. */
 export type RunnerDataplane = DataplaneApi;
 
 export interface RunnerOptions {

@@ -12,7 +12,6 @@ export type MetricsJson = RegistryJson;
 
 /** Everything a worker needs to build its data plane. */
 export interface WorkerInit {
-  kind: "relay" | "http2";
   address?: string;
   /** Listener port -> local port, as `--port-map` gives them. */
   portMap: [number, number][];

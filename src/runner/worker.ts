@@ -12,8 +12,7 @@
  */
 import cluster from "node:cluster";
 import { GatewayMetrics } from "../admin/metrics.js";
-import { Dataplane } from "../dataplane/dataplane.js";
-import { RelayDataplane } from "../dataplane/relay/index.js";
+import { Dataplane } from "../dataplane/index.js";
 import type { CallInfo, DataplaneApi, DataplaneOptions } from "../dataplane/types.js";
 import type { RoutingTable } from "../ir/routing-table.js";
 import { AccessLog } from "../log/access-log.js";
@@ -87,7 +86,7 @@ export function runWorker(): void {
       };
     }
     const upstream = cfg.upstream ?? {};
-    dp = cfg.kind === "relay" ? new RelayDataplane(opts, upstream) : new Dataplane(opts, upstream);
+    dp = new Dataplane(opts, upstream);
   };
 
   const apply = (seq: number, table: RoutingTable, ports: [number, number][]): void => {

@@ -37,7 +37,6 @@ const CLOSE_MARGIN_MS = 5000;
 export interface ClusterDataplaneOptions {
   /** Worker processes (>= 1). */
   workers: number;
-  kind: WorkerInit["kind"];
   address?: string;
   portMap?: ReadonlyMap<number, number>;
   balancer?: WorkerInit["balancer"];
@@ -265,7 +264,6 @@ export class ClusterDataplane implements DataplaneApi {
   #init(): WorkerInit {
     const o = this.#opts;
     const cfg: WorkerInit = {
-      kind: o.kind,
       portMap: [...this.#ports],
       logFormat: o.logFormat ?? "json",
       logLevel: o.logLevel ?? "info",

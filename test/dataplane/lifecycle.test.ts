@@ -135,7 +135,7 @@ describe("data plane: apply() swaps, close() drains, upstream stream limits", ()
     await new Promise<void>((r) => holder.listen(0, "127.0.0.1", r));
     after(() => holder.close());
     const taken = (holder.address() as AddressInfo).port;
-    const { Dataplane } = await import("../../src/dataplane/dataplane.js");
+    const { Dataplane } = await import("../helpers/gateway.js");
     const dp = new Dataplane({
       address: "127.0.0.1",
       portMap: new Map([

@@ -13,8 +13,9 @@ import { GatewayProcess, ROOT, TempDir } from "./support/gateway-process.js";
 
 const portOf = (address: string): number => Number(address.slice(address.lastIndexOf(":") + 1));
 
-for (const dataplane of ["http2", "relay"] as const) {
-  describe(`bundled greeter example through grpcroute serve --dataplane ${dataplane}`, () => {
+// In the gateway's own process, and in two worker processes behind shared sockets.
+for (const workers of ["1", "2"] as const) {
+  describe(`bundled greeter example through grpcroute serve --workers ${workers}`, () => {
     const dir = new TempDir();
     let port50051: Greeter;
     let port443: Greeter;
@@ -38,8 +39,8 @@ for (const dataplane of ["http2", "relay"] as const) {
         "127.0.0.1:0",
         "--port-map",
         "8080=0",
-        "--dataplane",
-        dataplane,
+        "--workers",
+        workers,
       ]);
       await gw.ready();
       target = `127.0.0.1:${gw.localPort(8080)}`;

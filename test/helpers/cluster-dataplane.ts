@@ -1,8 +1,7 @@
 /**
  * The data plane of `serve --workers N` with the constructor of the in-process data planes, so the data-plane
- * test suite can run through worker processes (test/relay/dataplane-suite.mjs --workers N). Each finished
- * call is forwarded to the test process. GRPCROUTE_TEST_WORKERS (default 2) and GRPCROUTE_TEST_DATAPLANE
- * (`relay`, the default, or `http2`) choose the workers.
+ * test suite can run through worker processes (GRPCROUTE_TEST_WORKERS=N, see test/helpers/gateway.ts). Each finished
+ * call is forwarded to the test process. GRPCROUTE_TEST_WORKERS (default 2) says how many workers.
  * @internal test-only
  */
 import type { DataplaneOptions } from "../../src/dataplane/types.js";
@@ -12,7 +11,6 @@ export class Dataplane extends ClusterDataplane {
   constructor(opts: DataplaneOptions = {}, upstream: object = {}) {
     const cfg: ClusterDataplaneOptions = {
       workers: Number(process.env.GRPCROUTE_TEST_WORKERS ?? "2"),
-      kind: process.env.GRPCROUTE_TEST_DATAPLANE === "http2" ? "http2" : "relay",
       upstream: { ...upstream },
       record: opts.onCallEnd !== undefined ? "forward" : "none",
       logLevel: "silent",

@@ -1,16 +1,23 @@
 /**
  * An in-process gateway for tests: a `Dataplane` on 127.0.0.1 with every listener port mapped to an
- * ephemeral port, recording each finished call.
+ * ephemeral port, recording each finished call. With GRPCROUTE_TEST_WORKERS=N set, the data plane is instead
+ * the one of `serve --workers N` (worker processes behind shared sockets), so the same tests check both.
  * @internal test-only
  */
 import { EventEmitter, once } from "node:events";
 import { type AddressInfo, createServer } from "node:net";
-import { Dataplane, type UpstreamOptions } from "../../src/dataplane/dataplane.js";
+import { Dataplane as InProcessDataplane, type UpstreamOptions } from "../../src/dataplane/index.js";
 import type { CallInfo, DataplaneOptions, DataplaneStats } from "../../src/dataplane/types.js";
 import type { RoutingTable } from "../../src/ir/routing-table.js";
 
+/** The data plane the tests run: in-process, or in worker processes when GRPCROUTE_TEST_WORKERS is set. */
+export const Dataplane: typeof InProcessDataplane =
+  process.env.GRPCROUTE_TEST_WORKERS !== undefined
+    ? ((await import("./cluster-dataplane.js")).Dataplane as unknown as typeof InProcessDataplane)
+    : InProcessDataplane;
+
 export interface TestGateway {
-  dp: Dataplane;
+  dp: InProcessDataplane;
   /** Every finished call, in order. Also emitted as `call` on `events`. */
   calls: CallInfo[];
   events: EventEmitter;

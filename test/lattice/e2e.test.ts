@@ -11,7 +11,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parseText } from "../../src/api/parse.js";
 import type { ResourceSet } from "../../src/api/types.js";
-import { Dataplane } from "../../src/dataplane/dataplane.js";
+import { Dataplane } from "../../src/dataplane/index.js";
 import type { CallInfo } from "../../src/dataplane/types.js";
 import { routeAuthorities } from "../../src/lattice/domains.js";
 import { translate } from "../../src/translate/translator.js";

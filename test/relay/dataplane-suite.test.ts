@@ -24,9 +24,7 @@ async function runSuite(args: string[]): Promise<void> {
   assert.match(out, /ℹ fail 0/);
 }
 
-// The relay must keep the node:http2 data path's contract: its whole test suite runs against RelayDataplane.
-it("the node:http2 data path's test suite passes on the relay", () => runSuite([]));
-
-// `serve --workers N` must keep it too: the same suite through worker processes behind shared sockets.
+// `serve --workers N` must keep the data plane's contract: its whole test suite (which `npm test` runs
+// in-process) runs again through worker processes behind shared sockets.
 it("the data-plane test suite passes through 3 worker processes (serve --workers 3)", () =>
   runSuite(["--workers", "3"]));

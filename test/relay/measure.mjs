@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Quick CPU-per-call comparison of the relay, the node:http2 data path and a direct connection, with h2load
+// Quick CPU-per-call comparison of the relay and a direct connection, with h2load
 // driving real gRPC unary calls at the fixed-answer backend (bench/backends/fixed.mjs). The bench suite
 // (`npm run bench`) records the official figures; this is the relay's own before/after check.
 // With --streaming, moves 1 MiB messages (server streaming and bidi, bench/clients/stream.mjs) through each
@@ -90,7 +90,7 @@ const serve = (impl) =>
     impl,
     `127.0.0.1:${backend.port}`,
   ]);
-const targets = { direct: null, relay: await serve("relay"), http2: await serve("http2") };
+const targets = { direct: null, relay: await serve("relay") };
 const results = {};
 
 function stream(port, mode) {

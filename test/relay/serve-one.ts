@@ -1,17 +1,16 @@
 /**
- * A one-route gateway process for the relay measurements: `tsx test/relay/serve-one.ts <relay|http2>
- * <backend host:port>` serves every call on 127.0.0.1 (ephemeral port) with the chosen data path and prints
+ * A one-route gateway process for the relay measurements: `tsx test/relay/serve-one.ts relay
+ * <backend host:port>` serves every call on 127.0.0.1 (ephemeral port) through the relay and prints
  * `LISTENING <port>`. One route takes every call. The access-log callback stays on (a counter), as in
  * production.
  * @internal measurement tool
  */
-import { Dataplane } from "../../src/dataplane/dataplane.js";
-import { RelayDataplane } from "../../src/dataplane/relay/relay.js";
+import { Dataplane } from "../../src/dataplane/index.js";
 import type { RoutingTable } from "../../src/ir/routing-table.js";
 
 const [impl, backend] = process.argv.slice(2);
-if ((impl !== "relay" && impl !== "http2") || backend === undefined) {
-  console.error("usage: serve-one.ts <relay|http2> <backend host:port>");
+if (impl !== "relay" || backend === undefined) {
+  console.error("usage: serve-one.ts relay <backend host:port>");
   process.exit(2);
 }
 const i = backend.lastIndexOf(":");
@@ -66,10 +65,7 @@ const opts = {
 };
 // RELAY_STREAM_WINDOW=<bytes> overrides the stream window the relay advertises, to compare windows.
 const streamWindow = Number(process.env.RELAY_STREAM_WINDOW ?? "0");
-const dp =
-  impl === "relay"
-    ? new RelayDataplane(streamWindow > 0 ? { ...opts, connection: { streamWindow } } : opts)
-    : new Dataplane(opts);
+const dp = new Dataplane(streamWindow > 0 ? { ...opts, connection: { streamWindow } } : opts);
 await dp.apply(table);
 console.log(`LISTENING ${dp.boundPorts().get(80)}`);
 process.on("SIGTERM", () => {

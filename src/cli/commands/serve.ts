@@ -4,8 +4,7 @@
  * Exit codes: 0 after a signal-initiated drain, 1 when it cannot start (a port in use), 2 for bad flags or
  * input that cannot be read at start.
  */
-import { Dataplane } from "../../dataplane/dataplane.js";
-import { RelayDataplane } from "../../dataplane/relay/index.js";
+import { Dataplane } from "../../dataplane/index.js";
 import type { GatewayDeps } from "../../runner/gateway.js";
 import { serveGateway } from "../../runner/gateway.js";
 import { missingNodeFlags } from "../../runner/node-flags.js";
@@ -15,7 +14,7 @@ import { FileSource } from "../../sources/file-source.js";
 import { translate } from "../../translate/translator.js";
 import { renderStatusJson } from "../output.js";
 
-/** The real pipeline: files, the translator and the chosen HTTP/2 data plane. */
+/** The real pipeline: files, the translator and the relay data plane (in-process or in workers). */
 const deps: GatewayDeps = {
   createSource: (files, { watch, debounceMs, log }) =>
     new FileSource(files, {
@@ -26,11 +25,10 @@ const deps: GatewayDeps = {
     }),
   translate: (resources, opts) => translate(resources, opts),
   renderStatus: (resources, status) => renderStatusJson(resources, status),
-  createDataplane: (opts, kind, ctx) => {
+  createDataplane: (opts, ctx) => {
     if (ctx.workers > 1) {
       const cluster: ClusterDataplaneOptions = {
         workers: ctx.workers,
-        kind,
         record: "local",
         logFormat: ctx.logFormat,
         logLevel: ctx.logLevel,
@@ -49,7 +47,7 @@ const deps: GatewayDeps = {
         "node was started without the gateway's heap flags (the grpcroute command sets them): streaming may cost more CPU",
       );
     }
-    return kind === "relay" ? new RelayDataplane(opts) : new Dataplane(opts);
+    return new Dataplane(opts);
   },
 };
 

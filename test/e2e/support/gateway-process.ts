@@ -33,14 +33,10 @@ export class GatewayProcess {
   #waiters: Waiter[] = [];
 
   /**
-   * `args` are `serve`'s. Unless they choose a data plane, GRPCROUTE_E2E_DATAPLANE (`http2` or `relay`)
-   * does, so the whole suite can run against either; likewise GRPCROUTE_E2E_WORKERS for `--workers` (the
-   * default is serve's own: one worker per core).
+   * `args` are `serve`'s. Unless they choose `--workers`, GRPCROUTE_E2E_WORKERS does, so the whole suite can
+   * run against any worker count (the default is serve's own: one worker per core).
    */
   constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
-    const kind = process.env.GRPCROUTE_E2E_DATAPLANE;
-    if (kind !== undefined && kind !== "" && !args.includes("--dataplane"))
-      args = [...args, "--dataplane", kind];
     const workers = process.env.GRPCROUTE_E2E_WORKERS;
     if (workers !== undefined && workers !== "" && !args.includes("--workers"))
       args = [...args, "--workers", workers];
