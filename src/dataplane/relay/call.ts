@@ -1,0 +1,202 @@
+/**
+ * One relayed call: a downstream stream and, once bound, its upstream stream; how the call ends (upstream
+ * trailers, or a gateway-made answer) and what is reported when it does.
+ */
+import { performance } from "node:perf_hooks";
+import type { IrBackend, IrCluster, IrDirect, IrForward, IrRoute } from "../../ir/routing-table.js";
+import { encodeGrpcMessage, GrpcCode, grpcCodeFromHttpStatus } from "../grpc-status.js";
+import type { H2Connection, H2Stream } from "./connection.js";
+import { ErrorCode } from "./frames.js";
+import type { MirrorStream } from "./mirror.js";
+import type { PoolWaiter, UpstreamPool } from "./upstream.js";
+
+/** What a call needs of the data plane it runs on. */
+export interface CallHost {
+  /** SETTINGS_MAX_HEADER_LIST_SIZE we advertise, for messages. */
+  readonly maxHeaderListSize: number;
+  /** An endpoint pool of `cluster` (round-robin or least-request), skipping set-aside endpoints and `exclude`. */
+  pickPool(cluster: IrCluster, exclude: UpstreamPool | undefined): UpstreamPool | undefined;
+  /** A call started (counted until `callEnded`). */
+  callStarted(): void;
+  /** The call is over: count it and report it. */
+  callEnded(call: RelayCall): void;
+}
+
+/** The request queue of calls that have none (never pushed to). */
+export const EMPTY_QUEUE: Buffer[] = [];
+
+/** Request bytes kept per call until the backend answers, so a stream refused by GOAWAY can be replayed. */
+const REPLAY_LIMIT = 64 * 1024;
+
+/** One relayed call: a downstream stream and (once bound) its upstream stream. */
+export class RelayCall implements PoolWaiter {
+  uconn: H2Connection | null = null;
+  ust: H2Stream | null = null;
+  pool: UpstreamPool | undefined = undefined;
+  listenerName = "";
+  gateway: string | undefined = undefined;
+  route: IrRoute | undefined = undefined;
+  backendRef: IrBackend | undefined = undefined;
+  forward: IrForward | undefined = undefined;
+  cluster: IrCluster | undefined = undefined;
+  endpoint: string | undefined = undefined;
+  reqFields: string[] = [];
+  /** Request DATA received before an upstream stream exists (a shared empty array until the first). */
+  reqQueue: Buffer[] = EMPTY_QUEUE;
+  reqEnded = false;
+  reqTrailers: string[] | null = null;
+  /**
+   * Request DATA already sent upstream, kept for a replay until the backend answers: the one piece of most
+   * calls as it is, a list once there are more. `replayable` turns false once that is no longer possible
+   * (answered, or too much sent).
+   */
+  replay: Buffer | Buffer[] | null = null;
+  replayable = true;
+  replayBytes = 0;
+  /** Replayed bytes whose downstream window was already returned. */
+  skipConsume = 0;
+  upstreamResponded = false;
+  respStarted = false;
+  done = false;
+  grpcStatus = -1;
+  httpStatus = 200;
+  gatewayError: string | undefined = undefined;
+  timer: NodeJS.Timeout | undefined = undefined;
+  timeoutMs = 0;
+  attempts = 0;
+  requestBytes = 0;
+  responseBytes = 0;
+  mirrors: MirrorStream[] | null = null;
+  readonly start = performance.now();
+
+  constructor(
+    readonly host: CallHost,
+    readonly dconn: H2Connection,
+    readonly dst: H2Stream,
+    readonly authority: string,
+    readonly path: string,
+  ) {}
+
+  /** PoolWaiter: a connection has a free slot. */
+  bind(conn: H2Connection): void {
+    if (this.done) return;
+    this.uconn = conn;
+    this.endpoint = this.pool?.address;
+    const q = this.reqQueue;
+    const endNow = this.reqEnded && q.length === 0 && this.reqTrailers === null;
+    const st = conn.openStream(this.reqFields, endNow, this);
+    this.ust = st;
+    if (endNow) return;
+    this.reqQueue = EMPTY_QUEUE;
+    for (let i = 0; i < q.length; i++) this.sendUp(q[i]!, false);
+    if (this.reqEnded) {
+      if (this.reqTrailers !== null) conn.writeHeaders(st, this.reqTrailers, true);
+      else conn.writeData(st, null, true);
+    }
+  }
+
+  /** PoolWaiter: no connection could be made. Nothing was sent yet, so one other endpoint may be tried. */
+  connectFailed(reason: string): void {
+    if (this.done) return;
+    this.attempts++;
+    if (this.attempts < 2 && this.cluster !== undefined) {
+      const next = this.host.pickPool(this.cluster, this.pool);
+      if (next !== undefined && next !== this.pool) {
+        this.pool = next;
+        next.acquire(this);
+        return;
+      }
+    }
+    this.fail(GrpcCode.UNAVAILABLE, reason);
+  }
+
+  /** Sends request DATA on the upstream stream, keeping it for a replay while that is possible. */
+  sendUp(data: Buffer, end: boolean): void {
+    if (this.replayable && data.length > 0) {
+      this.replayBytes += data.length;
+      if (this.replayBytes > REPLAY_LIMIT) {
+        this.replayable = false;
+        this.replay = null;
+      } else {
+        const r = this.replay;
+        if (r === null) this.replay = data;
+        else if (Array.isArray(r)) r.push(data);
+        else this.replay = [r, data];
+      }
+    }
+    this.uconn!.writeData(this.ust!, data, end);
+  }
+
+  /** Ends the call with a gateway-made status: trailers-only, or trailers when the response already began. */
+  fail(code: number, message: string): void {
+    if (this.done) return;
+    if (!this.respStarted) {
+      this.answerGrpc(code, message);
+      return;
+    }
+    const trailers = ["grpc-status", String(code), "grpc-message", encodeGrpcMessage(message)];
+    this.dconn.writeHeaders(this.dst, trailers, true);
+    this.gatewayError = message;
+    this.finish(code);
+  }
+
+  /** A gateway-made trailers-only gRPC answer. */
+  answerGrpc(code: number, message: string): void {
+    this.dconn.writeHeaders(
+      this.dst,
+      [
+        ":status",
+        "200",
+        "content-type",
+        "application/grpc",
+        "grpc-status",
+        String(code),
+        "grpc-message",
+        encodeGrpcMessage(message),
+      ],
+      true,
+    );
+    this.respStarted = true;
+    this.gatewayError = message;
+    this.finish(code);
+  }
+
+  /** A route's direct answer: an HTTP status with a text body (Lattice profile), or a gRPC status. */
+  answerDirect(d: IrDirect): void {
+    if (d.httpStatus !== undefined) {
+      this.dconn.writeHeaders(
+        this.dst,
+        [":status", String(d.httpStatus), "content-type", "text/plain; charset=utf-8"],
+        false,
+      );
+      this.dconn.writeData(this.dst, d.message === "" ? null : Buffer.from(`${d.message}\n`), true);
+      this.respStarted = true;
+      this.httpStatus = d.httpStatus;
+      this.gatewayError = d.message;
+      this.finish(grpcCodeFromHttpStatus(d.httpStatus));
+      return;
+    }
+    this.answerGrpc(d.grpcStatus ?? GrpcCode.UNKNOWN, d.message);
+  }
+
+  /** The call is over for the client: release the upstream side and report it. */
+  finish(grpcStatus: number): void {
+    if (this.done) return;
+    this.done = true;
+    this.grpcStatus = grpcStatus;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    const ust = this.ust;
+    const uconn = this.uconn;
+    if (uconn !== null && ust !== null) {
+      if (!ust.closed) uconn.resetStream(ust, ErrorCode.CANCEL);
+      this.pool?.release(uconn);
+    } else if (this.pool !== undefined) {
+      this.pool.cancel(this);
+    }
+    this.reqQueue = EMPTY_QUEUE;
+    this.replayable = false;
+    this.replay = null;
+    if (this.mirrors !== null) for (const m of this.mirrors) if (!m.reqEnded) m.abandon();
+    this.host.callEnded(this);
+  }
+}

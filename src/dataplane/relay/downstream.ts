@@ -1,0 +1,206 @@
+/**
+ * The client side of the relay: a request's header block becomes a `RelayCall` (routed, given a backend and
+ * an endpoint pool), and the client's DATA, trailers and resets follow it to the upstream stream.
+ *
+ * The handler is a module-level object and per-call state lives on the call: no closures or promises per call
+ * or per frame.
+ */
+import type { IrBackend, IrForward, IrListener } from "../../ir/routing-table.js";
+import { GrpcCode, parseGrpcTimeout } from "../grpc-status.js";
+import { EMPTY_QUEUE, RelayCall } from "./call.js";
+import { CONNECTION_LOST, type ConnectionHandler, type H2Connection, type H2Stream } from "./connection.js";
+import { applyModifier, fieldValue, forwardable, headerRecord } from "./headers.js";
+import type { RelayListener } from "./listener.js";
+import { startMirrors } from "./mirror.js";
+
+/** Request headers of calls on ports where no route matches on headers: the router never reads them. */
+const NO_HEADERS = Object.freeze({});
+const EMPTY = Buffer.alloc(0);
+
+/** `namespace/name` of a listener's Gateway, made once per (immutable) listener object of a table. */
+const gatewayNames = new WeakMap<IrListener, string>();
+
+function gatewayName(l: IrListener): string {
+  let name = gatewayNames.get(l);
+  if (name === undefined) {
+    name = `${l.gateway.namespace}/${l.gateway.name}`;
+    gatewayNames.set(l, name);
+  }
+  return name;
+}
+
+/** Weighted choice data of a forward action, computed once per action object. */
+const weightCache = new WeakMap<IrForward, { total: number; cum: number[] }>();
+
+/** A backendRef of the action, by weight; undefined when every weight is 0. */
+function pickBackend(f: IrForward): IrBackend | undefined {
+  let w = weightCache.get(f);
+  if (w === undefined) {
+    const cum: number[] = [];
+    let total = 0;
+    for (const b of f.backends) {
+      total += Math.max(b.weight, 0);
+      cum.push(total);
+    }
+    w = { total, cum };
+    weightCache.set(f, w);
+  }
+  if (w.total <= 0) return undefined;
+  const r = Math.random() * w.total;
+  for (let i = 0; i < w.cum.length; i++) if (r < w.cum[i]!) return f.backends[i];
+  return f.backends[f.backends.length - 1];
+}
+
+/** A new request on a client connection: route it and start its call. */
+function startCall(
+  conn: H2Connection,
+  st: H2Stream,
+  fields: string[],
+  endStream: boolean,
+  oversized: boolean,
+): void {
+  const l = conn.owner as RelayListener;
+  const host = l.host;
+  const state = l.state;
+  let method = "";
+  let path = "";
+  let authority = "";
+  let scheme = "";
+  // The upstream request's fields: its pseudo-headers (values set below), then the forwardable regular
+  // headers, which the router also reads from here (it skips pseudo-headers).
+  const up = [":method", "", ":scheme", "", ":path", "", ":authority", ""];
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!;
+    const value = fields[i + 1]!;
+    if (name.charCodeAt(0) === 0x3a) {
+      if (name === ":path") path = value;
+      else if (name === ":authority") authority = value;
+      else if (name === ":method") method = value;
+      else if (name === ":scheme") scheme = value;
+    } else if (forwardable(name, value)) {
+      up.push(name, value);
+    }
+  }
+  if (authority === "") authority = fieldValue(up, "host") ?? "";
+  const call = new RelayCall(host, conn, st, authority, path);
+  st.ctx = call;
+  call.reqEnded = endStream;
+  host.callStarted();
+  call.listenerName = l.portName;
+  if (oversized) {
+    call.answerGrpc(GrpcCode.RESOURCE_EXHAUSTED, `request headers exceed ${host.maxHeaderListSize} bytes`);
+    return;
+  }
+  if (path === "" || method === "" || scheme === "") {
+    call.answerGrpc(GrpcCode.INTERNAL, "malformed request: :method, :scheme and :path are required");
+    return;
+  }
+  const m = state.router.match(authority, path, state.matchesHeaders ? headerRecord(up) : NO_HEADERS);
+  if (m.listener !== undefined) {
+    call.listenerName = m.listener.name;
+    call.gateway = gatewayName(m.listener);
+  }
+  call.route = m.route;
+  const action = m.action;
+  if (action.kind === "direct") {
+    call.answerDirect(action);
+    return;
+  }
+  call.forward = action;
+  const backend = pickBackend(action);
+  if (backend === undefined) {
+    call.answerGrpc(GrpcCode.UNAVAILABLE, "every backend of the rule has weight 0");
+    return;
+  }
+  call.backendRef = backend;
+  if (backend.invalid !== undefined || backend.cluster === undefined) {
+    call.answerDirect(
+      backend.invalid ?? { kind: "direct", grpcStatus: GrpcCode.UNAVAILABLE, message: "invalid backend" },
+    );
+    return;
+  }
+  const cluster = state.table.clusters[backend.cluster];
+  if (cluster === undefined || cluster.endpoints.length === 0) {
+    call.answerGrpc(GrpcCode.UNAVAILABLE, `no ready endpoint for ${backend.cluster}`);
+    return;
+  }
+  call.cluster = cluster;
+  up[1] = method;
+  up[3] = cluster.tls ? "https" : "http";
+  up[5] = path;
+  up[7] = authority;
+  // The deadline is the client's, read before a route's header modifiers apply.
+  const timeout = parseGrpcTimeout(fieldValue(up, "grpc-timeout"));
+  if (action.requestHeaders !== undefined) applyModifier(up, action.requestHeaders);
+  if (backend.requestHeaders !== undefined) applyModifier(up, backend.requestHeaders);
+  call.reqFields = up;
+  if (timeout !== undefined) {
+    call.timeoutMs = timeout;
+    call.timer = setTimeout(onDeadline, Math.max(0, Math.ceil(timeout)), call);
+  }
+  if (action.mirrors.length > 0) startMirrors(host, call, action.mirrors, state.table, up);
+  const pool = host.pickPool(cluster, undefined);
+  if (pool === undefined) {
+    call.answerGrpc(GrpcCode.UNAVAILABLE, `no ready endpoint for ${backend.cluster}`);
+    return;
+  }
+  call.pool = pool;
+  pool.acquire(call);
+}
+
+function onDeadline(call: RelayCall): void {
+  call.timer = undefined;
+  call.fail(GrpcCode.DEADLINE_EXCEEDED, `deadline exceeded (grpc-timeout ${call.timeoutMs} ms)`);
+}
+
+/** Events of client connections. */
+export const downstreamHandler: ConnectionHandler = {
+  onHeaders(conn, st, fields, endStream, oversized) {
+    const call = st.ctx as RelayCall | undefined;
+    if (call === undefined) {
+      startCall(conn, st, fields, endStream, oversized);
+      return;
+    }
+    // Request trailers (rare in gRPC): forwarded as trailers.
+    if (call.done) return;
+    const trailers: string[] = [];
+    for (let i = 0; i < fields.length; i += 2) {
+      if (fields[i]!.charCodeAt(0) !== 0x3a && forwardable(fields[i]!, fields[i + 1]!))
+        trailers.push(fields[i]!, fields[i + 1]!);
+    }
+    call.reqEnded = true;
+    if (call.mirrors !== null) for (const m of call.mirrors) m.write(EMPTY, true);
+    if (call.ust !== null) call.uconn!.writeHeaders(call.ust, trailers, true);
+    else call.reqTrailers = trailers;
+  },
+  onData(conn, st, data, endStream) {
+    const call = st.ctx as RelayCall | undefined;
+    if (call === undefined || call.done) {
+      conn.consume(st, data.length);
+      return;
+    }
+    call.requestBytes += data.length;
+    if (endStream) call.reqEnded = true;
+    if (call.mirrors !== null) for (const m of call.mirrors) m.write(data, endStream);
+    if (call.ust !== null) call.sendUp(data, endStream);
+    else if (data.length > 0) {
+      if (call.reqQueue === EMPTY_QUEUE) call.reqQueue = [];
+      call.reqQueue.push(data);
+    }
+  },
+  onReset(_conn, st, code) {
+    const call = st.ctx as RelayCall | undefined;
+    if (call === undefined || call.done) return;
+    call.gatewayError = code === CONNECTION_LOST ? "client connection lost" : "cancelled by the client";
+    call.finish(GrpcCode.CANCELLED);
+  },
+  onDataSent(_conn, st, n) {
+    const call = st.ctx as RelayCall | undefined;
+    if (call !== undefined && call.ust !== null) call.uconn!.consume(call.ust, n);
+  },
+  onReady() {},
+  onGoaway() {},
+  onClose(conn) {
+    (conn.owner as RelayListener).conns.delete(conn);
+  },
+};

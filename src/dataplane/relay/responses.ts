@@ -1,0 +1,151 @@
+/**
+ * The backend side of the relay: response headers, DATA and trailers from an upstream stream go to the
+ * call's client stream; upstream resets and lost connections end the call with the gRPC status they mean,
+ * and a stream the backend never processed (REFUSED_STREAM, or above a GOAWAY's last stream) is replayed.
+ */
+import { GrpcCode, grpcCodeFromHttpStatus, grpcCodeFromRstCode } from "../grpc-status.js";
+import type { RelayCall } from "./call.js";
+import { CONNECTION_LOST, type ConnectionHandler } from "./connection.js";
+import { ErrorCode } from "./frames.js";
+import { applyModifier, fieldValue, forwardable } from "./headers.js";
+import { MirrorStream } from "./mirror.js";
+import type { UpstreamPool } from "./upstream.js";
+
+/**
+ * The fields of a response header block that go downstream, filtered in place: the decoded list belongs to
+ * this call alone, so it is reused rather than copied.
+ */
+function responseFields(fields: string[], withStatus: boolean): string[] {
+  let o = 0;
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!;
+    const value = fields[i + 1]!;
+    const keep = name.charCodeAt(0) === 0x3a ? withStatus && name === ":status" : forwardable(name, value);
+    if (!keep) continue;
+    fields[o++] = name;
+    fields[o++] = value;
+  }
+  fields.length = o;
+  return fields;
+}
+
+/** Events of upstream (backend) connections. */
+export const upstreamHandler: ConnectionHandler = {
+  onHeaders(_conn, st, fields, endStream, oversized) {
+    const ctx = st.ctx;
+    if (ctx instanceof MirrorStream) {
+      if (endStream) ctx.ended();
+      return;
+    }
+    const call = ctx as RelayCall;
+    if (call.done) return;
+    if (oversized) {
+      call.fail(
+        GrpcCode.INTERNAL,
+        `upstream ${call.endpoint ?? ""} sent a header list above ${call.host.maxHeaderListSize} bytes`,
+      );
+      return;
+    }
+    if (!call.upstreamResponded) {
+      const status = fieldValue(fields, ":status") ?? "";
+      // Informational (1xx) headers are not the response.
+      if (status.charCodeAt(0) === 0x31 && !endStream) return;
+      call.upstreamResponded = true;
+      call.replayable = false;
+      call.replay = null;
+      const gs = fieldValue(fields, "grpc-status");
+      if (status !== "200" && gs === undefined) {
+        const code = grpcCodeFromHttpStatus(Number(status));
+        call.fail(code, `upstream ${call.endpoint ?? ""} answered HTTP ${status} without a gRPC status`);
+        return;
+      }
+      const out = responseFields(fields, true);
+      if (call.forward?.responseHeaders !== undefined) applyModifier(out, call.forward.responseHeaders);
+      if (call.backendRef?.responseHeaders !== undefined) applyModifier(out, call.backendRef.responseHeaders);
+      call.respStarted = true;
+      call.dconn.writeHeaders(call.dst, out, endStream);
+      if (endStream) call.finish(gs === undefined ? GrpcCode.UNKNOWN : Number(gs));
+      return;
+    }
+    // Trailers.
+    const gs = fieldValue(fields, "grpc-status");
+    call.dconn.writeHeaders(call.dst, responseFields(fields, false), true);
+    call.finish(gs === undefined ? GrpcCode.UNKNOWN : Number(gs));
+  },
+  onData(conn, st, data, endStream) {
+    const ctx = st.ctx;
+    if (ctx instanceof MirrorStream) {
+      conn.consume(st, data.length);
+      if (endStream) ctx.ended();
+      return;
+    }
+    const call = ctx as RelayCall;
+    if (call.done || !call.respStarted) {
+      conn.consume(st, data.length);
+      return;
+    }
+    call.responseBytes += data.length;
+    call.dconn.writeData(call.dst, data, false);
+    // A gRPC response always ends with trailers; one that ends without them is an INTERNAL error for the client
+    // (as grpc-js reports it), and the client must learn it from a status rather than a bare end of stream.
+    if (endStream)
+      call.fail(GrpcCode.INTERNAL, `upstream ${call.endpoint ?? ""} ended the response without trailers`);
+  },
+  onReset(conn, st, code) {
+    const ctx = st.ctx;
+    if (ctx instanceof MirrorStream) {
+      ctx.ended();
+      return;
+    }
+    const call = ctx as RelayCall;
+    if (call.done) return;
+    if (
+      code === ErrorCode.REFUSED_STREAM &&
+      !call.upstreamResponded &&
+      call.replayable &&
+      call.attempts < 3
+    ) {
+      // The backend never processed the stream (REFUSED_STREAM, or above a GOAWAY's last stream id): replay it.
+      call.attempts++;
+      const r = call.replay;
+      if (r !== null) call.reqQueue = (Array.isArray(r) ? r : [r]).concat(call.reqQueue);
+      call.skipConsume += call.replayBytes;
+      call.replay = null;
+      call.replayBytes = 0;
+      call.ust = null;
+      call.uconn = null;
+      const pool = call.pool!;
+      pool.release(conn);
+      pool.acquire(call);
+      return;
+    }
+    if (code === CONNECTION_LOST) {
+      call.fail(GrpcCode.UNAVAILABLE, `connection to upstream ${call.endpoint ?? ""} lost`);
+    } else {
+      call.fail(
+        grpcCodeFromRstCode(code),
+        `upstream ${call.endpoint ?? ""} reset the stream (HTTP/2 error ${code})`,
+      );
+    }
+  },
+  onDataSent(_conn, st, n) {
+    const ctx = st.ctx;
+    if (ctx instanceof MirrorStream) return;
+    const call = ctx as RelayCall;
+    if (call.skipConsume > 0) {
+      const skip = Math.min(call.skipConsume, n);
+      call.skipConsume -= skip;
+      n -= skip;
+    }
+    if (n > 0) call.dconn.consume(call.dst, n);
+  },
+  onReady(conn) {
+    (conn.owner as UpstreamPool).onReady(conn);
+  },
+  onGoaway(conn) {
+    (conn.owner as UpstreamPool).onGoaway(conn);
+  },
+  onClose(conn) {
+    (conn.owner as UpstreamPool).onClose(conn);
+  },
+};
