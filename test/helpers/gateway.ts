@@ -9,6 +9,7 @@ import { type AddressInfo, createServer } from "node:net";
 import { Dataplane as InProcessDataplane, type UpstreamOptions } from "../../src/dataplane/index.js";
 import type { CallInfo, DataplaneOptions, DataplaneStats } from "../../src/dataplane/types.js";
 import type { RoutingTable } from "../../src/ir/routing-table.js";
+import { type Auditable, assertBooksBalance } from "./window-books.js";
 
 /** The data plane the tests run: in-process, or in worker processes when GRPCROUTE_TEST_WORKERS is set. */
 export const Dataplane: typeof InProcessDataplane =
@@ -81,7 +82,14 @@ export async function startGateway(
       const d = dp as { stats(): DataplaneStats; refreshStats?: () => Promise<DataplaneStats> };
       return d.refreshStats !== undefined ? d.refreshStats() : d.stats();
     },
-    close: (graceMs = 1000) => dp.close(graceMs),
+    // Every test that closes its gateway also checks the relay's flow-control books first.
+    close: async (graceMs = 1000) => {
+      try {
+        await assertBooksBalance(dp as Auditable, "when the test gateway closed");
+      } finally {
+        await dp.close(graceMs);
+      }
+    },
   };
 }
 

@@ -50,7 +50,7 @@ function recorder(events: string[]): ConnectionHandler {
     onReset(_c, st, code) {
       events.push(`reset ${st.id} ${code}`);
     },
-    onDataSent() {},
+    onDataReleased() {},
     onReady() {
       events.push("ready");
     },
@@ -127,7 +127,7 @@ describe("H2Connection flow control", () => {
     const sock = new FakeSocket();
     const sent: number[] = [];
     const handler = recorder(events);
-    handler.onDataSent = (_c, _st, n) => sent.push(n);
+    handler.onDataReleased = (_c, _st, n) => sent.push(n);
     let stream: H2Stream | undefined;
     handler.onHeaders = (c, st) => {
       stream = st;

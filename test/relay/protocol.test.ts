@@ -414,7 +414,7 @@ describe("relay upstream GOAWAY", () => {
         c.consume(st, data.length);
       },
       onReset() {},
-      onDataSent() {},
+      onDataReleased() {},
       onReady() {},
       onGoaway() {},
       onClose() {},

@@ -85,7 +85,7 @@ function startFrameBackend(): Promise<net.Server> {
       c.resetStream(st, st.ctx as number);
     },
     onReset() {},
-    onDataSent() {},
+    onDataReleased() {},
     onReady() {},
     onGoaway() {},
     onClose() {},

@@ -179,6 +179,21 @@ export class RelayCall implements PoolWaiter {
     this.answerGrpc(d.grpcStatus ?? GrpcCode.UNKNOWN, d.message);
   }
 
+  /**
+   * Drops request bytes that never reached an upstream stream, returning their window to the client (less
+   * replayed bytes, whose window was returned when they were first sent).
+   */
+  private dropRequestQueue(): void {
+    const q = this.reqQueue;
+    if (q.length === 0) return;
+    let n = 0;
+    for (let i = 0; i < q.length; i++) n += q[i]!.length;
+    this.reqQueue = EMPTY_QUEUE;
+    const skip = Math.min(this.skipConsume, n);
+    this.skipConsume -= skip;
+    this.dconn.consume(this.dst, n - skip);
+  }
+
   /** The call is over for the client: release the upstream side and report it. */
   finish(grpcStatus: number): void {
     if (this.done) return;
@@ -193,7 +208,7 @@ export class RelayCall implements PoolWaiter {
     } else if (this.pool !== undefined) {
       this.pool.cancel(this);
     }
-    this.reqQueue = EMPTY_QUEUE;
+    this.dropRequestQueue();
     this.replayable = false;
     this.replay = null;
     if (this.mirrors !== null) for (const m of this.mirrors) if (!m.reqEnded) m.abandon();

@@ -46,8 +46,11 @@ export interface ConnectionHandler {
   onData(conn: H2Connection, st: H2Stream, data: Buffer, endStream: boolean): void;
   /** The peer reset the stream (`code`), or the connection was lost (`CONNECTION_LOST`). */
   onReset(conn: H2Connection, st: H2Stream, code: number): void;
-  /** `n` bytes of DATA queued earlier left for the socket: the source may get its window back. */
-  onDataSent(conn: H2Connection, st: H2Stream, n: number): void;
+  /**
+   * `n` bytes of DATA handed to `writeData` are no longer held: written to the socket, or dropped because the
+   * stream or connection closed first. Their source gets its window back (each byte is released once).
+   */
+  onDataReleased(conn: H2Connection, st: H2Stream, n: number): void;
   /** The peer's first SETTINGS arrived (client side: streams may start). */
   onReady(conn: H2Connection): void;
   /** GOAWAY from the peer. Client side: streams above `lastStreamId` were already reset with REFUSED_STREAM. */
@@ -224,7 +227,11 @@ export class H2Connection implements FlowOwner {
 
   /** Queues DATA (sent as windows allow); `endStream` ends the stream after it. */
   writeData(st: H2Stream, data: Buffer | null, endStream: boolean): void {
-    if (st.closed || st.localEnded || st.outEnd || this.destroyed) return;
+    if (st.closed || st.localEnded || st.outEnd || this.destroyed) {
+      // Nothing more goes out on this stream: the bytes are dropped, and released like sent ones.
+      if (data !== null && data.length > 0) this.handler.onDataReleased(this, st, data.length);
+      return;
+    }
     this.flow.writeData(st, data, endStream);
   }
 
@@ -315,18 +322,18 @@ export class H2Connection implements FlowOwner {
     this.out.headers(st.id, this.encoder.encodeView(fields), true, this.flow.peerMaxFrameSize);
   }
 
-  /** FlowOwner: queued DATA left for the socket. */
-  dataSent(st: H2Stream, n: number): void {
-    this.handler.onDataSent(this, st, n);
+  /** FlowOwner: DATA handed to `writeData` was written (or dropped). */
+  dataReleased(st: H2Stream, n: number): void {
+    this.handler.onDataReleased(this, st, n);
   }
 
   /** @internal Marks a stream closed and forgets it. */
   closeStream(st: H2Stream): void {
     if (st.closed) return;
     st.closed = true;
-    st.out = null;
-    this.flow.blocked.delete(st);
+    const dropped = st.out === null ? 0 : this.flow.dropQueue(st);
     this.streams.delete(st.id);
+    if (dropped > 0) this.handler.onDataReleased(this, st, dropped);
     if (this.streams.size === 0) {
       this.idleSince = Date.now();
       if (this.goawaySent) this.finishShutdown();
@@ -356,11 +363,13 @@ export class H2Connection implements FlowOwner {
     this.out.discard();
     const open = this.streams.toArray();
     this.streams.clear();
-    this.flow.blocked.clear();
     for (const st of open) {
       st.closed = true;
+      const dropped = st.out === null ? 0 : this.flow.dropQueue(st);
+      if (dropped > 0) this.handler.onDataReleased(this, st, dropped);
       this.handler.onReset(this, st, CONNECTION_LOST);
     }
+    this.flow.blocked.clear();
     this.handler.onClose(this);
   }
 }

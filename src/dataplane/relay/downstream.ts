@@ -194,7 +194,7 @@ export const downstreamHandler: ConnectionHandler = {
     call.gatewayError = code === CONNECTION_LOST ? "client connection lost" : "cancelled by the client";
     call.finish(GrpcCode.CANCELLED);
   },
-  onDataSent(_conn, st, n) {
+  onDataReleased(_conn, st, n) {
     const call = st.ctx as RelayCall | undefined;
     if (call !== undefined && call.ust !== null) call.uconn!.consume(call.ust, n);
   },

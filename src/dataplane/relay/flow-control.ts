@@ -3,7 +3,8 @@
  *
  * Sending: DATA goes out as the peer's stream and connection windows allow, in frames of at most the peer's
  * frame size; what does not fit waits on the stream (`H2Stream.out`) until a WINDOW_UPDATE or 'drain', and
- * the owner is told (`dataSent`) when queued bytes leave, so it can return them to whoever sent them to us.
+ * the owner is told (`dataReleased`) when queued bytes leave, or are dropped with their stream, so it can return
+ * them to whoever sent them to us: every byte handed to `writeData` is released exactly once.
  *
  * Receiving: every DATA byte counts against our windows when it arrives (`received`) and is returned to the
  * peer only when the owner says it was consumed (`consume`), which is what makes a slow reader slow the writer.
@@ -27,8 +28,8 @@ export interface FlowOwner {
   endLocal(st: H2Stream): void;
   /** Encodes and queues a trailer block (END_STREAM) after the stream's last DATA. */
   sendTrailers(st: H2Stream, fields: string[]): void;
-  /** `n` bytes queued on `st` left for the socket. */
-  dataSent(st: H2Stream, n: number): void;
+  /** `n` bytes handed to `writeData` for `st` are no longer held here: written to the socket, or dropped. */
+  dataReleased(st: H2Stream, n: number): void;
 }
 
 /** Result of accounting for received DATA. */
@@ -46,6 +47,8 @@ export class FlowControl {
   sendWindow = DEFAULT_WINDOW;
   /** What we still accept from the peer on the connection. */
   recvWindow = DEFAULT_WINDOW;
+  /** The connection window we keep open for the peer: `recvWindow` when nothing is held. */
+  readonly recvTarget: number;
   /** Bytes consumed on the connection but not yet returned in a WINDOW_UPDATE. */
   recvUnacked = 0;
   peerInitialWindow = DEFAULT_WINDOW;
@@ -62,7 +65,19 @@ export class FlowControl {
     private readonly out: FrameWriter,
     readonly streamWindow: number,
     readonly connWindow: number,
-  ) {}
+  ) {
+    this.recvTarget = Math.max(connWindow, DEFAULT_WINDOW);
+  }
+
+  /** Bytes received on the connection and not yet consumed (returned or about to be). */
+  connectionHeld(): number {
+    return this.recvTarget - this.recvWindow - this.recvUnacked;
+  }
+
+  /** Bytes received on `st` and not yet consumed. */
+  streamHeld(st: H2Stream): number {
+    return this.streamWindow - st.recvWindow - st.recvUnacked;
+  }
 
   // ------------------------------------------------------------------------------------------------ sending
 
@@ -87,7 +102,7 @@ export class FlowControl {
           st.outEnd = true;
           this.owner.endLocal(st);
         }
-        this.owner.dataSent(st, n);
+        this.owner.dataReleased(st, n);
         return;
       }
     }
@@ -95,6 +110,18 @@ export class FlowControl {
     if (data !== null && data.length > 0) st.out.push(data);
     if (endStream) st.outEnd = true;
     this.pump(st);
+  }
+
+  /**
+   * Drops a closing stream's queue; returns how many bytes it held (the owner releases them: their sender gets
+   * its window back although they were never sent).
+   */
+  dropQueue(st: H2Stream): number {
+    const n = this.queuedBytes(st);
+    st.out = null;
+    st.outTrailers = null;
+    this.blocked.delete(st);
+    return n;
   }
 
   /** Bytes queued on a stream and not yet sent. */
@@ -153,7 +180,7 @@ export class FlowControl {
       }
       this.owner.endLocal(st);
     }
-    if (sent > 0) this.owner.dataSent(st, sent);
+    if (sent > 0) this.owner.dataReleased(st, sent);
   }
 
   /** Sends what the windows allow now for every blocked stream (a WINDOW_UPDATE or 'drain' came). */

@@ -17,7 +17,7 @@ import { GeneratedCertificates } from "../../util/self-signed.js";
 import { compileRouter } from "../router.js";
 import type { CallInfo, DataplaneApi, DataplaneOptions, DataplaneStats } from "../types.js";
 import type { CallHost, RelayCall } from "./call.js";
-import type { ConnectionOptions } from "./connection.js";
+import type { ConnectionOptions, H2Connection } from "./connection.js";
 import { downstreamHandler } from "./downstream.js";
 import {
   type ListenerContext,
@@ -34,6 +34,7 @@ import {
   type UpstreamOptions,
   UpstreamPool,
 } from "./upstream.js";
+import { auditWindows, type WindowAudit } from "./window-audit.js";
 
 /** The data plane options, plus the HTTP/2 limits the relay advertises (tests and tuning). */
 export interface RelayOptions extends DataplaneOptions {
@@ -282,6 +283,18 @@ export class RelayDataplane implements DataplaneApi, CallHost {
       this.pools.set(key, p);
     }
     return p;
+  }
+
+  /**
+   * @internal The flow-control books of every connection (see `window-audit.ts`), for tests: call it when no
+   * frame is being handled (from a timer or an await, not from a handler).
+   */
+  windowAudit(): WindowAudit[] {
+    const down: H2Connection[] = [];
+    for (const l of this.listeners.values()) down.push(...l.conns);
+    const up: H2Connection[] = [];
+    for (const p of this.pools.values()) up.push(...p.conns);
+    return auditWindows(down, up);
   }
 
   /** @internal CallHost: a call started. */

@@ -128,7 +128,7 @@ export const upstreamHandler: ConnectionHandler = {
       );
     }
   },
-  onDataSent(_conn, st, n) {
+  onDataReleased(_conn, st, n) {
     const ctx = st.ctx;
     if (ctx instanceof MirrorStream) return;
     const call = ctx as RelayCall;
