@@ -21,7 +21,10 @@ import { ClusterDataplane } from "./workers.js";
 /** The parts of the pipeline, injected so tests can replace them. */
 export interface GatewayDeps {
   /** `log` receives problems the source recovers from (a folder that cannot be watched). */
-  createSource(files: string[], opts: { watch: boolean; debounceMs: number; log: Logger }): RunnerSource;
+  createSource(
+    files: string[],
+    opts: { watch: boolean; debounceMs: number; pollIntervalMs: number; log: Logger },
+  ): RunnerSource;
   translate(resources: ResourceSet, opts: TranslateOptions): TranslateResult;
   renderStatus(resources: ResourceSet, status: StatusReport): string;
   /** `kind` is the `--dataplane` choice. */
@@ -106,7 +109,12 @@ export async function startGateway(
   // Worker processes keep their own call metrics; /metrics adds them up with the gateway's own.
   if (dp instanceof ClusterDataplane) metrics.gatherFrom(() => dp.collectMetrics());
   const runner = new Runner({
-    source: deps.createSource(opts.files, { watch: opts.watch, debounceMs: opts.debounceMs, log }),
+    source: deps.createSource(opts.files, {
+      watch: opts.watch,
+      debounceMs: opts.debounceMs,
+      pollIntervalMs: opts.pollIntervalMs,
+      log,
+    }),
     translate: deps.translate,
     renderStatus: deps.renderStatus,
     dataplane,

@@ -7,6 +7,7 @@ import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { applyLatticeFlag, LATTICE_FLAGS, type LatticeFlagOptions } from "../cli/lattice-flags.js";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../log/logger.js";
+import { DEFAULT_POLL_INTERVAL_MS } from "../sources/file-source.js";
 import { defaultCertDir } from "./certificates.js";
 
 /** Everything `serve` needs, with defaults applied. */
@@ -32,6 +33,11 @@ export interface ServeOptions {
   /** Quiet time after a file change before reloading, in ms. Default 200. */
   debounceMs: number;
   /**
+   * With `watch`: how often the files are also checked for changes no file-system event reported, in ms
+   * (`--poll-interval`); 0 turns the poll off. Default 5000.
+   */
+  pollIntervalMs: number;
+  /**
    * Data path: `relay` (the frame-level HTTP/2 relay, the default: no node:http2 stream objects per call, about
    * a quarter of the CPU per call, see bench/RESULTS.md) or `http2` (node:http2 server and client streams).
    */
@@ -52,6 +58,7 @@ export type DataplaneKind = (typeof DATAPLANE_KINDS)[number];
 export const DEFAULT_ADMIN = { host: "127.0.0.1", port: 9901 } as const;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 export const DEFAULT_DEBOUNCE_MS = 200;
+export { DEFAULT_POLL_INTERVAL_MS };
 export const MAX_WORKERS = 256;
 
 /** `--workers` when not given: one per core. */
@@ -75,6 +82,8 @@ options:
       --drain-timeout MS       on SIGTERM, how long calls in flight may finish (default ${DEFAULT_DRAIN_TIMEOUT_MS})
       --cert-dir DIR           where generated listener certificates are written (default ${defaultCertDir()})
       --debounce MS            quiet time after a file change before reloading (default ${DEFAULT_DEBOUNCE_MS})
+      --poll-interval MS       with --watch, also look for changes no file-system event reported (network
+                               mounts) this often (default ${DEFAULT_POLL_INTERVAL_MS}; 0 = never)
       --dataplane relay|http2  data path: the frame-level HTTP/2 relay (default) or node:http2 streams
       --workers N              data-plane processes sharing the listeners (default: one per core, here
                                ${defaultWorkers()}); 1 keeps everything in one process
@@ -114,6 +123,7 @@ export function parseServeArgs(argv: string[]): ParseResult {
         "drain-timeout": { type: "string" },
         "cert-dir": { type: "string" },
         debounce: { type: "string" },
+        "poll-interval": { type: "string" },
         dataplane: { type: "string" },
         workers: { type: "string" },
         "domain-suffix": { type: "string" },
@@ -195,6 +205,13 @@ export function parseServeArgs(argv: string[]): ParseResult {
       message: `--debounce "${str(values.debounce)}": expected a whole number of milliseconds, 0..3600000`,
     };
   }
+  const poll = parseMs(values["poll-interval"], DEFAULT_POLL_INTERVAL_MS);
+  if (poll === undefined) {
+    return {
+      kind: "error",
+      message: `--poll-interval "${str(values["poll-interval"])}": expected a whole number of milliseconds, 0..3600000 (0 = never)`,
+    };
+  }
   const dataplane = str(values.dataplane) ?? "relay";
   if (!(DATAPLANE_KINDS as readonly string[]).includes(dataplane)) {
     return {
@@ -234,6 +251,7 @@ export function parseServeArgs(argv: string[]): ParseResult {
     drainTimeoutMs: drain,
     certDir,
     debounceMs: debounce,
+    pollIntervalMs: poll,
     dataplane: dataplane as DataplaneKind,
     lattice,
     workers,

@@ -17,10 +17,11 @@ import { renderStatusJson } from "../output.js";
 
 /** The real pipeline: files, the translator and the chosen HTTP/2 data plane. */
 const deps: GatewayDeps = {
-  createSource: (files, { watch, debounceMs, log }) =>
+  createSource: (files, { watch, debounceMs, pollIntervalMs, log }) =>
     new FileSource(files, {
       watch,
       debounceMs,
+      pollIntervalMs,
       onError: (err) =>
         log.warn({ code: err.code, reason: err.message }, "watching the files failed; retrying"),
     }),
