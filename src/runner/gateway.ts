@@ -14,6 +14,7 @@ import { AccessLog } from "../log/access-log.js";
 import { closeLogger, createLogger, type Logger } from "../log/logger.js";
 import type { StatusReport, TranslateOptions, TranslateResult } from "../translate/types.js";
 import { certificateWriter } from "./certificates.js";
+import type { StatusIssue } from "./issues.js";
 import { formatHostPort, type ServeOptions } from "./options.js";
 import { Runner, type RunnerDataplane, type RunnerSource } from "./runner.js";
 import { ClusterDataplane } from "./workers.js";
@@ -26,7 +27,8 @@ export interface GatewayDeps {
     opts: { watch: boolean; debounceMs: number; pollIntervalMs: number; log: Logger },
   ): RunnerSource;
   translate(resources: ResourceSet, opts: TranslateOptions): TranslateResult;
-  renderStatus(resources: ResourceSet, status: StatusReport): string;
+  /** `/status`: the status document with the input's issues. */
+  renderStatus(resources: ResourceSet, status: StatusReport, issues: readonly StatusIssue[]): string;
   /** `kind` is the `--dataplane` choice. */
   createDataplane(
     opts: DataplaneOptions,

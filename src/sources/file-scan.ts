@@ -16,7 +16,7 @@
 import type { BigIntStats } from "node:fs";
 import { lstat, readdir, readlink, stat } from "node:fs/promises";
 import { isAbsolute, join, parse, resolve, sep } from "node:path";
-import { isManifestName } from "../api/parse.js";
+import { isManifestName } from "../api/files.js";
 
 /** A folder to watch, by real path (no symlink in it). */
 export interface WatchDir {

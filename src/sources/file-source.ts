@@ -9,12 +9,16 @@
  * read see every change after it. Events are coalesced with a debounce timer. As a safety net for events a
  * file system does not deliver (network and FUSE mounts, a full watch table), the same scan is repeated
  * every `pollIntervalMs` and its fingerprint compared with the last one read.
+ *
+ * Each load is merged with the objects accepted before ({@link LastAccepted}): an object whose edit is
+ * rejected keeps its previous version serving, as an API server would keep it.
  */
 import { type FSWatcher, watch } from "node:fs";
 import { isDeepStrictEqual } from "node:util";
 import { type LoadResult, loadPaths } from "../api/parse.js";
 import { errorCode, GatewayError, GW_ERR_WATCH } from "../util/errors.js";
 import { type Scan, scanPaths, type WatchDir } from "./file-scan.js";
+import { LastAccepted } from "./last-accepted.js";
 import type { ResourceSource, Snapshot } from "./source.js";
 
 /** How often watched files are also polled for changes no event reported, in ms. */
@@ -50,6 +54,8 @@ export class FileSource implements ResourceSource {
   #emit: ((s: Snapshot) => void) | undefined;
   #version = 0;
   #last: LoadResult | undefined;
+  /** The last accepted version of every object: an edit that is rejected keeps it serving. */
+  readonly #accepted = new LastAccepted();
   /** The fingerprint of the files as they were when last read. */
   #print: string | undefined;
   /**
@@ -139,11 +145,14 @@ export class FileSource implements ResourceSource {
         if (!force && this.#last !== undefined && isDeepStrictEqual(result, this.#last)) continue;
         this.#last = result;
         this.#version++;
+        // Input that cannot be read is not applied, so it does not count as deleting what it holds.
+        const merged = this.#accepted.merge(result, result.fatal.length === 0);
         const snapshot: Snapshot = {
           version: this.#version,
-          resources: result.resources,
-          issues: result.issues,
+          resources: merged.resources,
+          issues: merged.issues,
           fatal: result.fatal,
+          kept: merged.kept,
         };
         this.#emit?.(snapshot);
       }

@@ -26,7 +26,7 @@ const deps: GatewayDeps = {
         log.warn({ code: err.code, reason: err.message }, "watching the files failed; retrying"),
     }),
   translate: (resources, opts) => translate(resources, opts),
-  renderStatus: (resources, status) => renderStatusJson(resources, status),
+  renderStatus: (resources, status, issues) => renderStatusJson(resources, status, issues),
   createDataplane: (opts, kind, ctx) => {
     if (ctx.workers > 1) {
       const cluster: ClusterDataplaneOptions = {
