@@ -66,3 +66,41 @@ test("call metrics of several registries add up (worker processes)", async () =>
   assert.ok(text.includes(`grpcroute_call_duration_seconds_count{${labels}} 3`));
   assert.match(text, /^grpcroute_config_version 7$/m);
 });
+
+test("reloads by result: an applied configuration with kept objects counts as kept_previous, not success", async () => {
+  const m = new GatewayMetrics({ processMetrics: false });
+  const steps: { act: () => void; want: Record<string, string> }[] = [
+    { act: () => {}, want: { success: "0", kept_previous: "0", failure: "0", kept: "0", ok: "" } },
+    {
+      act: () => m.configApplied(1),
+      want: { success: "1", kept_previous: "0", failure: "0", kept: "0", ok: "1" },
+    },
+    {
+      act: () => m.configApplied(2, 2),
+      want: { success: "1", kept_previous: "1", failure: "0", kept: "2", ok: "1" },
+    },
+    {
+      act: () => m.configFailed(),
+      want: { success: "1", kept_previous: "1", failure: "1", kept: "2", ok: "0" },
+    },
+    {
+      act: () => m.configApplied(4),
+      want: { success: "2", kept_previous: "1", failure: "1", kept: "0", ok: "1" },
+    },
+  ];
+  for (const [i, s] of steps.entries()) {
+    s.act();
+    const text = await m.render();
+    for (const result of ["success", "kept_previous", "failure"]) {
+      const line = samples(text, "grpcroute_config_reloads_total").find((l) => l.includes(`"${result}"`));
+      assert.equal(line?.split(" ")[1], s.want[result], `step ${i}: ${result}`);
+    }
+    assert.equal(
+      samples(text, "grpcroute_config_kept_previous_objects")[0]?.split(" ")[1],
+      s.want.kept,
+      `step ${i}`,
+    );
+    const ok = samples(text, "grpcroute_config_last_reload_successful")[0]?.split(" ")[1] ?? "";
+    if (s.want.ok !== "") assert.equal(ok, s.want.ok, `step ${i}: last reload successful`);
+  }
+});

@@ -93,6 +93,7 @@ export class GatewayMetrics {
   readonly #reloads: Counter<"result">;
   readonly #version: Gauge;
   readonly #lastReloadOk: Gauge;
+  readonly #kept: Gauge;
   #gather: (() => Promise<RegistryJson[]>) | undefined;
 
   constructor(opts: GatewayMetricsOptions = {}) {
@@ -132,12 +133,13 @@ export class GatewayMetrics {
     });
     this.#reloads = new Counter({
       name: "grpcroute_config_reloads_total",
-      help: "Configurations processed, by result: success (applied) or failure (the last good one kept).",
+      help: "Configurations processed, by result: success (applied), kept_previous (applied, but some object's new version was rejected and its previous version kept) or failure (the last good configuration kept).",
       labelNames: ["result"],
       registers,
     });
     // Both results appear from the start, so `rate()` and alerts work before the first failure.
     this.#reloads.labels({ result: "success" }).inc(0);
+    this.#reloads.labels({ result: "kept_previous" }).inc(0);
     this.#reloads.labels({ result: "failure" }).inc(0);
     this.#version = new Gauge({
       name: "grpcroute_config_version",
@@ -150,6 +152,12 @@ export class GatewayMetrics {
       help: "1 when the last configuration processed was applied, 0 when it was rejected.",
       registers,
     });
+    this.#kept = new Gauge({
+      name: "grpcroute_config_kept_previous_objects",
+      help: "Objects served at their previous version because their new version was rejected, in the configuration being served.",
+      registers,
+    });
+    this.#kept.set(0);
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "" });
   }
 
@@ -215,10 +223,14 @@ export class GatewayMetrics {
     return out;
   }
 
-  /** A configuration was applied and is now served. */
-  configApplied(version: number): void {
-    this.#reloads.labels({ result: "success" }).inc();
+  /**
+   * A configuration was applied and is now served; `keptPrevious` of its objects are at their previous
+   * version because their new version was rejected.
+   */
+  configApplied(version: number, keptPrevious = 0): void {
+    this.#reloads.labels({ result: keptPrevious > 0 ? "kept_previous" : "success" }).inc();
     this.#version.set(version);
+    this.#kept.set(keptPrevious);
     this.#lastReloadOk.set(1);
   }
 

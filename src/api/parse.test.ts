@@ -3,7 +3,8 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { formatIssue, isManifestName, loadPaths, parseText } from "./parse.js";
+import { isManifestName } from "./files.js";
+import { formatIssue, loadPaths, parseText } from "./parse.js";
 
 const ROUTE = `
 apiVersion: gateway.networking.k8s.io/v1
@@ -403,6 +404,71 @@ describe("documents", () => {
     );
     assert.deepEqual(res.issues, []);
     assert.equal(res.resources.services.length, 2);
+  });
+
+  test("rejected objects are named by API group, kind, namespace and name, with their place among their kind", () => {
+    const svc = (meta: string, spec = "{ports: [{port: 1}]}") =>
+      `apiVersion: v1\nkind: Service\nmetadata: ${meta}\nspec: ${spec}`;
+    const route = (meta: string, weight: number) =>
+      `apiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\nmetadata: ${meta}\nspec: {rules: [{backendRefs: [{name: s, port: 1, weight: ${weight}}]}]}`;
+    const cases: {
+      name: string;
+      docs: string[];
+      want: { id: string; position: number; paths: string[] }[];
+    }[] = [
+      {
+        name: "a spec error, after a valid object of the kind",
+        docs: [route("{name: ok}", 1), route("{name: r}", -1)],
+        want: [
+          {
+            id: "gateway.networking.k8s.io/GRPCRoute/default/r",
+            position: 1,
+            paths: ["spec.rules[0].backendRefs[0].weight"],
+          },
+        ],
+      },
+      {
+        name: "core group, its own namespace",
+        docs: [svc("{name: s, namespace: team}", "{ports: [{port: 0}]}")],
+        want: [{ id: "/Service/team/s", position: 0, paths: ["spec.ports[0].port"] }],
+      },
+      {
+        name: "cluster-scoped kind",
+        docs: ["apiVersion: v1\nkind: Namespace\nmetadata: {name: n, labels: {'bad key!': x}}"],
+        want: [{ id: "/Namespace//n", position: 0, paths: ["metadata.labels[bad key!]"] }],
+      },
+      {
+        name: "a version no longer served",
+        docs: [route("{name: r}", 1).replace("/v1", "/v1alpha2")],
+        want: [{ id: "gateway.networking.k8s.io/GRPCRoute/default/r", position: 0, paths: ["apiVersion"] }],
+      },
+      {
+        name: "apiVersion dropped from a kind we read",
+        docs: ["kind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 1}]}"],
+        want: [{ id: "/Service/default/s", position: 0, paths: ["apiVersion"] }],
+      },
+      { name: "no name: nothing to find it by", docs: [svc("{namespace: a}")], want: [] },
+      {
+        name: "another API's kind",
+        docs: ["apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}"],
+        want: [],
+      },
+      {
+        name: "a duplicate: the first definition is used",
+        docs: [svc("{name: s}"), svc("{name: s}")],
+        want: [],
+      },
+    ];
+    for (const c of cases) {
+      const res = parseText(c.docs.join("\n---\n"), "x.yaml");
+      assert.deepEqual(
+        res.rejected.map((r) => ({ id: r.id, position: r.position, paths: r.issues.map((i) => i.path) })),
+        c.want,
+        c.name,
+      );
+      for (const r of res.rejected)
+        for (const i of r.issues) assert.ok(res.issues.includes(i), `${c.name}: in issues`);
+    }
   });
 
   test("hostile input never throws", () => {

@@ -6,10 +6,11 @@
  * rule is left out (severity `error`, every violation listed), unknown kinds and fields are skipped with a
  * `note`, and input that cannot be read or parsed at all is `fatal`. The valid objects are always kept.
  */
-import { readdir, readFile, realpath, stat } from "node:fs/promises";
-import { extname, join as joinPath } from "node:path";
+import { readFile, realpath } from "node:fs/promises";
+import { extname } from "node:path";
 import { LineCounter, parseAllDocuments } from "yaml";
-import { errorCode, GW_ERR_PARSE, GW_ERR_READ } from "../util/errors.js";
+import { GW_ERR_PARSE } from "../util/errors.js";
+import { listManifestFiles, readIssue } from "./files.js";
 import { findJsonError } from "./json-position.js";
 import {
   readEndpointSliceSpec,
@@ -20,6 +21,7 @@ import {
 import { readGatewayClassSpec, readGatewaySpec } from "./schema/gateway.js";
 import { readGRPCRouteSpec } from "./schema/grpcroute.js";
 import {
+  DEFAULT_NAMESPACE,
   LABEL_NAME,
   type NameRule,
   peekName,
@@ -29,6 +31,7 @@ import {
 } from "./schema/meta.js";
 import { isObj, type Obj, Reader } from "./schema/reader.js";
 import {
+  apiGroup,
   emptyResourceSet,
   GATEWAY_GROUP,
   type Issue,
@@ -36,6 +39,7 @@ import {
   type ObjectMeta,
   type ObjectRef,
   type Origin,
+  objectIdentity,
   type ResourceSet,
 } from "./types.js";
 
@@ -47,6 +51,23 @@ export interface LoadResult {
   issues: Issue[];
   /** Input that could not be read or parsed at all: a missing file, a YAML or JSON syntax error. */
   fatal: Issue[];
+  /**
+   * The rejected objects of the kinds grpcroute reads that are named well enough to find an earlier
+   * version of them (a kind, and a name). Their errors are in `issues` too.
+   */
+  rejected: RejectedObject[];
+}
+
+/** An object refused as an API server would refuse it, with what identifies it across versions. */
+export interface RejectedObject {
+  /** {@link objectIdentity}: API group, kind, namespace and name. */
+  id: string;
+  ref: ObjectRef;
+  origin: Origin;
+  /** How many valid objects of its kind came before it in the input: where it stands in its kind's list. */
+  position: number;
+  /** Why it was refused (severity `error`). */
+  issues: Issue[];
 }
 
 /** How one kind is read: its API group, served versions, scope, name rule and spec reader. */
@@ -135,10 +156,32 @@ class Collector {
   readonly resources = emptyResourceSet();
   readonly issues: Issue[] = [];
   readonly fatal: Issue[] = [];
+  readonly rejected: RejectedObject[] = [];
   private readonly seen = new Map<string, Origin>();
 
   result(): LoadResult {
-    return { resources: this.resources, issues: this.issues, fatal: this.fatal };
+    return { resources: this.resources, issues: this.issues, fatal: this.fatal, rejected: this.rejected };
+  }
+
+  /**
+   * Records the errors of an object of a kind we read; when it has a name, also as a rejected object, so
+   * a source can keep serving the version it had before.
+   */
+  reject(def: KindDef, kind: string, name: Partial<ObjectMeta>, origin: Origin, issues: Issue[]): void {
+    this.issues.push(...issues);
+    if (name.name === undefined || name.name === "" || issues.length === 0) return;
+    const namespace = def.namespaced
+      ? name.namespace === undefined || name.namespace === ""
+        ? DEFAULT_NAMESPACE
+        : name.namespace
+      : "";
+    this.rejected.push({
+      id: objectIdentity(def.group, kind, namespace, name.name),
+      ref: refOf(kind, { namespace, name: name.name }),
+      origin,
+      position: def.list(this.resources).length,
+      issues,
+    });
   }
 
   /** Adds a valid object unless one with the same kind, namespace and name came earlier. */
@@ -199,8 +242,7 @@ export function formatIssue(i: Issue): string {
 
 /** The documents' `apiVersion` split into group and version (`v1` is the core group). */
 function splitApiVersion(av: string): { group: string; version: string } {
-  const slash = av.lastIndexOf("/");
-  return slash < 0 ? { group: "", version: av } : { group: av.slice(0, slash), version: av.slice(slash + 1) };
+  return { group: apiGroup(av), version: av.slice(av.lastIndexOf("/") + 1) };
 }
 
 /** Reads one decoded object (a document, or an item of a `kind: List`) into the collector. */
@@ -229,7 +271,11 @@ function readObject(c: Collector, value: unknown, origin: Origin): void {
   }
   const ref = refOf(kind, named);
   if (typeof apiVersion !== "string" || apiVersion === "") {
-    c.issues.push({ severity: "error", origin, ref, path: "apiVersion", message: "Required value" });
+    const issue: Issue = { severity: "error", origin, ref, path: "apiVersion", message: "Required value" };
+    // Without apiVersion a kind we read is still most likely ours: an edit that dropped the line.
+    const def = Object.hasOwn(KINDS, kind) ? KINDS[kind] : undefined;
+    if (def !== undefined) c.reject(def, kind, named, origin, [issue]);
+    else c.issues.push(issue);
     return;
   }
   // `kind: List` (kubectl's) and typed lists such as `GRPCRouteList` (the API server's) hold objects.
@@ -252,13 +298,15 @@ function readObject(c: Collector, value: unknown, origin: Origin): void {
     return;
   }
   if (!def.versions.includes(version)) {
-    c.issues.push({
-      severity: "error",
-      origin,
-      ref,
-      path: "apiVersion",
-      message: `Unsupported value: "${apiVersion}": ${kind} is served as ${def.versions.map((v) => `"${group === "" ? v : `${group}/${v}`}"`).join(", ")}`,
-    });
+    c.reject(def, kind, named, origin, [
+      {
+        severity: "error",
+        origin,
+        ref,
+        path: "apiVersion",
+        message: `Unsupported value: "${apiVersion}": ${kind} is served as ${def.versions.map((v) => `"${group === "" ? v : `${group}/${v}`}"`).join(", ")}`,
+      },
+    ]);
     return;
   }
   const r = new Reader();
@@ -270,8 +318,15 @@ function readObject(c: Collector, value: unknown, origin: Origin): void {
   for (const n of r.notes)
     c.issues.push({ severity: "note", origin, ref: objRef, path: n.path, message: n.message });
   if (r.errors.length > 0 || meta === undefined) {
-    for (const e of r.errors)
-      c.issues.push({ severity: "error", origin, ref: objRef, path: e.path, message: e.message });
+    const errors: Issue[] = r.errors.map((e) => ({
+      severity: "error",
+      origin,
+      ref: objRef,
+      path: e.path,
+      message: e.message,
+    }));
+    const name = meta?.name ? meta : named;
+    c.reject(def, kind, name, origin, errors);
     return;
   }
   c.add(def, { apiVersion, kind, metadata: meta, spec, raw: value, origin });
@@ -423,100 +478,17 @@ export function parseText(text: string, file: string): LoadResult {
   return c.result();
 }
 
-const MANIFEST_EXTENSIONS = new Set([".yaml", ".yml", ".json"]);
-
-/** Whether a directory walk reads this file name (hidden files, such as editor swap files, are skipped). */
-export function isManifestName(name: string): boolean {
-  return !name.startsWith(".") && MANIFEST_EXTENSIONS.has(extname(name).toLowerCase());
-}
-
-/** Lists manifest files under a directory, recursively, sorted by path for determinism. */
-async function walk(dir: string, out: string[], visited: Set<string>, c: Collector): Promise<void> {
-  let real: string;
-  try {
-    real = await realpath(dir);
-  } catch (e: unknown) {
-    c.fatal.push(readIssue(dir, e));
-    return;
-  }
-  // Symlink loops would otherwise walk forever.
-  if (visited.has(real)) return;
-  visited.add(real);
-  let entries: string[];
-  try {
-    entries = (await readdir(dir)).sort();
-  } catch (e: unknown) {
-    c.fatal.push(readIssue(dir, e));
-    return;
-  }
-  for (const name of entries) {
-    if (name.startsWith(".")) continue;
-    const p = joinPath(dir, name);
-    let s: Awaited<ReturnType<typeof stat>>;
-    try {
-      s = await stat(p);
-    } catch {
-      // A dangling link or a file removed during the walk: nothing to read.
-      continue;
-    }
-    if (s.isDirectory()) await walk(p, out, visited, c);
-    else if (s.isFile() && isManifestName(name)) out.push(p);
-  }
-}
-
-function readIssue(path: string, e: unknown): Issue {
-  const code = errorCode(e);
-  const why =
-    code === "ENOENT"
-      ? "no such file or directory"
-      : code === "EACCES"
-        ? "permission denied"
-        : code === "EISDIR"
-          ? "is a directory"
-          : messageOf(e);
-  return {
-    severity: "error",
-    origin: { file: path, index: 0 },
-    path: "",
-    code: GW_ERR_READ,
-    message: `cannot read: ${why}`,
-  };
-}
-
 /**
  * Loads files and folders (folders recursively: `*.yaml`, `*.yml`, `*.json`, sorted), merged into one
  * result. A file named twice is read once. Never rejects: unreadable paths become `fatal` issues.
  */
 export async function loadPaths(paths: string[]): Promise<LoadResult> {
   const c = new Collector();
-  const files: string[] = [];
-  const visited = new Set<string>();
-  for (const p of paths) {
-    let s: Awaited<ReturnType<typeof stat>>;
-    try {
-      s = await stat(p);
-    } catch (e: unknown) {
-      c.fatal.push(readIssue(p, e));
-      continue;
-    }
-    if (s.isDirectory()) {
-      const found: string[] = [];
-      await walk(p, found, visited, c);
-      if (found.length === 0) {
-        c.issues.push({
-          severity: "note",
-          origin: { file: p, index: 0 },
-          path: "",
-          message: `no *.yaml, *.yml or *.json files under ${p}`,
-        });
-      }
-      files.push(...found);
-    } else {
-      files.push(p);
-    }
-  }
+  const listed = await listManifestFiles(paths);
+  c.fatal.push(...listed.fatal);
+  c.issues.push(...listed.notes);
   const read = new Set<string>();
-  for (const f of files) {
+  for (const f of listed.files) {
     let real = f;
     try {
       real = await realpath(f);

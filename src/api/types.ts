@@ -326,6 +326,25 @@ export interface GatewayStatus {
   listeners: ListenerStatus[];
 }
 
+/** The API group of an `apiVersion` (`gateway.networking.k8s.io/v1` -> `gateway.networking.k8s.io`; `v1` -> ""). */
+export function apiGroup(apiVersion: string): string {
+  const slash = apiVersion.lastIndexOf("/");
+  return slash < 0 ? "" : apiVersion.slice(0, slash);
+}
+
+/**
+ * How an API server keys an object across its versions: API group, kind, namespace (`""` for cluster-scoped
+ * kinds) and name. The version in `apiVersion` is not part of it: `v1` and `v1beta1` are the same object.
+ */
+export function objectIdentity(group: string, kind: string, namespace: string, name: string): string {
+  return `${group}/${kind}/${namespace}/${name}`;
+}
+
+/** {@link objectIdentity} of a parsed object. */
+export function identityOf(o: K8sObject<string, unknown>): string {
+  return objectIdentity(apiGroup(o.apiVersion), o.kind, o.metadata.namespace, o.metadata.name);
+}
+
 /** Key of a namespaced object in status maps: `namespace/name`. */
 export type ObjectKey = string;
 

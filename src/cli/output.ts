@@ -14,6 +14,7 @@ import {
   type ParentReference,
   type ResourceSet,
 } from "../api/types.js";
+import type { StatusIssue } from "../runner/issues.js";
 import { selectProfile } from "../translate/profiles/index.js";
 import type { StatusReport } from "../translate/types.js";
 
@@ -80,9 +81,18 @@ export function statusList(resources: ResourceSet, report: StatusReport): Record
   };
 }
 
-/** `statusList` as pretty JSON with a trailing newline (what `validate -o json` and `/status` print). */
-export function renderStatusJson(resources: ResourceSet, report: StatusReport): string {
-  return `${JSON.stringify(statusList(resources, report), null, 2)}\n`;
+/**
+ * `statusList` as pretty JSON with a trailing newline (what `validate -o json` prints). `/status` adds the
+ * input's issues as a top-level `issues` list (which clients reading the List ignore).
+ */
+export function renderStatusJson(
+  resources: ResourceSet,
+  report: StatusReport,
+  issues?: readonly StatusIssue[],
+): string {
+  const list = statusList(resources, report);
+  if (issues !== undefined) list.issues = issues;
+  return `${JSON.stringify(list, null, 2)}\n`;
 }
 
 /** `statusList` as YAML (`validate -o yaml`). */

@@ -14,6 +14,7 @@ import { AccessLog } from "../log/access-log.js";
 import { closeLogger, createLogger, type Logger } from "../log/logger.js";
 import type { StatusReport, TranslateOptions, TranslateResult } from "../translate/types.js";
 import { certificateWriter } from "./certificates.js";
+import type { StatusIssue } from "./issues.js";
 import { formatHostPort, type ServeOptions } from "./options.js";
 import { Runner, type RunnerDataplane, type RunnerSource } from "./runner.js";
 import { ClusterDataplane } from "./workers.js";
@@ -21,9 +22,13 @@ import { ClusterDataplane } from "./workers.js";
 /** The parts of the pipeline, injected so tests can replace them. */
 export interface GatewayDeps {
   /** `log` receives problems the source recovers from (a folder that cannot be watched). */
-  createSource(files: string[], opts: { watch: boolean; debounceMs: number; log: Logger }): RunnerSource;
+  createSource(
+    files: string[],
+    opts: { watch: boolean; debounceMs: number; pollIntervalMs: number; log: Logger },
+  ): RunnerSource;
   translate(resources: ResourceSet, opts: TranslateOptions): TranslateResult;
-  renderStatus(resources: ResourceSet, status: StatusReport): string;
+  /** `/status`: the status document with the input's issues. */
+  renderStatus(resources: ResourceSet, status: StatusReport, issues: readonly StatusIssue[]): string;
   createDataplane(opts: DataplaneOptions, ctx: DataplaneContext): RunnerDataplane;
 }
 
@@ -101,7 +106,12 @@ export async function startGateway(
   // Worker processes keep their own call metrics; /metrics adds them up with the gateway's own.
   if (dp instanceof ClusterDataplane) metrics.gatherFrom(() => dp.collectMetrics());
   const runner = new Runner({
-    source: deps.createSource(opts.files, { watch: opts.watch, debounceMs: opts.debounceMs, log }),
+    source: deps.createSource(opts.files, {
+      watch: opts.watch,
+      debounceMs: opts.debounceMs,
+      pollIntervalMs: opts.pollIntervalMs,
+      log,
+    }),
     translate: deps.translate,
     renderStatus: deps.renderStatus,
     dataplane,

@@ -12,8 +12,11 @@ test("serve options: valid command lines", () => {
         watch: false,
         admin: { host: "127.0.0.1", port: 9901 },
         drainTimeoutMs: 10000,
+        pollIntervalMs: 5000,
       },
     },
+    { argv: ["-f", "a", "--watch", "--poll-interval", "0"], want: { watch: true, pollIntervalMs: 0 } },
+    { argv: ["-f", "a", "--poll-interval", "250"], want: { pollIntervalMs: 250 } },
     {
       argv: ["-f", "a.yaml", "--file", "dir/", "--watch", "--address", "127.0.0.1", "--admin", "[::1]:0"],
       want: { files: ["a.yaml", "dir/"], watch: true, address: "127.0.0.1", admin: { host: "::1", port: 0 } },
@@ -104,6 +107,10 @@ test("serve options: bad flags give a message naming the flag and what is expect
     {
       argv: ["-f", "a", "--drain-timeout", "10s"],
       error: /--drain-timeout "10s": expected a whole number of milliseconds/,
+    },
+    {
+      argv: ["-f", "a", "--poll-interval", "5s"],
+      error: /--poll-interval "5s": expected a whole number of milliseconds, 0\.\.3600000 \(0 = never\)/,
     },
     { argv: ["-f", "a", "--address", ""], error: /--address: the address is empty/ },
     {

@@ -7,6 +7,7 @@ import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { applyLatticeFlag, LATTICE_FLAGS, type LatticeFlagOptions } from "../cli/lattice-flags.js";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../log/logger.js";
+import { DEFAULT_POLL_INTERVAL_MS } from "../sources/file-source.js";
 import { defaultCertDir } from "./certificates.js";
 
 /** Everything `serve` needs, with defaults applied. */
@@ -31,6 +32,11 @@ export interface ServeOptions {
   certDir: string;
   /** Quiet time after a file change before reloading, in ms. Default 200. */
   debounceMs: number;
+  /**
+   * With `watch`: how often the files are also checked for changes no file-system event reported, in ms
+   * (`--poll-interval`); 0 turns the poll off. Default 5000.
+   */
+  pollIntervalMs: number;
   /** Lattice-profile options (`--domain-suffix`, `--method-case`, `--rules-per-listener`), as `validate` takes them. */
   lattice: LatticeFlagOptions;
   /**
@@ -43,6 +49,7 @@ export interface ServeOptions {
 export const DEFAULT_ADMIN = { host: "127.0.0.1", port: 9901 } as const;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 export const DEFAULT_DEBOUNCE_MS = 200;
+export { DEFAULT_POLL_INTERVAL_MS };
 export const MAX_WORKERS = 256;
 
 /** `--workers` when not given: one per core. */
@@ -66,6 +73,8 @@ options:
       --drain-timeout MS       on SIGTERM, how long calls in flight may finish (default ${DEFAULT_DRAIN_TIMEOUT_MS})
       --cert-dir DIR           where generated listener certificates are written (default ${defaultCertDir()})
       --debounce MS            quiet time after a file change before reloading (default ${DEFAULT_DEBOUNCE_MS})
+      --poll-interval MS       with --watch, also look for changes no file-system event reported (network
+                               mounts) this often (default ${DEFAULT_POLL_INTERVAL_MS}; 0 = never)
       --workers N              data-plane processes sharing the listeners (default: one per core, here
                                ${defaultWorkers()}); 1 keeps everything in one process
       --domain-suffix SUFFIX   Lattice profile: suffix of assigned domain names (as validate and plan)
@@ -105,6 +114,7 @@ export function parseServeArgs(argv: string[]): ParseResult {
         "cert-dir": { type: "string" },
         debounce: { type: "string" },
         // Retired: the frame-level relay is the only data path. `relay` is still accepted, `http2` is refused.
+        "poll-interval": { type: "string" },
         dataplane: { type: "string" },
         workers: { type: "string" },
         "domain-suffix": { type: "string" },
@@ -186,6 +196,13 @@ export function parseServeArgs(argv: string[]): ParseResult {
       message: `--debounce "${str(values.debounce)}": expected a whole number of milliseconds, 0..3600000`,
     };
   }
+  const poll = parseMs(values["poll-interval"], DEFAULT_POLL_INTERVAL_MS);
+  if (poll === undefined) {
+    return {
+      kind: "error",
+      message: `--poll-interval "${str(values["poll-interval"])}": expected a whole number of milliseconds, 0..3600000 (0 = never)`,
+    };
+  }
   const dataplane = str(values.dataplane);
   if (dataplane !== undefined && dataplane !== "relay") {
     return {
@@ -225,6 +242,7 @@ export function parseServeArgs(argv: string[]): ParseResult {
     drainTimeoutMs: drain,
     certDir,
     debounceMs: debounce,
+    pollIntervalMs: poll,
     lattice,
     workers,
   };

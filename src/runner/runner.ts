@@ -6,7 +6,9 @@
  *
  * Each snapshot is translated and applied in turn; when snapshots arrive faster than they are applied only
  * the newest is kept. A snapshot with fatal problems, a translation bug or a failed apply (a port that cannot
- * be bound) leaves the last good configuration serving, and the log says why. Nothing flows back from the
+ * be bound) leaves the last good configuration serving, and the log says why. An object whose new version the
+ * source rejected comes with its previous version (`kept`): the configuration is applied, and the log,
+ * `/status` and the reload metric (`result="kept_previous"`) say which objects are held back. Nothing flows back from the
  * data plane into translation.
  */
 
@@ -16,8 +18,16 @@ import type { Issue, ResourceSet } from "../api/types.js";
 import type { DataplaneApi } from "../dataplane/types.js";
 import type { RoutingTable } from "../ir/routing-table.js";
 import type { Logger } from "../log/logger.js";
+import type { KeptObject } from "../sources/last-accepted.js";
 import type { StatusReport, TranslateOptions, TranslateResult } from "../translate/types.js";
-import { formatIssue, issueFields } from "./issues.js";
+import {
+  formatIssue,
+  issueFields,
+  KEPT_MESSAGE,
+  keptFields,
+  type StatusIssue,
+  statusIssues,
+} from "./issues.js";
 
 /** What the runner reads from a source snapshot. */
 export interface RunnerSnapshot {
@@ -26,6 +36,8 @@ export interface RunnerSnapshot {
   readonly resources: ResourceSet;
   /** Objects rejected or skipped; the valid objects are still in `resources`. */
   readonly issues: readonly Issue[];
+  /** Objects whose new version was rejected; their previous version is in `resources` and keeps serving. */
+  readonly kept?: readonly KeptObject[];
   /** Problems that make the whole snapshot unusable (an unreadable file, a YAML syntax error). */
   readonly fatal: readonly Issue[];
 }
@@ -44,8 +56,8 @@ export type RunnerDataplane = DataplaneApi;
 export interface RunnerOptions {
   source: RunnerSource;
   translate: (resources: ResourceSet, opts: TranslateOptions) => TranslateResult;
-  /** Renders the status document as `validate -o json` prints it. */
-  renderStatus: (resources: ResourceSet, status: StatusReport) => string;
+  /** Renders the status document as `validate -o json` prints it, with the input's issues. */
+  renderStatus: (resources: ResourceSet, status: StatusReport, issues: readonly StatusIssue[]) => string;
   dataplane: RunnerDataplane;
   metrics: GatewayMetrics;
   log: Logger;
@@ -79,7 +91,7 @@ export class Runner implements AdminState {
   #busy = false;
   #idle: Promise<void> = Promise.resolve();
   #table: RoutingTable | undefined;
-  #statusInput: { resources: ResourceSet; status: StatusReport } | undefined;
+  #statusInput: { resources: ResourceSet; status: StatusReport; issues: readonly StatusIssue[] } | undefined;
   #statusText: string | undefined;
   #stopping = false;
   #sourceDone: Promise<void> = Promise.resolve();
@@ -163,7 +175,8 @@ export class Runner implements AdminState {
   status(): string | undefined {
     if (this.#statusText === undefined && this.#statusInput !== undefined) {
       // Rendered on first request, not on every reload: most reloads are never looked at.
-      this.#statusText = this.#opts.renderStatus(this.#statusInput.resources, this.#statusInput.status);
+      const { resources, status, issues } = this.#statusInput;
+      this.#statusText = this.#opts.renderStatus(resources, status, issues);
     }
     return this.#statusText;
   }
@@ -205,6 +218,8 @@ export class Runner implements AdminState {
       if (issue.severity === "error") log.warn({ version, ...issueFields(issue) }, "object rejected");
       else log.info({ version, ...issueFields(issue) }, "object skipped");
     }
+    const kept = s.kept ?? [];
+    for (const k of kept) log.warn({ version, ...keptFields(k) }, KEPT_MESSAGE);
     const fatal = s.fatal;
     if (fatal.length > 0) {
       const reason = fatal.map(formatIssue).join("; ");
@@ -228,9 +243,13 @@ export class Runner implements AdminState {
       return this.#fail(version, "apply", errorText(err), {});
     }
     this.#table = result.table;
-    this.#statusInput = { resources: s.resources, status: result.status };
+    this.#statusInput = {
+      resources: s.resources,
+      status: result.status,
+      issues: statusIssues(s.issues, kept),
+    };
     this.#statusText = undefined;
-    this.#opts.metrics.configApplied(version);
+    this.#opts.metrics.configApplied(version, kept.length);
 
     const listeners = this.listeners();
     const fields: Record<string, unknown> = {
@@ -239,6 +258,7 @@ export class Runner implements AdminState {
       routes: result.table.listeners.reduce((n, l) => n + l.routes.length, 0),
       clusters: Object.keys(result.table.clusters).length,
     };
+    if (kept.length > 0) fields.keptPrevious = kept.map((k) => keptFields(k).object);
     if (previous !== undefined) {
       const before = new Set(listenerPorts(previous));
       const after = new Set(listenerPorts(result.table));

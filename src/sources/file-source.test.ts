@@ -4,48 +4,12 @@ import { mkdir, mkdtemp, rename, rm, unlink, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { SourceProbe } from "../../test/helpers/source-probe.js";
 import { FileSource } from "./file-source.js";
 import type { Snapshot } from "./source.js";
 
 const ns = (name: string): string => `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${name}}\n`;
 const names = (s: Snapshot): string[] => s.resources.namespaces.map((n) => n.metadata.name);
-
-/** Runs a source and hands out its snapshots in order, waiting on emits (never on time). */
-class Probe {
-  readonly controller = new AbortController();
-  readonly done: Promise<void>;
-  readonly #queue: Snapshot[] = [];
-  readonly #waiters: ((s: Snapshot) => void)[] = [];
-  emitted = 0;
-
-  constructor(readonly source: FileSource) {
-    this.done = source.run(this.controller.signal, (s) => {
-      this.emitted++;
-      const w = this.#waiters.shift();
-      if (w) w(s);
-      else this.#queue.push(s);
-    });
-  }
-
-  next(): Promise<Snapshot> {
-    const s = this.#queue.shift();
-    if (s) return Promise.resolve(s);
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-
-  /** Waits until a snapshot satisfies `pred` (intermediate states of a burst may come first). */
-  async until(pred: (s: Snapshot) => boolean): Promise<Snapshot> {
-    for (;;) {
-      const s = await this.next();
-      if (pred(s)) return s;
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.controller.abort();
-    await this.done;
-  }
-}
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -53,9 +17,9 @@ async function tempDir(): Promise<string> {
   dirs.push(d);
   return d;
 }
-const probes: Probe[] = [];
-function probe(paths: string[], watch: boolean): Probe {
-  const p = new Probe(new FileSource(paths, { watch, debounceMs: 30 }));
+const probes: SourceProbe<FileSource>[] = [];
+function probe(paths: string[], watch: boolean): SourceProbe<FileSource> {
+  const p = new SourceProbe(new FileSource(paths, { watch, debounceMs: 30 }));
   probes.push(p);
   return p;
 }

@@ -3,15 +3,21 @@
  * changes into immutable snapshots with an increasing version, and hands them downstream.
  */
 import type { Issue, ResourceSet } from "../api/types.js";
+import type { KeptObject } from "./last-accepted.js";
 
 /** Everything a source knows at one moment. Never mutated after it is emitted. */
 export interface Snapshot {
   /** 1 for the first snapshot of a source, then one more per snapshot. */
   readonly version: number;
-  /** The valid objects, defaults applied. */
+  /** The valid objects, defaults applied, and the previous version of each object in `kept`. */
   readonly resources: ResourceSet;
-  /** Objects rejected (severity `error`) or skipped (`note`); the valid objects are still in `resources`. */
+  /**
+   * Objects rejected (severity `error`: not served) or skipped (`note`); the valid objects are still in
+   * `resources`. The errors of objects in `kept` are there instead.
+   */
   readonly issues: Issue[];
+  /** Objects whose new version was rejected while the version accepted before keeps serving. */
+  readonly kept: KeptObject[];
   /** Input that could not be read or parsed at all (a missing file, a syntax error). */
   readonly fatal: Issue[];
 }

@@ -7,7 +7,8 @@ import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { formatIssue, isManifestName, loadPaths } from "../../src/api/parse.js";
+import { isManifestName } from "../../src/api/files.js";
+import { formatIssue, loadPaths } from "../../src/api/parse.js";
 
 const root = fileURLToPath(new URL("../../examples/", import.meta.url));
 

@@ -16,15 +16,16 @@ import { renderStatusJson } from "../output.js";
 
 /** The real pipeline: files, the translator and the relay data plane (in-process or in workers). */
 const deps: GatewayDeps = {
-  createSource: (files, { watch, debounceMs, log }) =>
+  createSource: (files, { watch, debounceMs, pollIntervalMs, log }) =>
     new FileSource(files, {
       watch,
       debounceMs,
+      pollIntervalMs,
       onError: (err) =>
         log.warn({ code: err.code, reason: err.message }, "watching the files failed; retrying"),
     }),
   translate: (resources, opts) => translate(resources, opts),
-  renderStatus: (resources, status) => renderStatusJson(resources, status),
+  renderStatus: (resources, status, issues) => renderStatusJson(resources, status, issues),
   createDataplane: (opts, ctx) => {
     if (ctx.workers > 1) {
       const cluster: ClusterDataplaneOptions = {

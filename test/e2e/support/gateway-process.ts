@@ -173,6 +173,10 @@ export class TempDir {
     renameSync(aside, p);
     return p;
   }
+  /** Removes a file written with {@link write}. */
+  remove(name: string): void {
+    rmSync(join(this.path, name));
+  }
   cleanup(): void {
     rmSync(this.path, { recursive: true, force: true });
   }
