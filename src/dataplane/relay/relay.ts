@@ -65,6 +65,8 @@ export class RelayDataplane implements DataplaneApi, CallHost {
   private drained: (() => void) | null = null;
   private queue: Promise<void> = Promise.resolve();
   private tableVersion: number | undefined = undefined;
+  /** Pool keys of every endpoint of the table serving now (undefined before the first). */
+  private tableKeys: Set<string> | undefined = undefined;
 
   /**
    * @param opts listeners' address and port map, the per-call observer, HTTP/2 limits.
@@ -164,6 +166,24 @@ export class RelayDataplane implements DataplaneApi, CallHost {
       }
     }
     this.tableVersion = table.version;
+    this.listEndpoints(table);
+  }
+
+  /**
+   * Tells every pool whether the table serving now still has its endpoint: background connection attempts
+   * stop for endpoints that left it, and empty pools of those are dropped at once.
+   */
+  private listEndpoints(table: RoutingTable): void {
+    const keys = new Set<string>();
+    for (const c of Object.values(table.clusters)) for (const ep of c.endpoints) keys.add(poolKey(c, ep));
+    this.tableKeys = keys;
+    for (const [key, p] of this.pools) {
+      p.setInTable(keys.has(key));
+      if (!p.listed && p.empty()) {
+        p.retired = true;
+        this.pools.delete(key);
+      }
+    }
   }
 
   /** Listener port -> locally bound port. */
@@ -279,6 +299,8 @@ export class RelayDataplane implements DataplaneApi, CallHost {
         this.connOpts,
         this.upOpts,
       );
+      // A pool made for a call still on an older table, for an endpoint gone since, makes no background attempts.
+      if (this.tableKeys !== undefined && !this.tableKeys.has(key)) p.setInTable(false);
       this.pools.set(key, p);
     }
     return p;
@@ -322,7 +344,8 @@ export class RelayDataplane implements DataplaneApi, CallHost {
     const now = Date.now();
     for (const [key, p] of this.pools) {
       p.sweep(now);
-      if (p.empty() && p.failures === 0) {
+      // A failing endpoint's pool is kept (it remembers the backoff) while the table has the endpoint.
+      if (p.empty() && (p.failures === 0 || !p.listed)) {
         p.retired = true;
         this.pools.delete(key);
       }
