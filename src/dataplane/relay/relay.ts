@@ -246,6 +246,13 @@ export class RelayDataplane implements DataplaneApi, CallHost {
     return fallback;
   }
 
+  /** @internal CallHost: whether some endpoint of `cluster` is not set aside. */
+  available(cluster: IrCluster): boolean {
+    const now = Date.now();
+    for (let i = 0; i < cluster.endpoints.length; i++) if (!this.pool(cluster, i).ejected(now)) return true;
+    return false;
+  }
+
   /** The ready endpoint with the fewest calls in flight; ties go round-robin. */
   private pickLeast(cluster: IrCluster, exclude: UpstreamPool | undefined): UpstreamPool | undefined {
     const eps = cluster.endpoints;
@@ -331,6 +338,7 @@ export class RelayDataplane implements DataplaneApi, CallHost {
       if (call.cluster !== undefined) info.backend = call.cluster.name;
       if (call.endpoint !== undefined) info.endpoint = call.endpoint;
       if (call.gatewayError !== undefined) info.gatewayError = call.gatewayError;
+      if (call.failover !== undefined) info.failover = call.failover;
       try {
         cb(info);
       } catch {
