@@ -5,7 +5,14 @@
  * disagrees with the proxy. Pure: no I/O.
  */
 
-import type { IrDirect, IrListener, IrMethodMatch, IrRoute, RoutingTable } from "../ir/routing-table.js";
+import type {
+  IrBackend,
+  IrDirect,
+  IrListener,
+  IrMethodMatch,
+  IrRoute,
+  RoutingTable,
+} from "../ir/routing-table.js";
 import { grpcCodeName } from "./grpc-status.js";
 import {
   type CompiledListener,
@@ -53,6 +60,8 @@ export interface ExplainedBackend {
   tls: boolean;
   /** Set when this backend's share gets a gateway-made answer instead. */
   answer?: ExplainedAnswer;
+  /** Set when this backend's share goes to the rule's other backendRefs instead: why. */
+  failover?: string;
 }
 
 export interface ExplainedAnswer {
@@ -216,6 +225,10 @@ function explainPort(router: CompiledRouter, table: RoutingTable, call: ExplainC
   }
   out.result = "forward";
   const total = action.backends.reduce((s, b) => s + Math.max(b.weight, 0), 0);
+  // Standard profile: a valid backendRef that cannot take calls hands them to the others that can.
+  const ready = (b: IrBackend): boolean =>
+    b.weight > 0 && b.cluster !== undefined && (table.clusters[b.cluster]?.endpoints.length ?? 0) > 0;
+  const standard = match.listener?.profile !== "lattice";
   for (const b of action.backends) {
     const c = b.cluster === undefined ? undefined : table.clusters[b.cluster];
     const e: ExplainedBackend = {
@@ -228,6 +241,8 @@ function explainPort(router: CompiledRouter, table: RoutingTable, call: ExplainC
     };
     if (b.invalid !== undefined) e.answer = answerOf(b.invalid);
     else if (c === undefined) e.answer = { grpcStatus: 14, message: `backend ${e.service} has no cluster` };
+    else if (c.endpoints.length === 0 && standard && action.backends.some((o) => o !== b && ready(o)))
+      e.failover = "no ready endpoint";
     else if (c.endpoints.length === 0)
       e.answer = { grpcStatus: 14, message: `no ready endpoint for backend ${c.name}` };
     out.backends.push(e);
@@ -288,6 +303,8 @@ export function renderExplanation(e: Explanation): string {
           `    ${b.cluster ?? `${b.service} (invalid)`} weight ${b.weight} (${b.sharePercent}% of calls)${b.tls ? " TLS" : ""}: ${where}`,
         );
         if (b.answer !== undefined) lines.push(`      its share gets ${describeAnswer(b.answer)}`);
+        if (b.failover !== undefined)
+          lines.push(`      its share goes to the other backendRefs: ${b.failover}`);
       }
       for (const m of p.mirrors) lines.push(`  mirror: ${m.cluster} (${m.percent}% of calls)`);
       if (p.answer !== null) lines.push(`  answer: ${describeAnswer(p.answer)}`);

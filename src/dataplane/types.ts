@@ -19,8 +19,13 @@ export interface CallInfo {
   path: string;
   /** IR route name (`grpcroute/<ns>/<name>/rule/<i>/match/<j>`), absent when no route matched. */
   route?: string;
-  /** Cluster name of the chosen backend. */
+  /** Cluster name of the backend that served the call (or last failed to). */
   backend?: string;
+  /**
+   * Set when the call failed over: each backendRef (cluster name) it could not be sent to before `backend`,
+   * and why, as `<cluster>: <reason>` joined by `; `.
+   */
+  failover?: string;
   /** `host:port` of the upstream endpoint used. */
   endpoint?: string;
   /** Final gRPC status seen by the client (from upstream trailers or made by the gateway). */

@@ -47,6 +47,8 @@ export interface AccessLine {
   backend?: string;
   /** Upstream `host:port`. */
   endpoint?: string;
+  /** The backendRefs the call failed over from, and why (see `CallInfo.failover`). */
+  failover?: string;
   grpcStatus: number;
   /** Name of the gRPC status (`OK`, `UNAVAILABLE`, ...). */
   grpcCode: string;
@@ -80,6 +82,7 @@ export function accessLine(info: CallInfo): AccessLine {
   }
   if (info.backend !== undefined) line.backend = info.backend;
   if (info.endpoint !== undefined) line.endpoint = info.endpoint;
+  if (info.failover !== undefined) line.failover = info.failover;
   if (info.gatewayError !== undefined) line.gatewayError = info.gatewayError;
   return line;
 }
@@ -221,6 +224,11 @@ export class AccessLog {
       const endpoint = this.#quote(2, ',"endpoint":', info.endpoint);
       p.push(endpoint);
       chars += endpoint.length;
+    }
+    if (info.failover !== undefined) {
+      const f = `,"failover":${latin1Json(JSON.stringify(info.failover))}`;
+      p.push(f);
+      chars += f.length;
     }
     p.push(status, duration, REQUEST_BYTES, requestBytes, RESPONSE_BYTES, responseBytes);
     if (info.gatewayError !== undefined) {

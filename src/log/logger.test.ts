@@ -149,6 +149,13 @@ test("access lines: every field as accessLine() has it, for awkward strings and 
       info: { ...call, gatewayError: "no route \u20ac \ud83d\ude00 \ud800" },
     },
     { name: "quote and backslash", info: { ...call, endpoint: 'h"\\:1' } },
+    {
+      name: "failed over",
+      info: {
+        ...call,
+        failover: "service/default/b/port/80: cannot connect to upstream 127.0.0.1:1: \u00e9",
+      },
+    },
     { name: "zero duration", info: { ...call, durationMs: 0 } },
     { name: "sub-microsecond duration", info: { ...call, durationMs: 0.0004 } },
     { name: "durations that round up", info: { ...call, durationMs: 0.9999 } },

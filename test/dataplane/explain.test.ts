@@ -78,6 +78,20 @@ describe("grpcroute explain", () => {
       },
     },
     {
+      name: "a Service without ready endpoints hands its share to the other backendRef",
+      args: ["--authority", "x", "--path", "/spare.S/M"],
+      code: 0,
+      check: (e) => {
+        assert.deepEqual(
+          e.ports[0]!.backends.map((b) => [b.cluster, b.failover, b.answer]),
+          [
+            ["service/default/idle/port/50051", "no ready endpoint", undefined],
+            ["service/default/greeter/port/50051", undefined, undefined],
+          ],
+        );
+      },
+    },
+    {
       name: "no route: the UNIMPLEMENTED answer, each candidate says why",
       args: ["--authority", "x", "--path", "/a.B/C"],
       code: 1,
@@ -113,6 +127,11 @@ describe("grpcroute explain", () => {
     assert.match(r.stdout, /route: grpcroute\/default\/greeter\/rule\/1\/match\/0/);
     assert.match(r.stdout, /weight 90 \(90% of calls\): endpoints 10\.0\.0\.1:50051, 10\.0\.0\.2:50051/);
     assert.match(r.stdout, /other candidates:/);
+    const spare = await explain(["-f", FIXTURE, "--authority", "x", "--path", "/spare.S/M"]);
+    assert.match(
+      spare.stdout,
+      /idle\/port\/50051 weight 1 \(50% of calls\): no endpoints\n\s+its share goes to the other backendRefs: no ready endpoint/,
+    );
   });
 
   const errors: { name: string; args: string[]; message: RegExp }[] = [

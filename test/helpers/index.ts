@@ -7,4 +7,5 @@ export * from "./clients.js";
 export * from "./gateway.js";
 export * from "./protos.js";
 export * from "./raw.js";
+export * from "./recovery.js";
 export * from "./tables.js";

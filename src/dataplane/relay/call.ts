@@ -3,9 +3,18 @@
  * trailers, or a gateway-made answer) and what is reported when it does.
  */
 import { performance } from "node:perf_hooks";
-import type { IrBackend, IrCluster, IrDirect, IrForward, IrRoute } from "../../ir/routing-table.js";
+import type {
+  IrBackend,
+  IrCluster,
+  IrDirect,
+  IrForward,
+  IrListener,
+  IrRoute,
+  RoutingTable,
+} from "../../ir/routing-table.js";
 import { encodeGrpcMessage, GrpcCode, grpcCodeFromHttpStatus } from "../grpc-status.js";
 import type { H2Connection, H2Stream } from "./connection.js";
+import { failOver, unsentMessage } from "./failover.js";
 import { ErrorCode } from "./frames.js";
 import type { MirrorStream } from "./mirror.js";
 import type { PoolWaiter, UpstreamPool } from "./upstream.js";
@@ -16,11 +25,16 @@ export interface CallHost {
   readonly maxHeaderListSize: number;
   /** An endpoint pool of `cluster` (round-robin or least-request), skipping set-aside endpoints and `exclude`. */
   pickPool(cluster: IrCluster, exclude: UpstreamPool | undefined): UpstreamPool | undefined;
+  /** Whether some endpoint of `cluster` is not set aside (a call may be sent there now). */
+  available(cluster: IrCluster): boolean;
   /** A call started (counted until `callEnded`). */
   callStarted(): void;
   /** The call is over: count it and report it. */
   callEnded(call: RelayCall): void;
 }
+
+/** The client fields of calls that keep none (never read). */
+const EMPTY_FIELDS: string[] = [];
 
 /** The request queue of calls that have none (never pushed to). */
 export const EMPTY_QUEUE: Buffer[] = [];
@@ -40,6 +54,16 @@ export class RelayCall implements PoolWaiter {
   forward: IrForward | undefined = undefined;
   cluster: IrCluster | undefined = undefined;
   endpoint: string | undefined = undefined;
+  /** The table and listener the call was routed with (what a failover chooses from, and whether it may). */
+  table: RoutingTable | undefined = undefined;
+  listener: IrListener | undefined = undefined;
+  /** The client's decoded request headers, kept when the rule has other backendRefs to fail over to. */
+  clientFields: string[] = EMPTY_FIELDS;
+  /** backendRefs this call could not be sent to (null until the first failover), and why, for the report. */
+  tried: IrBackend[] | null = null;
+  failover: string | undefined = undefined;
+  /** Endpoints of the current backendRef that refused a connection. */
+  connectTries = 0;
   reqFields: string[] = [];
   /** Request DATA received before an upstream stream exists (a shared empty array until the first). */
   reqQueue: Buffer[] = EMPTY_QUEUE;
@@ -95,19 +119,32 @@ export class RelayCall implements PoolWaiter {
     }
   }
 
-  /** PoolWaiter: no connection could be made. Nothing was sent yet, so one other endpoint may be tried. */
+  /**
+   * PoolWaiter: no connection could be made. Nothing was sent yet, so one other endpoint of the backendRef may
+   * be tried, then another backendRef of the rule (`failover.ts`); an endpoint set aside is tried only when
+   * no other backendRef can take the call.
+   */
   connectFailed(reason: string): void {
     if (this.done) return;
-    this.attempts++;
-    if (this.attempts < 2 && this.cluster !== undefined) {
-      const next = this.host.pickPool(this.cluster, this.pool);
-      if (next !== undefined && next !== this.pool) {
+    this.connectTries++;
+    const cluster = this.cluster;
+    let next: UpstreamPool | undefined;
+    if (this.connectTries < 2 && cluster !== undefined) {
+      next = this.host.pickPool(cluster, this.pool);
+      if (next === this.pool) next = undefined;
+      if (next !== undefined && !next.ejected(Date.now())) {
         this.pool = next;
         next.acquire(this);
         return;
       }
     }
-    this.fail(GrpcCode.UNAVAILABLE, reason);
+    if (failOver(this, reason)) return;
+    if (next !== undefined) {
+      this.pool = next;
+      next.acquire(this);
+      return;
+    }
+    this.fail(GrpcCode.UNAVAILABLE, unsentMessage(this, cluster, reason));
   }
 
   /** Sends request DATA on the upstream stream, keeping it for a replay while that is possible. */

@@ -9,6 +9,7 @@ import type { IrBackend, IrForward, IrListener } from "../../ir/routing-table.js
 import { GrpcCode, parseGrpcTimeout } from "../grpc-status.js";
 import { EMPTY_QUEUE, RelayCall } from "./call.js";
 import { CONNECTION_LOST, type ConnectionHandler, type H2Connection, type H2Stream } from "./connection.js";
+import { ALL_SET_ASIDE, failOver, NO_ENDPOINT, unsentMessage } from "./failover.js";
 import { applyModifier, fieldValue, forwardable, headerRecord } from "./headers.js";
 import type { RelayListener } from "./listener.js";
 import { startMirrors } from "./mirror.js";
@@ -107,6 +108,10 @@ function startCall(
     return;
   }
   call.forward = action;
+  call.table = state.table;
+  call.listener = m.listener;
+  // Kept (not copied) for a failover to a backendRef with other request header modifiers.
+  if (action.backends.length > 1) call.clientFields = fields;
   const backend = pickBackend(action);
   if (backend === undefined) {
     call.answerGrpc(GrpcCode.UNAVAILABLE, "every backend of the rule has weight 0");
@@ -120,13 +125,8 @@ function startCall(
     return;
   }
   const cluster = state.table.clusters[backend.cluster];
-  if (cluster === undefined || cluster.endpoints.length === 0) {
-    call.answerGrpc(GrpcCode.UNAVAILABLE, `no ready endpoint for ${backend.cluster}`);
-    return;
-  }
-  call.cluster = cluster;
   up[1] = method;
-  up[3] = cluster.tls ? "https" : "http";
+  up[3] = cluster?.tls ? "https" : "http";
   up[5] = path;
   up[7] = authority;
   // The deadline is the client's, read before a route's header modifiers apply.
@@ -134,16 +134,23 @@ function startCall(
   if (action.requestHeaders !== undefined) applyModifier(up, action.requestHeaders);
   if (backend.requestHeaders !== undefined) applyModifier(up, backend.requestHeaders);
   call.reqFields = up;
+  if (cluster !== undefined) call.cluster = cluster;
   if (timeout !== undefined) {
     call.timeoutMs = timeout;
     call.timer = setTimeout(onDeadline, Math.max(0, Math.ceil(timeout)), call);
   }
-  if (action.mirrors.length > 0) startMirrors(host, call, action.mirrors, state.table, up);
-  const pool = host.pickPool(cluster, undefined);
+  const pool = cluster === undefined ? undefined : host.pickPool(cluster, undefined);
+  if (action.mirrors.length > 0 && (pool !== undefined || action.backends.length > 1))
+    startMirrors(host, call, action.mirrors, state.table, up);
   if (pool === undefined) {
-    call.answerGrpc(GrpcCode.UNAVAILABLE, `no ready endpoint for ${backend.cluster}`);
+    // No endpoint, or (least-request) every endpoint set aside.
+    const why = cluster === undefined || cluster.endpoints.length === 0 ? NO_ENDPOINT : ALL_SET_ASIDE;
+    if (failOver(call, why)) return;
+    call.answerGrpc(GrpcCode.UNAVAILABLE, unsentMessage(call, backend.cluster, why));
     return;
   }
+  // Every endpoint is set aside (round-robin then offers one anyway): another backendRef goes first.
+  if (pool.ejectedUntil !== 0 && pool.ejected(Date.now()) && failOver(call, ALL_SET_ASIDE)) return;
   call.pool = pool;
   pool.acquire(call);
 }

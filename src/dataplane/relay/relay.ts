@@ -66,6 +66,8 @@ export class RelayDataplane implements DataplaneApi, CallHost {
   private drained: (() => void) | null = null;
   private queue: Promise<void> = Promise.resolve();
   private tableVersion: number | undefined = undefined;
+  /** Pool keys of every endpoint of the table serving now (undefined before the first). */
+  private tableKeys: Set<string> | undefined = undefined;
 
   /**
    * @param opts listeners' address and port map, the per-call observer, HTTP/2 limits.
@@ -165,6 +167,24 @@ export class RelayDataplane implements DataplaneApi, CallHost {
       }
     }
     this.tableVersion = table.version;
+    this.listEndpoints(table);
+  }
+
+  /**
+   * Tells every pool whether the table serving now still has its endpoint: background connection attempts
+   * stop for endpoints that left it, and empty pools of those are dropped at once.
+   */
+  private listEndpoints(table: RoutingTable): void {
+    const keys = new Set<string>();
+    for (const c of Object.values(table.clusters)) for (const ep of c.endpoints) keys.add(poolKey(c, ep));
+    this.tableKeys = keys;
+    for (const [key, p] of this.pools) {
+      p.setInTable(keys.has(key));
+      if (!p.listed && p.empty()) {
+        p.retired = true;
+        this.pools.delete(key);
+      }
+    }
   }
 
   /** Listener port -> locally bound port. */
@@ -227,6 +247,13 @@ export class RelayDataplane implements DataplaneApi, CallHost {
     return fallback;
   }
 
+  /** @internal CallHost: whether some endpoint of `cluster` is not set aside. */
+  available(cluster: IrCluster): boolean {
+    const now = Date.now();
+    for (let i = 0; i < cluster.endpoints.length; i++) if (!this.pool(cluster, i).ejected(now)) return true;
+    return false;
+  }
+
   /** The ready endpoint with the fewest calls in flight; ties go round-robin. */
   private pickLeast(cluster: IrCluster, exclude: UpstreamPool | undefined): UpstreamPool | undefined {
     const eps = cluster.endpoints;
@@ -280,6 +307,8 @@ export class RelayDataplane implements DataplaneApi, CallHost {
         this.connOpts,
         this.upOpts,
       );
+      // A pool made for a call still on an older table, for an endpoint gone since, makes no background attempts.
+      if (this.tableKeys !== undefined && !this.tableKeys.has(key)) p.setInTable(false);
       this.pools.set(key, p);
     }
     return p;
@@ -322,6 +351,7 @@ export class RelayDataplane implements DataplaneApi, CallHost {
       if (call.cluster !== undefined) info.backend = call.cluster.name;
       if (call.endpoint !== undefined) info.endpoint = call.endpoint;
       if (call.gatewayError !== undefined) info.gatewayError = call.gatewayError;
+      if (call.failover !== undefined) info.failover = call.failover;
       try {
         cb(info);
       } catch {
@@ -335,7 +365,8 @@ export class RelayDataplane implements DataplaneApi, CallHost {
     const now = Date.now();
     for (const [key, p] of this.pools) {
       p.sweep(now);
-      if (p.empty() && p.failures === 0) {
+      // A failing endpoint's pool is kept (it remembers the backoff) while the table has the endpoint.
+      if (p.empty() && (p.failures === 0 || !p.listed)) {
         p.retired = true;
         this.pools.delete(key);
       }

@@ -48,6 +48,20 @@ export interface UpstreamOptions {
   ca?: string | undefined;
   /** Endpoint choice within a cluster. Default round-robin. */
   balancer?: "round-robin" | "least-request";
+  /**
+   * An endpoint whose connection attempts failed twice in a row is set aside (calls go to other endpoints,
+   * or other backendRefs) for this long (ms), doubled after each further failure up to `backoffMaxMs`.
+   * Default 1000.
+   */
+  backoffBaseMs?: number;
+  /** The longest an endpoint is set aside before calls try it again (ms). Default 30000. */
+  backoffMaxMs?: number;
+  /**
+   * While an endpoint is set aside, one connection attempt at a time is made to it in the background, this
+   * long (ms) after the last one failed; the first that completes an HTTP/2 handshake brings the endpoint
+   * back (and serves its calls), however long it was set aside. 0 turns these attempts off. Default 250.
+   */
+  probeIntervalMs?: number;
 }
 
 /** Options with defaults applied. */
@@ -62,6 +76,9 @@ export const DEFAULT_UPSTREAM: PoolSettings = {
   streamsPerConnection: 32,
   ca: undefined,
   balancer: "round-robin",
+  backoffBaseMs: 1000,
+  backoffMaxMs: 30_000,
+  probeIntervalMs: 250,
 };
 
 /** Per-endpoint connection pool. */
@@ -75,6 +92,10 @@ export class UpstreamPool {
   lastError = "";
   /** Set when the data plane dropped this (empty) pool: a new one serves the endpoint from then on. */
   retired = false;
+  /** Whether the routing table serving now has this endpoint: background attempts stop when it has not. */
+  private inTable = true;
+  /** The next background connection attempt while the endpoint is set aside. */
+  private probeTimer: NodeJS.Timeout | undefined = undefined;
   /**
    * Connections opened beside serving ones that failed in a row, and until when no more such attempts are made:
    * they say the endpoint takes no more connections, not that it is down.
@@ -196,6 +217,8 @@ export class UpstreamPool {
       conn.keepaliveTimer.unref();
     }
     this.connecting--;
+    if (this.probeTimer !== undefined) clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
     this.failures = 0;
     this.ejectedUntil = 0;
     this.growFailures = 0;
@@ -235,15 +258,53 @@ export class UpstreamPool {
         return;
       }
       this.failures++;
-      // Back off 1 s, 2 s, 4 s ... up to 30 s after repeated failures.
-      if (this.failures >= 2)
-        this.ejectedUntil = Date.now() + Math.min(30_000, 1000 * 2 ** (this.failures - 2));
+      // Set aside 1 s, 2 s, 4 s ... up to 30 s (by default) after repeated failures, and checked meanwhile.
+      if (this.failures >= 2) {
+        const { backoffBaseMs: base, backoffMaxMs: max } = this.opts;
+        this.ejectedUntil = Date.now() + Math.min(max, base * 2 ** (this.failures - 2));
+        this.scheduleProbe();
+      }
       const reason = `cannot connect to upstream ${this.address}: ${this.lastError || "connection closed"}`;
       const waiting = this.waiters.splice(0);
       for (const w of waiting) w.connectFailed(reason);
       return;
     }
     this.pump();
+  }
+
+  /** The routing table serving now has this endpoint (`true`) or not: background attempts stop when not. */
+  setInTable(inTable: boolean): void {
+    this.inTable = inTable;
+    if (!inTable) this.stopProbing();
+    else if (this.ejectedUntil !== 0) this.scheduleProbe();
+  }
+
+  /** Whether the routing table serving now has this endpoint. */
+  get listed(): boolean {
+    return this.inTable;
+  }
+
+  /** Plans the next background connection attempt, unless one is planned or they are off. */
+  private scheduleProbe(): void {
+    const every = this.opts.probeIntervalMs;
+    if (this.probeTimer !== undefined || !this.inTable || this.retired || every <= 0) return;
+    this.probeTimer = setTimeout(probe, every, this);
+    this.probeTimer.unref();
+  }
+
+  /**
+   * A background connection attempt to the set-aside endpoint, unless one (a call's) is under way: its
+   * failure plans the next one, its handshake brings the endpoint back (`onReady`). @internal
+   */
+  probe(): void {
+    this.probeTimer = undefined;
+    if (!this.inTable || this.retired || this.failures === 0 || this.connecting > 0) return;
+    this.open();
+  }
+
+  private stopProbing(): void {
+    if (this.probeTimer !== undefined) clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
   }
 
   /** Closes connections idle for longer than the idle timeout. */
@@ -259,10 +320,16 @@ export class UpstreamPool {
     return this.conns.length === 0 && this.waiters.length === 0;
   }
 
-  /** Closes every connection now. */
+  /** Closes every connection now, and makes no more attempts. */
   destroy(): void {
+    this.inTable = false;
+    this.stopProbing();
     for (const c of [...this.conns]) c.destroy();
   }
+}
+
+function probe(pool: UpstreamPool): void {
+  pool.probe();
 }
 
 /** Whether `c` is up and takes new streams (now, or once some of its streams end). */
