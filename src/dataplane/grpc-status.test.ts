@@ -12,7 +12,7 @@ import {
   parseGrpcTimeout,
 } from "./grpc-status.js";
 
-describe("grpc-status mappings", () => {
+describe("grpc-status mappings", { timeout: 120_000 }, () => {
   it("maps HTTP status per the HTTP-to-gRPC table", () => {
     const cases: [number, number][] = [
       [400, GrpcCode.INTERNAL],

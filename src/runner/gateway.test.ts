@@ -38,7 +38,7 @@ after(async () => {
   for (const g of running) await g.stop();
 });
 
-describe("gateway start-up", () => {
+describe("gateway start-up", { timeout: 120_000 }, () => {
   test("the first configuration is applied, logged with its bound ports, and served by the admin endpoints", async () => {
     const source = new FakeSource([
       snapshot(1, [gateway("gw", [{ name: "tls", port: 443, protocol: "HTTPS" }])]),
@@ -143,7 +143,7 @@ describe("gateway start-up", () => {
   });
 });
 
-describe("reload", () => {
+describe("reload", { timeout: 120_000 }, () => {
   test("a bad snapshot keeps the last good configuration and says why; a good one replaces it", async () => {
     const source = new FakeSource([snapshot(1, [gateway("gw", [{ name: "a", port: 80 }])])]);
     const deps = fakeDeps(source);
@@ -227,7 +227,7 @@ describe("reload", () => {
   });
 });
 
-describe("calls and shutdown", () => {
+describe("calls and shutdown", { timeout: 120_000 }, () => {
   test("each call becomes one access line and one count with gateway, route, rule, backend and code", async () => {
     const source = new FakeSource([snapshot(1, [gateway("gw", [{ name: "a", port: 80 }])])]);
     const deps = fakeDeps(source);
@@ -295,7 +295,7 @@ describe("calls and shutdown", () => {
   });
 });
 
-test("Gateway addresses: a specific bind address, else this host's name", () => {
+test("Gateway addresses: a specific bind address, else this host's name", { timeout: 120_000 }, () => {
   assert.deepEqual(gatewayAddresses("127.0.0.1"), [{ type: "IPAddress", value: "127.0.0.1" }]);
   assert.deepEqual(gatewayAddresses("::1"), [{ type: "IPAddress", value: "::1" }]);
   assert.deepEqual(gatewayAddresses("gw.example.com"), [{ type: "Hostname", value: "gw.example.com" }]);

@@ -3,7 +3,7 @@ import { availableParallelism } from "node:os";
 import { test } from "node:test";
 import { defaultWorkers, formatHostPort, parseHostPort, parseServeArgs } from "./options.js";
 
-test("serve options: valid command lines", () => {
+test("serve options: valid command lines", { timeout: 120_000 }, () => {
   const cases: { argv: string[]; want: Record<string, unknown> }[] = [
     {
       argv: ["-f", "a.yaml"],
@@ -75,7 +75,9 @@ test("serve options: valid command lines", () => {
   assert.equal(parseServeArgs(["--help"]).kind, "help");
 });
 
-test("serve options: bad flags give a message naming the flag and what is expected", () => {
+test("serve options: bad flags give a message naming the flag and what is expected", {
+  timeout: 120_000,
+}, () => {
   const cases: { argv: string[]; error: RegExp }[] = [
     { argv: [], error: /no input: give at least one -f PATH/ },
     {
@@ -131,11 +133,11 @@ test("serve options: bad flags give a message naming the flag and what is expect
   }
 });
 
-test("--workers defaults to the number of cores", () => {
+test("--workers defaults to the number of cores", { timeout: 120_000 }, () => {
   assert.equal(defaultWorkers(), Math.min(availableParallelism(), 256));
 });
 
-test("host:port parsing and formatting round-trip, IPv6 in brackets", () => {
+test("host:port parsing and formatting round-trip, IPv6 in brackets", { timeout: 120_000 }, () => {
   const cases: [string, { host: string; port: number } | undefined][] = [
     ["127.0.0.1:9901", { host: "127.0.0.1", port: 9901 }],
     ["localhost:0", { host: "localhost", port: 0 }],

@@ -9,6 +9,7 @@ import {
   cluster,
   forward,
   listener,
+  onceWithin,
   route,
   startGateway,
   type TestGateway,
@@ -23,7 +24,7 @@ const OBSERVE_MS = 500;
  * gateway holding no more than its flow-control windows. Raw HTTP/2 peers on both sides, since grpc-js
  * reads into its own memory when paused.
  */
-describe("data plane: request backpressure", () => {
+describe("data plane: request backpressure", { timeout: 120_000 }, () => {
   let server: Http2Server;
   let gw: TestGateway;
   let upstream: ServerHttp2Stream | undefined;
@@ -89,12 +90,12 @@ describe("data plane: request backpressure", () => {
       received += c.length;
     });
     up.resume();
-    await once(up, "end");
+    await onceWithin(up, "end", "the upstream request to end");
     up.respond(
       { ":status": 200, "content-type": "application/grpc", "grpc-status": "0" },
       { endStream: true },
     );
-    await once(s, "close");
+    await onceWithin(s, "close", "the client stream to close");
     session.close();
     assert.equal(received, offered);
   });

@@ -23,7 +23,7 @@ import {
   unary,
 } from "../helpers/index.js";
 
-describe("data plane: the four call kinds", () => {
+describe("data plane: the four call kinds", { timeout: 120_000 }, () => {
   let a: Backend;
   let gw: TestGateway;
   const clients: grpc.Client[] = [];

@@ -26,7 +26,7 @@ async function explain(args: string[]): Promise<{ code: number; stdout: string; 
   return { code, stdout, stderr };
 }
 
-describe("grpcroute explain", () => {
+describe("grpcroute explain", { timeout: 120_000 }, () => {
   const cases: {
     name: string;
     args: string[];

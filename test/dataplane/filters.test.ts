@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import {
   type Backend,
@@ -10,6 +9,7 @@ import {
   freePort,
   type grpc,
   listener,
+  onceWithin,
   otherClient,
   route,
   type SeenCall,
@@ -21,7 +21,7 @@ import {
   unary,
 } from "../helpers/index.js";
 
-describe("data plane: weights, header filters and mirrors", () => {
+describe("data plane: weights, header filters and mirrors", { timeout: 120_000 }, () => {
   let a: Backend;
   let b: Backend;
   let z: Backend;
@@ -133,7 +133,7 @@ describe("data plane: weights, header filters and mirrors", () => {
   it("mirrors the call to the mirror backend; a dead mirror does not fail the main call", async () => {
     const o = otherClient(gw.target(80));
     clients.push(o);
-    const mirrored = once(mirror, "call") as Promise<[SeenCall]>;
+    const mirrored = onceWithin(mirror, "call", "the mirror backend to see the copy") as Promise<[SeenCall]>;
     const r = await unary(o, "Unary", { payload: Buffer.from("copy me") }, { metadata: { "x-trace": "m1" } });
     assert.equal(r.code, 0, r.details);
     assert.equal(r.reply?.backend, "a");

@@ -18,7 +18,7 @@ import { rawGrpcCall } from "../helpers/raw.js";
  * An upstream that answers GOAWAY(last stream 1) to the second stream of its first connection: the peer never
  * processed that stream, so the gateway must send it again on a new connection.
  */
-describe("data plane: upstream GOAWAY", () => {
+describe("data plane: upstream GOAWAY", { timeout: 120_000 }, () => {
   let server: Http2Server;
   let port: number;
   let gw: TestGateway;

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import { type AddressInfo, createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { RoutingTable } from "../../src/ir/routing-table.js";
@@ -13,6 +12,7 @@ import {
   forward,
   type grpc,
   listener,
+  onceWithin,
   route,
   type SeenCall,
   serverStream,
@@ -24,7 +24,7 @@ import {
   unary,
 } from "../helpers/index.js";
 
-describe("data plane: apply() swaps, close() drains, upstream stream limits", () => {
+describe("data plane: apply() swaps, close() drains, upstream stream limits", { timeout: 120_000 }, () => {
   let a: Backend;
   let b: Backend;
   let limited: Backend;
@@ -58,7 +58,7 @@ describe("data plane: apply() swaps, close() drains, upstream stream limits", ()
     // A long stream on table 0 (backend a).
     const long = serverStream(c, { responseCount: 40, intervalMs: 5 });
     const longResult = collect(long);
-    await once(long, "data");
+    await onceWithin(long, "data", "the first reply of the long call");
     let failures = 0;
     let total = 0;
     for (let v = 1; v <= 30; v++) {
@@ -119,7 +119,7 @@ describe("data plane: apply() swaps, close() drains, upstream stream limits", ()
     clients.push(c);
     const stream = serverStream(c, { responseCount: 20, intervalMs: 10 });
     const result = collect(stream);
-    await once(stream, "data");
+    await onceWithin(stream, "data", "the first reply of the stream");
     await gw.dp.apply(table([listener("one", 80, [route("r1", {}, forward([backend(ca)]))])], [ca], 2));
     const r = await result;
     assert.equal(r.code, 0, r.details);
@@ -184,7 +184,7 @@ describe("data plane: apply() swaps, close() drains, upstream stream limits", ()
     const target = gw.target(80);
     const c = testerClient(target);
     clients.push(c);
-    const started = once(a, "call") as Promise<[SeenCall]>;
+    const started = onceWithin(a, "call", "backend a to see the call") as Promise<[SeenCall]>;
     const inflight = unary(c, "Unary", { delayMs: 200 });
     await started;
     assert.equal((await gw.stats()).activeCalls, 1);

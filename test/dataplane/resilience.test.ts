@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import { connect, createServer, type Http2Server } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
@@ -15,6 +14,7 @@ import {
   freePort,
   type grpc,
   listener,
+  onceWithin,
   route,
   type SeenCall,
   serverStream,
@@ -42,7 +42,9 @@ async function startPlainHttp(status: number): Promise<{ server: Http2Server; po
   return { server, port: (server.address() as AddressInfo).port };
 }
 
-describe("data plane: deadlines, cancellation, failures, large and slow streams", () => {
+describe("data plane: deadlines, cancellation, failures, large and slow streams", {
+  timeout: 120_000,
+}, () => {
   let a: Backend;
   let slow: Backend;
   let doomed: Backend;
@@ -140,7 +142,7 @@ describe("data plane: deadlines, cancellation, failures, large and slow streams"
   it("enforces grpc-timeout itself: DEADLINE_EXCEEDED and the upstream stream is cancelled", async () => {
     // delay_ms = 5000 (field 4, varint): the backend would answer long after the 200 ms timeout.
     const req = frame(Buffer.from([0x20, 0x88, 0x27]));
-    const cancelled = once(a, "call") as Promise<[SeenCall]>;
+    const cancelled = onceWithin(a, "call", "backend a to see the call") as Promise<[SeenCall]>;
     const r = await rawCall(`/${TESTER}/Unary`, { "grpc-timeout": "200m" }, req);
     assert.equal(r.status, "4");
     assert.match(r.message, /deadline exceeded/);
@@ -158,7 +160,7 @@ describe("data plane: deadlines, cancellation, failures, large and slow streams"
   it("a client cancel cancels the upstream stream", async () => {
     const c = testerClient(gw.target(80));
     clients.push(c);
-    const started = once(a, "call") as Promise<[SeenCall]>;
+    const started = onceWithin(a, "call", "backend a to see the call") as Promise<[SeenCall]>;
     const call = serverStream(c, { responseCount: 1000, intervalMs: 20 });
     const result = collect(call);
     const [seen] = await started;
@@ -173,7 +175,7 @@ describe("data plane: deadlines, cancellation, failures, large and slow streams"
     clients.push(c);
     const s = serverStream(c, { responseCount: 1000, intervalMs: 10 }, { metadata: { "x-to": "doomed" } });
     const res = collect(s);
-    await once(s, "data");
+    await onceWithin(s, "data", "the first reply of the stream");
     doomed.kill();
     const r = await res;
     assert.equal(r.code, 14, r.details);
@@ -216,8 +218,8 @@ describe("data plane: deadlines, cancellation, failures, large and slow streams"
     const session = connect(`http://${gw.target(80)}`);
     session.on("error", () => {});
     const before = a.sentBytes();
-    const seenCall = once(a, "call") as Promise<[SeenCall]>;
-    const blocked = once(a, "blocked");
+    const seenCall = onceWithin(a, "call", "backend a to see the call") as Promise<[SeenCall]>;
+    const blocked = onceWithin(a, "blocked", "backend a to block on the stream nobody reads");
     const s = session.request({
       ":method": "POST",
       ":path": `/${TESTER}/ServerStream`,
@@ -245,7 +247,12 @@ describe("data plane: deadlines, cancellation, failures, large and slow streams"
       status = String(t["grpc-status"]);
     });
     s.resume();
-    await once(s, "close");
+    await onceWithin(
+      s,
+      "close",
+      "the stream to close once its reader resumed (64 MiB through the gateway)",
+      20_000,
+    );
     session.close();
     assert.equal(status, "0");
     // Each reply carries the payload plus a few fields and the 5-byte frame header.

@@ -23,7 +23,7 @@ import {
 } from "../helpers/index.js";
 
 /** Every match kind and precedence case, through real calls: which backend answers, or which code. */
-describe("data plane: routing through real calls", () => {
+describe("data plane: routing through real calls", { timeout: 120_000 }, () => {
   const names = [
     "exact",
     "service",
@@ -222,7 +222,7 @@ function rawUnary(
   });
 }
 
-describe("data plane: gateway-made answers", () => {
+describe("data plane: gateway-made answers", { timeout: 120_000 }, () => {
   let a: Backend;
   let gw: TestGateway;
   const clients: grpc.Client[] = [];

@@ -20,7 +20,7 @@ import {
   unary,
 } from "../helpers/index.js";
 
-describe("data plane: TLS listeners and TLS upstreams", () => {
+describe("data plane: TLS listeners and TLS upstreams", { timeout: 120_000 }, () => {
   let a: Backend;
   let b: Backend;
   let secure: Backend;

@@ -15,7 +15,9 @@ const portOf = (address: string): number => Number(address.slice(address.lastInd
 
 // In the gateway's own process, and in two worker processes behind shared sockets.
 for (const workers of ["1", "2"] as const) {
-  describe(`bundled greeter example through grpcroute serve --workers ${workers}`, () => {
+  describe(`bundled greeter example through grpcroute serve --workers ${workers}`, {
+    timeout: 120_000,
+  }, () => {
     const dir = new TempDir();
     let port50051: Greeter;
     let port443: Greeter;

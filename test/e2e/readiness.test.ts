@@ -11,7 +11,7 @@ import { type Backend, closeAll, greeterClient, sayHello, startBackend } from ".
 import { GatewayProcess, TempDir } from "./support/gateway-process.js";
 import { DOC, gatewayYaml, routeYaml, serviceYaml } from "./support/manifests.js";
 
-describe("readiness", () => {
+describe("readiness", { timeout: 120_000 }, () => {
   const dir = new TempDir();
   let backend: Backend | undefined;
   after(async () => {

@@ -75,7 +75,7 @@ function config(
 const applied = (version: number) => (l: LogLine) =>
   l.msg === "configuration applied" && typeof l.version === "number" && l.version >= version;
 
-describe("reload", () => {
+describe("reload", { timeout: 120_000 }, () => {
   const dir = new TempDir();
   let a: Backend;
   let b: Backend;

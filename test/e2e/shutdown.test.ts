@@ -9,7 +9,7 @@ import { type Backend, closeAll, greeterClient, sayHello, startBackend } from ".
 import { GatewayProcess, TempDir } from "./support/gateway-process.js";
 import { DOC, gatewayYaml, routeYaml, serviceYaml } from "./support/manifests.js";
 
-describe("drain on SIGTERM and SIGINT", () => {
+describe("drain on SIGTERM and SIGINT", { timeout: 120_000 }, () => {
   const dir = new TempDir();
   const backends: Backend[] = [];
   after(async () => {

@@ -19,7 +19,7 @@ after(() => {
   if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 });
 
-test("npm start serves the README's call and stops on Ctrl-C", async () => {
+test("npm start serves the README's call and stops on Ctrl-C", { timeout: 120_000 }, async () => {
   child = spawn(
     process.execPath,
     [join(ROOT, "scripts", "start-example.mjs"), "greeter", "--admin", "127.0.0.1:0", "--port-map", "8080=0"],
@@ -67,7 +67,9 @@ test("npm start serves the README's call and stops on Ctrl-C", async () => {
   assert.equal(code, 0, `${lines.join("\n")}\n${stderr}`);
 });
 
-test("start-example runs the Lattice example over TLS with the generated certificate", async () => {
+test("start-example runs the Lattice example over TLS with the generated certificate", {
+  timeout: 120_000,
+}, async () => {
   const lattice = spawn(
     process.execPath,
     [join(ROOT, "scripts", "start-example.mjs"), "lattice", "--admin", "127.0.0.1:0", "--port-map", "443=0"],

@@ -58,7 +58,7 @@ function alive(pid: number): boolean {
   }
 }
 
-describe("serve --workers", () => {
+describe("serve --workers", { timeout: 120_000 }, () => {
   const dir = new TempDir();
   const clients: grpc.Client[] = [];
   let a: Backend;

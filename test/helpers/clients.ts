@@ -93,6 +93,31 @@ function record(md: grpc.Metadata | undefined): Record<string, string> {
   return out;
 }
 
+/**
+ * The longest a test call may go without a final status before the helpers cancel it (without sending a
+ * deadline, which would change the request): a broken data path then fails the test in seconds, with a status
+ * that says what was waited for, instead of hanging. GRPCROUTE_TEST_CALL_LIMIT_MS changes it.
+ */
+export const TEST_CALL_LIMIT_MS = Number(process.env.GRPCROUTE_TEST_CALL_LIMIT_MS ?? "20000");
+
+/**
+ * Cancels `call` if it has no status within {@link TEST_CALL_LIMIT_MS}; `result.details` then names the call.
+ * Returns the function that disarms it (call it on the status).
+ */
+function watchdog(call: { cancel(): void }, what: string, result: { details: string }): () => void {
+  let fired = false;
+  const t = setTimeout(() => {
+    fired = true;
+    call.cancel();
+  }, TEST_CALL_LIMIT_MS);
+  t.unref();
+  return () => {
+    clearTimeout(t);
+    if (fired)
+      result.details = `no status within ${TEST_CALL_LIMIT_MS} ms waiting for ${what}: the test cancelled the call (${result.details})`;
+  };
+}
+
 function callOptions(o: CallOptions | undefined): grpc.CallOptions {
   return o?.timeoutMs !== undefined ? { deadline: Date.now() + o.timeoutMs } : {};
 }
@@ -136,6 +161,7 @@ export function unary<R = TestReply>(
         done();
       },
     ) as grpc.ClientUnaryCall;
+    const disarm = watchdog(call, `the unary call ${name}`, result);
     call.on("metadata", (md: grpc.Metadata) => {
       result.headers = record(md);
     });
@@ -143,6 +169,7 @@ export function unary<R = TestReply>(
       result.code = s.code;
       result.details = s.details;
       result.trailers = record(s.metadata);
+      disarm();
       done();
     });
   });
@@ -177,6 +204,7 @@ export function clientStream(
         done();
       },
     ) as grpc.ClientWritableStream<TestRequest>;
+    const disarm = watchdog(call, "the client-streaming call", result);
     call.on("metadata", (md: grpc.Metadata) => {
       result.headers = record(md);
     });
@@ -184,6 +212,7 @@ export function clientStream(
       result.code = s.code;
       result.details = s.details;
       result.trailers = record(s.metadata);
+      disarm();
       done();
     });
     let i = 0;
@@ -207,6 +236,7 @@ export function collect<R = TestReply>(
 ): Promise<CallResult<R>> {
   return new Promise((resolve) => {
     const result: CallResult<R> = { replies: [], headers: {}, trailers: {}, code: -1, details: "" };
+    const disarm = watchdog(call, "the end of the stream", result);
     let status = false;
     let ended = false;
     const maybe = (): void => {
@@ -220,6 +250,7 @@ export function collect<R = TestReply>(
       result.code = s.code;
       result.details = s.details;
       result.trailers = record(s.metadata);
+      disarm();
       status = true;
       maybe();
     });

@@ -4,11 +4,12 @@
  * the one of `serve --workers N` (worker processes behind shared sockets), so the same tests check both.
  * @internal test-only
  */
-import { EventEmitter, once } from "node:events";
+import { EventEmitter } from "node:events";
 import { type AddressInfo, createServer } from "node:net";
 import { Dataplane as InProcessDataplane, type UpstreamOptions } from "../../src/dataplane/index.js";
 import type { CallInfo, DataplaneOptions, DataplaneStats } from "../../src/dataplane/types.js";
 import type { RoutingTable } from "../../src/ir/routing-table.js";
+import { onceWithin } from "./wait.js";
 import { type Auditable, assertBooksBalance } from "./window-books.js";
 
 /** The data plane the tests run: in-process, or in worker processes when GRPCROUTE_TEST_WORKERS is set. */
@@ -69,12 +70,19 @@ export async function startGateway(
     },
     async nextCalls(n: number): Promise<CallInfo[]> {
       const out: CallInfo[] = [];
-      while (out.length < n) out.push((await once(events, "call"))[0] as CallInfo);
+      while (out.length < n)
+        out.push(
+          (
+            await onceWithin(events, "call", `the gateway to report ${n} finished calls (got ${out.length})`)
+          )[0] as CallInfo,
+        );
       return out;
     },
     async nextCall(pred: (info: CallInfo) => boolean): Promise<CallInfo> {
       for (;;) {
-        const info = (await once(events, "call"))[0] as CallInfo;
+        const info = (
+          await onceWithin(events, "call", "the gateway to report the call the test waits for")
+        )[0] as CallInfo;
         if (pred(info)) return info;
       }
     },

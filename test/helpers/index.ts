@@ -9,3 +9,4 @@ export * from "./protos.js";
 export * from "./raw.js";
 export * from "./recovery.js";
 export * from "./tables.js";
+export * from "./wait.js";

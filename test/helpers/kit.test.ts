@@ -16,7 +16,7 @@ import {
   unary,
 } from "./index.js";
 
-describe("test kit: backends and clients", () => {
+describe("test kit: backends and clients", { timeout: 120_000 }, () => {
   let plain: Backend;
   let secure: Backend;
   let rootCert: string;

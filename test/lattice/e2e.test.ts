@@ -5,7 +5,7 @@
  * answer and from the data plane's call report.
  */
 import assert from "node:assert/strict";
-import { EventEmitter, once } from "node:events";
+import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -23,6 +23,7 @@ import {
   greeterClient,
   grpc,
   type HelloReply,
+  onceWithin,
   sayHello,
   startBackend,
   unary,
@@ -119,7 +120,9 @@ function load(text: string, file: string): ResourceSet {
   return r.resources;
 }
 
-describe("Lattice profile end to end over TLS (the AWS GRPCRoute page's example)", () => {
+describe("Lattice profile end to end over TLS (the AWS GRPCRoute page's example)", {
+  timeout: 120_000,
+}, () => {
   let b50051: Backend;
   let b443: Backend;
   let dataplane: Dataplane;
@@ -184,7 +187,7 @@ describe("Lattice profile end to end over TLS (the AWS GRPCRoute page's example)
     for (;;) {
       const found = calls.slice(seen).find((c) => c.path === path);
       if (found !== undefined) return found;
-      await once(callEvents, "call");
+      await onceWithin(callEvents, "call", "the gateway to report the call");
     }
   }
 

@@ -91,7 +91,7 @@ function run(pieces: Buffer[]): { events: string[] } {
   return { events };
 }
 
-describe("H2Connection framing", () => {
+describe("H2Connection framing", { timeout: 120_000 }, () => {
   const bytes = clientBytes();
   const expected = run([bytes]).events;
 
@@ -121,7 +121,7 @@ describe("H2Connection framing", () => {
   });
 });
 
-describe("H2Connection flow control", () => {
+describe("H2Connection flow control", { timeout: 120_000 }, () => {
   it("sends DATA only within the peer's windows and the rest when WINDOW_UPDATE arrives", async () => {
     const events: string[] = [];
     const sock = new FakeSocket();
@@ -171,7 +171,7 @@ describe("H2Connection flow control", () => {
   });
 });
 
-describe("H2Connection DATA framing", () => {
+describe("H2Connection DATA framing", { timeout: 120_000 }, () => {
   it("joins queued pieces into full frames behind one header each, within the window, without losing a byte", () => {
     const events: string[] = [];
     const sock = new FakeSocket();
@@ -239,7 +239,7 @@ function framesOf(out: Buffer): { type: number; flags: number; id: number; paylo
   return frames;
 }
 
-describe("H2Connection: a response that ends before its request", () => {
+describe("H2Connection: a response that ends before its request", { timeout: 120_000 }, () => {
   const cases = [
     { name: "response fits the window", body: 100, windowUpdate: false },
     { name: "trailers held behind DATA waiting for window", body: 70_000, windowUpdate: true },
@@ -338,7 +338,9 @@ describe("H2Connection: a response that ends before its request", () => {
   });
 });
 
-describe("H2Connection output: frames written into shared buffers, payloads by reference", () => {
+describe("H2Connection output: frames written into shared buffers, payloads by reference", {
+  timeout: 120_000,
+}, () => {
   it("keeps every stream's frames whole and in order across buffer rollovers and large payloads", () => {
     const sock = new FakeSocket();
     const handler = recorder([]);
@@ -417,7 +419,7 @@ describe("H2Connection output: frames written into shared buffers, payloads by r
   });
 });
 
-describe("H2Connection: the peer's stream limit", () => {
+describe("H2Connection: the peer's stream limit", { timeout: 120_000 }, () => {
   const cases = [
     {
       name: "no MAX_CONCURRENT_STREAMS: no limit",

@@ -25,7 +25,7 @@ for (const name of readdirSync(join(root, "test", "dataplane"))) {
 if (files.length === 0) throw new Error("no data-plane test files matched");
 const res = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-reporter=spec", ...files.sort()],
+  ["--import", "tsx", "--test", "--test-reporter=spec", "--test-force-exit", ...files.sort()],
   { cwd: root, stdio: "inherit", env: { ...process.env, GRPCROUTE_TEST_WORKERS: workers } },
 );
 process.exitCode = res.status ?? 1;

@@ -26,5 +26,8 @@ async function runSuite(args: string[]): Promise<void> {
 
 // `serve --workers N` must keep the data plane's contract: its whole test suite (which `npm test` runs
 // in-process) runs again through worker processes behind shared sockets.
-it("the data-plane test suite passes through 3 worker processes (serve --workers 3)", () =>
-  runSuite(["--workers", "3"]));
+it(
+  "the data-plane test suite passes through 3 worker processes (serve --workers 3)",
+  { timeout: 300_000 },
+  () => runSuite(["--workers", "3"]),
+);

@@ -18,6 +18,7 @@ import {
   type Backend,
   bidi,
   closeAll,
+  onceWithin,
   startBackend,
   TESTER_SERVICE,
   testerClient,
@@ -90,7 +91,7 @@ function request(enc: HpackEncoder, extra: string[] = []): Buffer {
   ]);
 }
 
-describe("relay robustness: malformed input costs only that connection", () => {
+describe("relay robustness: malformed input costs only that connection", { timeout: 120_000 }, () => {
   let backend: Backend;
   let relay: Awaited<ReturnType<typeof startRelay>>;
   let port: number;
@@ -248,7 +249,7 @@ describe("relay robustness: malformed input costs only that connection", () => {
   });
 });
 
-describe("relay: upstream header limits", () => {
+describe("relay: upstream header limits", { timeout: 120_000 }, () => {
   it("response headers above SETTINGS_MAX_HEADER_LIST_SIZE end the call with INTERNAL, saying why", async () => {
     const backend = await startBackend({ name: "chatty", headers: { "x-big": "v".repeat(5000) } });
     const c = cluster("chatty", [backend.address]);
@@ -263,7 +264,7 @@ describe("relay: upstream header limits", () => {
   });
 });
 
-describe("relay upstream pools", () => {
+describe("relay upstream pools", { timeout: 120_000 }, () => {
   it("respects the backend's SETTINGS_MAX_CONCURRENT_STREAMS by opening more connections", async () => {
     const backend = await startBackend({
       name: "narrow",
@@ -286,7 +287,7 @@ describe("relay upstream pools", () => {
   });
 });
 
-describe("relay upstream pools: streams per connection", () => {
+describe("relay upstream pools: streams per connection", { timeout: 120_000 }, () => {
   // Calls held open one after another (each answered once before the next starts), so every call finds the
   // ones before it still open on the pool's connections.
   const cases: {
@@ -320,7 +321,7 @@ describe("relay upstream pools: streams per connection", () => {
           call.on("error", () => {});
           held.push(call);
           call.write({});
-          await once(call, "data");
+          await onceWithin(call, "data", "the first reply of the held-open call");
         }
         const perPeer = new Map<string, number>();
         for (const seen of backend.calls) perPeer.set(seen.peer, (perPeer.get(seen.peer) ?? 0) + 1);
@@ -340,7 +341,7 @@ describe("relay upstream pools: streams per connection", () => {
   }
 });
 
-describe("relay upstream pools: an endpoint that refuses more connections", () => {
+describe("relay upstream pools: an endpoint that refuses more connections", { timeout: 120_000 }, () => {
   it("keeps its share of the calls on the connection it has (not set aside)", async () => {
     const x = await startBackend({ name: "x" });
     const y = await startBackend({ name: "y" });
@@ -373,7 +374,7 @@ describe("relay upstream pools: an endpoint that refuses more connections", () =
         call.on("error", () => {});
         held.push(call);
         call.write({});
-        await once(call, "data");
+        await onceWithin(call, "data", "the first reply of the held-open call");
       }
       assert.deepEqual(
         { x: x.active(), y: y.active() },
@@ -395,7 +396,7 @@ describe("relay upstream pools: an endpoint that refuses more connections", () =
   });
 });
 
-describe("relay upstream GOAWAY", () => {
+describe("relay upstream GOAWAY", { timeout: 120_000 }, () => {
   it("replays a stream the backend never processed (above GOAWAY's last stream id) on a new connection", async () => {
     // A backend that answers stream 1 of each connection and refuses anything later with GOAWAY(last = 1).
     let goaways = 0;

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { after, before, describe, it } from "node:test";
@@ -12,6 +11,7 @@ import {
   closeAll,
   collect,
   type grpc,
+  onceWithin,
   serverStream,
   startBackend,
   TESTER_SERVICE,
@@ -127,7 +127,7 @@ function rawCall(
   });
 }
 
-describe("relay: one upstream, every call kind", () => {
+describe("relay: one upstream, every call kind", { timeout: 120_000 }, () => {
   let backend: Backend;
   let relay: Awaited<ReturnType<typeof startRelay>>;
   let client: grpc.Client;
@@ -218,7 +218,7 @@ describe("relay: one upstream, every call kind", () => {
       te: "trailers",
     });
     const before = backend.sentBytes();
-    const blocked = once(backend, "blocked");
+    const blocked = onceWithin(backend, "blocked", "the backend to block on a full stream window");
     req.end(
       grpcFrame(Buffer.concat([Buffer.from([0x10]), varint(256 * 1024), Buffer.from([0x18]), varint(256)])),
     );
@@ -234,7 +234,7 @@ describe("relay: one upstream, every call kind", () => {
       received += d.length;
     });
     req.resume();
-    await once(req, "end");
+    await onceWithin(req, "end", "the end of the raw response");
     session.close();
     // 256 messages of 256 KiB (+ protobuf framing) arrived once the reader read.
     assert.ok(received > 256 * 256 * 1024, `received ${received} bytes`);
@@ -244,7 +244,7 @@ describe("relay: one upstream, every call kind", () => {
     const before = backend.calls.length;
     const call = serverStream(client, { responseCount: 1000, responseSize: 10, intervalMs: 20 });
     call.on("error", () => {});
-    await once(call, "data");
+    await onceWithin(call, "data", "the first reply of the stream");
     call.cancel();
     await until(() => backend.calls[before]?.end === "cancelled", "the backend to see the cancel");
     await until(() => relay.calls.some((c) => c.grpcStatus === 1), "the relay to report CANCELLED");
@@ -258,7 +258,7 @@ describe("relay: one upstream, every call kind", () => {
   });
 });
 
-describe("relay: gateway-enforced deadlines and upstream failures", () => {
+describe("relay: gateway-enforced deadlines and upstream failures", { timeout: 120_000 }, () => {
   let backend: Backend;
   let relay: Awaited<ReturnType<typeof startRelay>>;
   let resetter: net.Server;
@@ -379,7 +379,7 @@ describe("relay: gateway-enforced deadlines and upstream failures", () => {
   });
 });
 
-describe("relay: upstream killed mid-stream", () => {
+describe("relay: upstream killed mid-stream", { timeout: 120_000 }, () => {
   it("ends the client's call with UNAVAILABLE", async () => {
     const backend = await startBackend({ name: "doomed" });
     const c = cluster("tester", [backend.address]);
@@ -387,7 +387,7 @@ describe("relay: upstream killed mid-stream", () => {
     const client = testerClient(relay.target());
     const call = serverStream(client, { responseCount: 1000, responseSize: 10, intervalMs: 20 });
     const done = collect(call);
-    await once(call, "data");
+    await onceWithin(call, "data", "the first reply of the stream");
     backend.kill();
     const r = await done;
     closeAll(client);

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import { generateCertificate } from "../../src/util/self-signed.js";
 import {
@@ -9,6 +8,7 @@ import {
   greeterClient,
   type grpc,
   OTHER_SERVICE,
+  onceWithin,
   otherClient,
   sayHello,
   serverStream,
@@ -21,7 +21,7 @@ import { cluster, exact, startRelay, table, testerTable } from "./fixture.js";
 
 type Relay = Awaited<ReturnType<typeof startRelay>>;
 
-describe("relay routing: services, methods, headers, direct answers", () => {
+describe("relay routing: services, methods, headers, direct answers", { timeout: 120_000 }, () => {
   let a: Backend;
   let b: Backend;
   let relay: Relay;
@@ -145,7 +145,7 @@ describe("relay routing: services, methods, headers, direct answers", () => {
   });
 });
 
-describe("relay balancing: weights and invalid backends", () => {
+describe("relay balancing: weights and invalid backends", { timeout: 120_000 }, () => {
   const backends: Backend[] = [];
   let relay: Relay;
   before(async () => {
@@ -225,7 +225,7 @@ describe("relay balancing: weights and invalid backends", () => {
   });
 });
 
-describe("relay filters: header modifiers and mirrors", () => {
+describe("relay filters: header modifiers and mirrors", { timeout: 120_000 }, () => {
   let main: Backend;
   let mirror: Backend;
   let relay: Relay;
@@ -307,7 +307,7 @@ describe("relay filters: header modifiers and mirrors", () => {
   it("mirrors a copy of the call (request body included) to the mirror backend", async () => {
     const before = mirror.calls.length;
     const client = testerClient(relay.target());
-    const seen = once(mirror, "call");
+    const seen = onceWithin(mirror, "call", "the mirror backend to see the copy");
     const r = await unary(client, "Unary", { payload: Buffer.alloc(3000, 1) });
     closeAll(client);
     assert.equal(r.code, 0, r.details);
@@ -327,7 +327,7 @@ describe("relay filters: header modifiers and mirrors", () => {
   });
 });
 
-describe("relay listeners: authority choice and TLS", () => {
+describe("relay listeners: authority choice and TLS", { timeout: 120_000 }, () => {
   const bs: Record<string, Backend> = {};
   let relay: Relay;
   let certA: { certPem: string; keyPem: string };
@@ -418,7 +418,7 @@ describe("relay listeners: authority choice and TLS", () => {
   });
 });
 
-describe("relay operations: reload and drain", () => {
+describe("relay operations: reload and drain", { timeout: 120_000 }, () => {
   it("reloads while calls run: zero failed calls, calls in flight keep their configuration", async () => {
     const one = await startBackend({ name: "one" });
     const two = await startBackend({ name: "two" });
@@ -434,7 +434,7 @@ describe("relay operations: reload and drain", () => {
     const client = testerClient(relay.target());
     const long = serverStream(client, { responseCount: 5, responseSize: 10, intervalMs: 30 });
     const longDone = collect(long);
-    await once(long, "data");
+    await onceWithin(long, "data", "the first reply of the long call");
     const calls: Promise<{ code: number }>[] = [];
     for (let v = 2; v < 40; v++) {
       await relay.dp.apply(t(v % 2 === 0 ? c2 : c1, v));
@@ -461,7 +461,7 @@ describe("relay operations: reload and drain", () => {
     const c = cluster("slow", [be.address]);
     const relay = await startRelay(testerTable(c));
     const client = testerClient(relay.target());
-    const seen = once(be, "call");
+    const seen = onceWithin(be, "call", "the backend to see the call");
     const pending = unary(client, "Unary", { delayMs: 200 });
     await seen;
     const closed = relay.dp.close(5000);
