@@ -127,3 +127,45 @@ describe("fuzz findings: DATA on a stream the peer already ended", () => {
     });
   });
 });
+
+describe("fuzz findings: a connection error after a graceful GOAWAY", () => {
+  it("names no stream above the one the first GOAWAY named (RFC 9113 section 6.8)", () => {
+    const events: string[] = [];
+    const sock = new FakeSocket();
+    const conn = new H2Connection(sock as unknown as Socket, true, recorder(events));
+    sock.emit("data", Buffer.concat([PREFACE, settingsFrame([])]));
+    conn.shutdown();
+    // A request that crossed the GOAWAY (refused), then a frame larger than the frame size: a connection error.
+    const block = new HpackEncoder().encode(REQUEST);
+    const tooLarge = Buffer.alloc(9);
+    tooLarge.writeUIntBE(20_000, 0, 3);
+    sock.emit("data", Buffer.concat([frame(FrameType.HEADERS, Flag.END_HEADERS, 1, block), tooLarge]));
+    conn.flush();
+    const goaways = written(sock, false).filter((f) => f.type === FrameType.GOAWAY);
+    assert.deepEqual(
+      goaways.map((f) => f.word),
+      [0, 0],
+      "both GOAWAYs name stream 0: stream 1 was refused, never processed",
+    );
+    assert.ok(
+      written(sock, false).some(
+        (f) => f.type === FrameType.RST_STREAM && f.id === 1 && f.word === ErrorCode.REFUSED_STREAM,
+      ),
+      "stream 1 refused",
+    );
+    assert.deepEqual(events, []);
+  });
+
+  it("replays the fuzzer's minimal input", () => {
+    replay({
+      server: true,
+      actSeed: 3998343994,
+      openAtReady: 0,
+      cuts: [147],
+      bytes: Buffer.from(
+        "505249202a20485454502f322e300d0a0d0a534d0d0a0d0a0000970100000000018386448c62beb32fbbb918d054ce793f4101615f8b1d75d0620d263d4c4d656440027465864d833505b11f661b43673735363e7c3a3c6f2547495c61744b7665676e2671673c573f0f0802315340889acac8b21234da8f45d2841d16a9a46c55fc1206356f87f5220675c9305edd312d6ddbbc4779a9dee36df4da0b9aa820605585bdbb5877044644d1fa7460872d4c0d50e95593810300000d0900000000010a4c8c49f85f408a9acac8b16a00000609000000000121e435537f860000060904000000014d833505b11f767676767676767676",
+        "hex",
+      ),
+    });
+  });
+});
