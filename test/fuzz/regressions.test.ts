@@ -169,3 +169,46 @@ describe("fuzz findings: a connection error after a graceful GOAWAY", () => {
     });
   });
 });
+
+describe("fuzz findings: SETTINGS_INITIAL_WINDOW_SIZE that overflows a stream's window", () => {
+  it("is a connection error FLOW_CONTROL_ERROR (RFC 9113 section 6.9.2)", () => {
+    const events: string[] = [];
+    const sock = new FakeSocket();
+    const conn = new H2Connection(
+      sock as unknown as Socket,
+      false,
+      recorder(events, (c) => c.openStream(REQUEST, false, undefined)),
+    );
+    const max = Buffer.alloc(4);
+    max.writeUInt32BE(0x7fffffff);
+    sock.emit(
+      "data",
+      Buffer.concat([
+        settingsFrame([[4, 0]]),
+        frame(FrameType.WINDOW_UPDATE, 0, 1, max),
+        // Stream 1's window is now 2^31 - 1: one more byte of initial window overflows it.
+        settingsFrame([[4, 1]]),
+      ]),
+    );
+    conn.flush();
+    const goaways = written(sock, true).filter((f) => f.type === FrameType.GOAWAY);
+    assert.deepEqual(
+      goaways.map((f) => f.word2),
+      [ErrorCode.FLOW_CONTROL_ERROR],
+    );
+    assert.equal(conn.destroyed, true);
+  });
+
+  it("replays the fuzzer's minimal input", () => {
+    replay({
+      server: false,
+      actSeed: 1335614998,
+      openAtReady: 4,
+      cuts: [],
+      bytes: Buffer.from(
+        "00000c040000000000000400000001000400000000000004080000000007ffffffff00001e040000000000000400076a9500050006989600030000100000038000000000030000014c",
+        "hex",
+      ),
+    });
+  });
+});

@@ -329,7 +329,10 @@ export class Inbound implements FrameSink, HeaderBlockSink {
             this.c.fail(ErrorCode.FLOW_CONTROL_ERROR, "INITIAL_WINDOW_SIZE");
             return;
           }
-          this.c.flow.setPeerInitialWindow(v, this.c.streams.toArray());
+          if (!this.c.flow.setPeerInitialWindow(v, this.c.streams.toArray())) {
+            this.c.fail(ErrorCode.FLOW_CONTROL_ERROR, "INITIAL_WINDOW_SIZE overflows a stream window");
+            return;
+          }
           break;
         case Setting.MAX_FRAME_SIZE:
           if (v < DEFAULT_MAX_FRAME_SIZE || v > 0xffffff) {
