@@ -58,6 +58,8 @@ export class Driver {
   closed = false;
   /** Set by the harness just before the socket's 'close'. */
   socketClosed = false;
+  /** Set by the harness when the peer lowered SETTINGS_INITIAL_WINDOW_SIZE (send windows may be negative). */
+  windowLowered = false;
   private readies = 0;
 
   constructor(
@@ -208,7 +210,7 @@ export class Driver {
     const rng = this.rng;
     if (!r.respHeaders) this.writeHeaders(r, RESPONSE, false);
     const end = rng.chance(0.4);
-    const size = rng.chance(0.1) ? rng.size(ZEROS.length) : rng.size(2000);
+    const size = rng.chance(0.15) ? rng.range(20_000, ZEROS.length) : rng.size(2000);
     if (end && rng.chance(0.5)) {
       this.writeData(r, size, false);
       this.writeHeaders(r, TRAILERS, true);
@@ -268,7 +270,7 @@ export class Driver {
           else if (rng.chance(0.2)) this.c2.shutdownClient();
           break;
         case "congest":
-          this.sock.congested = true;
+          this.sock.congest();
           break;
         default:
           if (this.sock.congested) this.sock.drain();

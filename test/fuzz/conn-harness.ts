@@ -119,6 +119,8 @@ export function checkConnection(
     if (st.localEnded && st.remoteEnded) return fail("stream-table", `${s} ended both ways and still open`);
     if (st.outTrailers !== null && !st.outEnd) return fail("stream-table", `${s} holds trailers, no end`);
     if (st.sendWindow > MAX_WINDOW) return fail("window", `${s} send window ${st.sendWindow} above 2^31-1`);
+    // Only a lower SETTINGS_INITIAL_WINDOW_SIZE takes a window below 0; sending never does.
+    if (st.sendWindow < 0 && !d.windowLowered) return fail("window", `${s} sent beyond its window`);
     if (!st.remoteEnded) {
       const pending = x.inbound.dataSt === st ? dataLeft : 0;
       const sum = st.recvWindow + st.recvUnacked + r.held + pending;
@@ -142,6 +144,12 @@ export function checkConnection(
       `connection: window ${flow.recvWindow} + unreturned ${flow.recvUnacked} + held ${heldAll} + due ${dataLeft} = ${sum}, advertised ${connWindow}`,
     );
 
+  const ids = new Map<number, StreamRec>();
+  for (const r of d.list) ids.set(r.st.id, r);
+  for (const [id, n] of out.dataBytes) {
+    const written = ids.get(id)?.written ?? 0;
+    if (n > written) return fail("output", `${n} DATA bytes written on stream ${id}, ${written} queued`);
+  }
   for (const r of d.list)
     if (r.st.closed && !told(r, c.server))
       return fail("silent-close", `stream ${r.st.id} closed and the handler was never told`);
@@ -203,6 +211,11 @@ export function runConnectionCase(c: ConnCase): Failure | null {
       encoderFailure ??= f;
     });
     // Frames may be as large as the largest SETTINGS_MAX_FRAME_SIZE the peer allowed so far.
+    const setInitial = conn.flow.setPeerInitialWindow.bind(conn.flow);
+    conn.flow.setPeerInitialWindow = (v, open) => {
+      if (v < conn.flow.peerInitialWindow) d.windowLowered = true;
+      return setInitial(v, open);
+    };
     let maxFrame = conn.flow.peerMaxFrameSize;
     Object.defineProperty(conn.flow, "peerMaxFrameSize", {
       get: () => maxFrame,

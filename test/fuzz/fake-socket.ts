@@ -1,9 +1,10 @@
 /**
  * Just enough of a net.Socket for an H2Connection, driven by the fuzzer: reads are pushed with
- * `emit("data")`; writes go to `onWrite` at once, or, while `congested`, also pile up in `writableLength`
+ * `emit("data")`; writes go to `onWrite` at once, or, after `congest()`, also pile up in `writableLength`
  * (a peer that does not read) until `drain()`.
  */
 import { EventEmitter } from "node:events";
+import { SOCKET_HIGH_WATER } from "../../src/dataplane/relay/frame-writer.js";
 
 export class FakeSocket extends EventEmitter {
   writableLength = 0;
@@ -35,6 +36,12 @@ export class FakeSocket extends EventEmitter {
 
   destroy(): void {
     this.destroyed = true;
+  }
+
+  /** The peer stops reading, its socket buffer full: writes pile up here and DATA must wait. */
+  congest(): void {
+    this.congested = true;
+    this.writableLength = Math.max(this.writableLength, SOCKET_HIGH_WATER + 1);
   }
 
   /** The peer read everything: the socket's buffer empties and 'drain' fires. */

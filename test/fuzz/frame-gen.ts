@@ -132,6 +132,8 @@ function pushData(rng: Rng, frames: GenFrame[], id: number, size: number, endStr
     left -= n;
     const body = Buffer.alloc(n, id & 0xff);
     const payload = padded ? Buffer.concat([Buffer.from([pad]), body, Buffer.alloc(pad)]) : body;
+    // Now and then a pad length the frame cannot hold.
+    if (padded && rng.chance(0.03)) payload[0] = Math.min(255, payload.length - rng.int(2));
     const flags = (padded ? Flag.PADDED : 0) | (left === 0 && endStream ? Flag.END_STREAM : 0);
     frames.push({ type: FrameType.DATA, flags, id, payload });
   } while (left > 0);
@@ -281,7 +283,7 @@ export function genClientFrames(rng: Rng): GenFrame[] {
       const id = someId();
       const end = op === "trailers" || rng.chance(0.3);
       if (op === "data")
-        pushData(rng, frames, id, rng.chance(0.05) ? rng.size(200_000) : rng.size(20_000), end);
+        pushData(rng, frames, id, rng.chance(0.1) ? rng.range(30_000, 200_000) : rng.size(20_000), end);
       else pushBlock(rng, frames, id, enc.encode(["x-trailer", "1"]), true);
       const k = open.indexOf(id);
       if (end && k >= 0) open.splice(k, 1);
@@ -316,7 +318,13 @@ export function genServerFrames(rng: Rng, streams: number): GenFrame[] {
     if (op === "headers")
       pushBlock(rng, frames, id, enc.encode([":status", "200", "content-type", "application/grpc"]), false);
     else if (op === "data")
-      pushData(rng, frames, id, rng.chance(0.05) ? rng.size(200_000) : rng.size(20_000), rng.chance(0.2));
+      pushData(
+        rng,
+        frames,
+        id,
+        rng.chance(0.1) ? rng.range(30_000, 200_000) : rng.size(20_000),
+        rng.chance(0.2),
+      );
     else if (op === "trailers")
       pushBlock(rng, frames, id, enc.encode(["grpc-status", "0", "grpc-message", "ok"]), true);
     else if (op === "trailers-only")

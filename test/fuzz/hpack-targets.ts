@@ -114,13 +114,14 @@ export function runDecoderCase(c: DecoderCase): Failure | null {
           kind: "reference-disagrees",
           detail: `block ${i}: the decoder refused it (${(err as Error).message}), the reference decoded ${show(want)}`,
         };
-      // A COMPRESSION_ERROR ends the connection: the decoder is not used again. Its table must still be sane.
+      // A COMPRESSION_ERROR ends the connection, so the decoder is not used again; still, it stays usable:
+      // its table is the reference's, and the next blocks decode as the reference decodes them.
       if (dec.tableSize !== ref.size)
         return {
           kind: "table-size",
           detail: `after the error in block ${i}: ${dec.tableSize} vs ${ref.size}`,
         };
-      return null;
+      continue;
     }
     if (!want.ok)
       return {

@@ -35,6 +35,8 @@ export class OutputChecker {
   lastGoawayId = -1;
   /** Highest stream id we wrote HEADERS on. */
   maxHeadersId = 0;
+  /** DATA payload bytes written per stream. */
+  readonly dataBytes = new Map<number, number>();
   private pending: Buffer = Buffer.alloc(0);
   private prefaceLeft: number;
   private frames = 0;
@@ -109,6 +111,7 @@ export class OutputChecker {
         if (flags & Flag.END_HEADERS) this.blockDone(id);
         return null;
       case FrameType.DATA:
+        this.dataBytes.set(id, (this.dataBytes.get(id) ?? 0) + payload.length);
         if (flags & Flag.END_STREAM) this.ended.add(id);
         return null;
       case FrameType.RST_STREAM:
