@@ -145,7 +145,7 @@ export function describeCase(c: ConnCase): string {
 function target(server: boolean): FuzzTarget<ConnCase> {
   return {
     name: server ? "connection-server" : "connection-client",
-    defaultCases: server ? 3000 : 2000,
+    defaultCases: server ? 5000 : 4000,
     generate: (rng) => genCase(rng, server),
     run: runConnectionCase,
     shrinkCandidates,

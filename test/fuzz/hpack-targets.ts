@@ -170,7 +170,7 @@ function hex(b: Buffer): string {
 
 export const decoderTarget: FuzzTarget<DecoderCase> = {
   name: "hpack-decoder",
-  defaultCases: 4000,
+  defaultCases: 5000,
   generate: genDecoderCase,
   run: runDecoderCase,
   size: (c) => c.blocks.reduce((n, b) => n + b.length, 0),
@@ -214,7 +214,7 @@ export function runHuffmanCase(b: Buffer): Failure | null {
 
 export const huffmanTarget: FuzzTarget<Buffer> = {
   name: "huffman-decoder",
-  defaultCases: 4000,
+  defaultCases: 5000,
   generate: genHuffmanInput,
   run: runHuffmanCase,
   size: (b) => b.length,
@@ -276,7 +276,7 @@ export function runEncoderCase(ops: EncoderOp[]): Failure | null {
 
 export const encoderTarget: FuzzTarget<EncoderOp[]> = {
   name: "hpack-encoder",
-  defaultCases: 2000,
+  defaultCases: 3000,
   generate: genEncoderCase,
   run: runEncoderCase,
   size: (ops) => ops.reduce((n, op) => n + ("fields" in op ? op.fields.join("").length : 4), 0),
