@@ -60,10 +60,12 @@ function told(r: StreamRec, server: boolean): boolean {
  * - State: either the connection failed with a GOAWAY it wrote (or closed after the peer's GOAWAY), or it is
  *   alive and has written no error GOAWAY.
  * - Streams: every stream in the table is open, one the handler knows, of the right parity and not idle, not
- *   ended both ways; blocked streams are open streams; send windows are within 2^31 - 1.
+ *   ended both ways; blocked streams are open streams; send windows are within 2^31 - 1, and below 0 only
+ *   after the peer lowered its initial window (sending never overdraws one).
  * - Windows: every DATA byte the peer sent is accounted for: still in our receive window, consumed and not
  *   yet returned, held by the handler, or due in the rest of a frame being read in pieces. Per stream and for
  *   the connection.
+ * - Output: no more DATA bytes on the wire for a stream than the handler queued (and output-check.ts).
  * - The handler is told about every stream that closes (a reset, or both sides ended it).
  * - A server's GOAWAY never names a last stream below one the handler was given.
  */
