@@ -348,6 +348,42 @@ describe("HPACK encoder", () => {
     for (const b of blocks) assert.deepEqual(dec.decode(b, 0, b.length).fields, fields);
   });
 
+  // RFC 7541 section 4.2: a table lowered and raised again between two blocks is signalled with the smallest
+  // size first; nghttp2 (node:http2, nghttpd) refuses a first update above it with COMPRESSION_ERROR.
+  const lowered = [
+    { name: "0 then 4096", settings: [0, 4096], updates: [0, 4096] },
+    { name: "3855 then 4096", settings: [3855, 4096], updates: [3855, 4096] },
+    { name: "100, 50, then 200", settings: [100, 50, 200], updates: [50, 200] },
+    { name: "1000 then 100", settings: [1000, 100], updates: [100] },
+    { name: "lowered then back to the size in use", settings: [100, 4096, 4096], updates: [100, 4096] },
+  ];
+  for (const c of lowered) {
+    it(`signals the smallest table size first when it was lowered and raised between blocks (${c.name})`, () => {
+      const enc = new HpackEncoder();
+      for (const v of c.settings) enc.setMaxTableSize(v);
+      const b = enc.encode([":status", "200"]);
+      const updates: number[] = [];
+      let p = 0;
+      while (p < b.length && (b[p]! & 0xe0) === 0x20) {
+        // Each update here is one byte or the 5-bit prefix plus continuation bytes.
+        let v = b[p]! & 0x1f;
+        p++;
+        if (v === 0x1f) {
+          let m = 0;
+          for (;;) {
+            const x = b[p++]!;
+            v += (x & 0x7f) * 2 ** m;
+            m += 7;
+            if ((x & 0x80) === 0) break;
+          }
+        }
+        updates.push(v);
+      }
+      assert.deepEqual(updates, c.updates, `block ${b.toString("hex")}`);
+      assert.deepEqual(new HpackDecoder(4096).decode(b, 0, b.length).fields, [":status", "200"]);
+    });
+  }
+
   it("stays in step with the decoder across evictions and a smaller table", () => {
     const enc = new HpackEncoder();
     const dec = new HpackDecoder(4096);

@@ -116,6 +116,8 @@ export class H2Connection implements FlowOwner {
   ready = false;
   goawayReceived = false;
   goawaySent = false;
+  /** Last-stream-id of the GOAWAY we sent (-1: none); a later GOAWAY may not name a higher one. */
+  private goawayLastId = -1;
   destroyed = false;
   /** Free for the owner (pool bookkeeping, listener port). */
   owner: unknown = undefined;
@@ -270,6 +272,7 @@ export class H2Connection implements FlowOwner {
   shutdown(): void {
     if (this.goawaySent || this.destroyed) return;
     this.goawaySent = true;
+    this.goawayLastId = this.lastPeerStreamId;
     this.out.push(goawayFrame(this.lastPeerStreamId, ErrorCode.NO_ERROR));
     if (this.streams.size === 0) this.finishShutdown();
   }
@@ -278,6 +281,7 @@ export class H2Connection implements FlowOwner {
   shutdownClient(): void {
     if (this.destroyed) return;
     this.goawaySent = true;
+    this.goawayLastId = 0;
     this.out.push(goawayFrame(0, ErrorCode.NO_ERROR));
     this.finishShutdown();
   }
@@ -285,7 +289,10 @@ export class H2Connection implements FlowOwner {
   /** Connection error: GOAWAY with `code`, then close (RFC 9113 section 5.4.1). */
   fail(code: number, reason: string): void {
     if (this.destroyed) return;
-    this.out.push(goawayFrame(this.lastPeerStreamId, code, reason));
+    // After a graceful GOAWAY, streams that arrived were refused, not processed: the last-stream-id stays
+    // (RFC 9113 section 6.8: it must not grow, the peer may already have retried those elsewhere).
+    const last = this.goawayLastId >= 0 ? this.goawayLastId : this.lastPeerStreamId;
+    this.out.push(goawayFrame(last, code, reason));
     this.goawaySent = true;
     this.out.flush();
     this.markDestroyed();

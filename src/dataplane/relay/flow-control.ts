@@ -220,11 +220,19 @@ export class FlowControl {
     return true;
   }
 
-  /** The peer's SETTINGS_INITIAL_WINDOW_SIZE changed: every open stream's window moves by the difference. */
-  setPeerInitialWindow(v: number, open: readonly H2Stream[]): void {
+  /**
+   * The peer's SETTINGS_INITIAL_WINDOW_SIZE changed: every open stream's window moves by the difference.
+   * False when that takes a window above 2^31 - 1 (a connection error, RFC 9113 section 6.9.2).
+   */
+  setPeerInitialWindow(v: number, open: readonly H2Stream[]): boolean {
     const delta = v - this.peerInitialWindow;
     this.peerInitialWindow = v;
-    for (const st of open) st.sendWindow += delta;
+    let ok = true;
+    for (const st of open) {
+      st.sendWindow += delta;
+      if (st.sendWindow > MAX_WINDOW) ok = false;
+    }
+    return ok;
   }
 
   // ---------------------------------------------------------------------------------------------- receiving

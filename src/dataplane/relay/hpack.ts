@@ -289,8 +289,14 @@ export class HpackEncoder {
   private base = 0;
   private size = 0;
   private limit = 4096;
-  /** Set when the peer lowered SETTINGS_HEADER_TABLE_SIZE: the next block starts with a size update. */
+  /** Set when the peer changed SETTINGS_HEADER_TABLE_SIZE: the next block starts with a size update. */
   private pendingSizeUpdate = -1;
+  /**
+   * The smallest size set since the last block. When it is below `pendingSizeUpdate` (lowered, then raised
+   * again) it is signalled first (RFC 7541 section 4.2): a decoder that shrank its table expects an update no
+   * larger than that, and nghttp2 refuses the block otherwise.
+   */
+  private pendingMinSize = -1;
   private out = Buffer.allocUnsafe(4096);
   /** Bumped whenever the dynamic table changes: encodings remembered under another version are stale. */
   private version = 0;
@@ -309,6 +315,7 @@ export class HpackEncoder {
     this.limit = next;
     this.version++;
     this.evict(0);
+    this.pendingMinSize = this.pendingSizeUpdate < 0 ? next : Math.min(this.pendingMinSize, next);
     this.pendingSizeUpdate = next;
   }
 
@@ -338,12 +345,13 @@ export class HpackEncoder {
   }
 
   private encodeFields(fields: readonly string[]): Buffer {
-    let need = 8;
+    let need = 16;
     for (let i = 0; i < fields.length; i++) need += fields[i]!.length + 10;
     if (this.out.length < need) this.out = Buffer.allocUnsafe(need * 2);
     const out = this.out;
     let o = 0;
     if (this.pendingSizeUpdate >= 0) {
+      if (this.pendingMinSize < this.pendingSizeUpdate) o = writeInt(out, o, 5, 0x20, this.pendingMinSize);
       o = writeInt(out, o, 5, 0x20, this.pendingSizeUpdate);
       this.pendingSizeUpdate = -1;
     }

@@ -201,7 +201,12 @@ export class Inbound implements FrameSink, HeaderBlockSink {
       }
       // A stream we already closed or reset: the peer may not know yet. Keep the connection window whole.
       this.c.flow.consume(null, len);
-      if (st !== undefined) this.c.resetStream(st, ErrorCode.STREAM_CLOSED);
+      if (st !== undefined) {
+        // DATA after the peer's END_STREAM (RFC 9113 section 5.1, half-closed (remote)): the stream is reset,
+        // and the relay told, or its call would go on upstream for a stream that is gone.
+        this.c.resetStream(st, ErrorCode.STREAM_CLOSED);
+        this.c.handler.onReset(this.c, st, ErrorCode.STREAM_CLOSED);
+      }
       return null;
     }
     if (!this.c.flow.receivedOnStream(st, len)) {
@@ -324,7 +329,10 @@ export class Inbound implements FrameSink, HeaderBlockSink {
             this.c.fail(ErrorCode.FLOW_CONTROL_ERROR, "INITIAL_WINDOW_SIZE");
             return;
           }
-          this.c.flow.setPeerInitialWindow(v, this.c.streams.toArray());
+          if (!this.c.flow.setPeerInitialWindow(v, this.c.streams.toArray())) {
+            this.c.fail(ErrorCode.FLOW_CONTROL_ERROR, "INITIAL_WINDOW_SIZE overflows a stream window");
+            return;
+          }
           break;
         case Setting.MAX_FRAME_SIZE:
           if (v < DEFAULT_MAX_FRAME_SIZE || v > 0xffffff) {

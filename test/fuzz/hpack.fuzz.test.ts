@@ -1,0 +1,28 @@
+/**
+ * Fuzzing of the relay's HPACK decoder, Huffman decoder and encoder (see test/fuzz/runner.ts for FUZZ_SEED,
+ * FUZZ_CASES and FUZZ_CASE).
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { decoderTarget, encoderTarget, huffmanTarget } from "./hpack-targets.js";
+import { caseCount, type FuzzTarget, fuzz, fuzzSettings, fuzzTimeoutMs } from "./runner.js";
+
+const settings = fuzzSettings();
+
+function fuzzIt<C>(t: FuzzTarget<C>): void {
+  const n = caseCount(t, settings);
+  it(`${t.name}: ${n} cases from FUZZ_SEED=${settings.seed}`, { timeout: fuzzTimeoutMs(n) }, async () => {
+    const out = await fuzz(t, settings);
+    assert.equal(
+      out.failures.length,
+      0,
+      out.failures.map((f) => `${f.report}\n(${f.count} failing cases of this kind)`).join("\n\n"),
+    );
+  });
+}
+
+describe("HPACK fuzz", () => {
+  fuzzIt(decoderTarget);
+  fuzzIt(huffmanTarget);
+  fuzzIt(encoderTarget);
+});
