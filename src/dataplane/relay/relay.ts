@@ -179,6 +179,16 @@ export class RelayDataplane implements DataplaneApi, CallHost {
     return { activeCalls: this.activeCalls, upstreamSessions: sessions };
   }
 
+  /** Client connections open now: the client's port and the bytes read so far on each (tests, diagnostics). */
+  clientConnections(): { remotePort: number; bytesRead: number }[] {
+    const out: { remotePort: number; bytesRead: number }[] = [];
+    for (const l of this.listeners.values()) {
+      for (const c of l.conns)
+        out.push({ remotePort: c.socket.remotePort ?? 0, bytesRead: c.socket.bytesRead });
+    }
+    return out;
+  }
+
   /** Stops accepting, sends GOAWAY, waits for calls in flight up to `graceMs`, then closes everything. */
   async close(graceMs: number = DEFAULT_GRACE_MS): Promise<void> {
     this.closing = true;
