@@ -3,8 +3,8 @@ import { after, before, describe, it } from "node:test";
 import { ErrorCode, Flag, settingsFrame, windowUpdateFrame } from "../../src/dataplane/relay/frames.js";
 import { type Backend, startBackend } from "../helpers/index.js";
 import {
-  type AttackGateway,
   Attacker,
+  type AttackGateway,
   FrameType,
   frame,
   GoodClient,

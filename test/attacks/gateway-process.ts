@@ -7,8 +7,8 @@
  * @internal test-only
  */
 import { createInterface } from "node:readline";
-import { RelayDataplane } from "../../src/dataplane/relay/relay.js";
 import type { ProtocolLimits } from "../../src/dataplane/relay/limits.js";
+import { RelayDataplane } from "../../src/dataplane/relay/relay.js";
 import type { RoutingTable } from "../../src/ir/routing-table.js";
 
 const [backend, limitsJson] = process.argv.slice(2);

@@ -3,8 +3,8 @@ import { after, before, describe, it } from "node:test";
 import { ErrorCode, Flag } from "../../src/dataplane/relay/frames.js";
 import { closeAll, TESTER_SERVICE, testerClient, unary } from "../helpers/index.js";
 import {
-  type AttackGateway,
   Attacker,
+  type AttackGateway,
   FrameType,
   frame,
   GoodClient,

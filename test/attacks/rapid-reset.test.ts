@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ErrorCode, Flag, rstStreamFrame } from "../../src/dataplane/relay/frames.js";
 import {
-  type AttackGateway,
   Attacker,
+  type AttackGateway,
   FrameType,
   frame,
   GoodClient,

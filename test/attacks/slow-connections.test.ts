@@ -5,8 +5,8 @@ import { after, before, describe, it } from "node:test";
 import { ErrorCode, PREFACE, settingsFrame } from "../../src/dataplane/relay/frames.js";
 import { type Backend, bidi, closeAll, startBackend, testerClient } from "../helpers/index.js";
 import {
-  type AttackGateway,
   Attacker,
+  type AttackGateway,
   FrameType,
   frame,
   GoodClient,

@@ -138,7 +138,7 @@ export interface SeenFrame {
 export class Attacker {
   readonly counts = new Map<number, number>();
   readonly kept: SeenFrame[] = [];
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   readonly closed: Promise<void>;
   isClosed = false;
   readonly enc = new HpackEncoder();
@@ -293,7 +293,7 @@ export function requestBlock(enc: HpackEncoder, extra: string[] = []): Buffer {
 /** An empty Tester request message (5-byte gRPC prefix, no payload). */
 export const EMPTY_MESSAGE = Buffer.alloc(5);
 
-export { frame, FrameType };
+export { FrameType, frame };
 
 /**
  * A well-behaved grpc-js client calling the gateway over and over until `stop()`: every result is kept, so

@@ -19,6 +19,7 @@ import type { CallInfo, DataplaneApi, DataplaneOptions, DataplaneStats } from ".
 import type { CallHost, RelayCall } from "./call.js";
 import type { ConnectionOptions } from "./connection.js";
 import { downstreamHandler } from "./downstream.js";
+import { resolveLimits } from "./limits.js";
 import {
   type ListenerContext,
   listen,
@@ -75,7 +76,10 @@ export class RelayDataplane implements DataplaneApi, CallHost {
     upstream: UpstreamOptions = {},
   ) {
     this.generated = new GeneratedCertificates(opts.onCertificateGenerated);
-    this.connOpts = opts.connection ?? {};
+    this.connOpts = {
+      ...opts.connection,
+      limits: resolveLimits({ ...opts.connection?.limits, ...opts.limits }),
+    };
     this.maxHeaderListSize = this.connOpts.maxHeaderListSize ?? 65536;
     const given = Object.fromEntries(Object.entries(upstream).filter(([, v]) => v !== undefined));
     this.upOpts = { ...DEFAULT_UPSTREAM, ...given };
