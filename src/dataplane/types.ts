@@ -1,4 +1,5 @@
 import type { RoutingTable } from "../ir/routing-table.js";
+import type { ProtocolLimits } from "./relay/limits.js";
 
 /**
  * SETTINGS_MAX_CONCURRENT_STREAMS both data paths announce to clients: 100, the least RFC 9113 (section 6.5.2)
@@ -56,6 +57,11 @@ export interface DataplaneOptions {
    * fewer calls in flight of two random endpoints).
    */
   balancer?: "round-robin" | "least-request";
+  /**
+   * Limits against abusive clients (`serve --h2-*` flags; docs/security.md), over the defaults of
+   * `relay/limits.ts`. Plain data, so worker processes get them as given.
+   */
+  limits?: Partial<ProtocolLimits>;
 }
 
 /** Counters the admin `/metrics` endpoint reads. */

@@ -96,6 +96,7 @@ export async function startGateway(
     onCertificateGenerated: certificateWriter(opts.certDir, log),
   };
   if (opts.address !== undefined) dpOptions.address = opts.address;
+  if (Object.keys(opts.limits).length > 0) dpOptions.limits = opts.limits;
   const dp = deps.createDataplane(dpOptions, {
     workers: opts.workers,
     logFormat: opts.logFormat,

@@ -6,6 +6,12 @@ import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { applyLatticeFlag, LATTICE_FLAGS, type LatticeFlagOptions } from "../cli/lattice-flags.js";
+import {
+  DEFAULT_LIMITS,
+  LIMIT_FLAGS,
+  type ProtocolLimits,
+  parseLimitFlag,
+} from "../dataplane/relay/limits.js";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../log/logger.js";
 import { DEFAULT_POLL_INTERVAL_MS } from "../sources/file-source.js";
 import { defaultCertDir } from "./certificates.js";
@@ -44,6 +50,8 @@ export interface ServeOptions {
    * own process; more run it in that many worker processes sharing the listening sockets (node:cluster).
    */
   workers: number;
+  /** HTTP/2 limits against abusive clients given with `--h2-*` flags (the rest keep their defaults). */
+  limits: Partial<ProtocolLimits>;
 }
 
 export const DEFAULT_ADMIN = { host: "127.0.0.1", port: 9901 } as const;
@@ -80,11 +88,24 @@ options:
       --domain-suffix SUFFIX   Lattice profile: suffix of assigned domain names (as validate and plan)
       --method-case CASE       Lattice profile: insensitive (default) or sensitive method matching
       --rules-per-listener N   Lattice profile: the account's rules-per-listener quota (default 10)
+${limitUsage()}
   -h, --help                   show this help
 
 admin endpoints: /healthz /readyz /config /status /metrics
 signals: SIGHUP reloads; SIGTERM or SIGINT drains calls in flight and exits 0.
 `;
+
+/** The usage lines of the `--h2-*` limit flags (docs/security.md). */
+function limitUsage(): string {
+  const lines = [
+    "HTTP/2 limits per client connection (docs/security.md); past one, the connection is closed:",
+  ];
+  for (const f of LIMIT_FLAGS) {
+    const left = `      --${f.flag} ${f.unit}`;
+    lines.push(`${left.padEnd(31)}${f.help} (default ${DEFAULT_LIMITS[f.key]})`);
+  }
+  return lines.join("\n");
+}
 
 export type ParseResult =
   | { kind: "ok"; options: ServeOptions }
@@ -120,6 +141,7 @@ export function parseServeArgs(argv: string[]): ParseResult {
         "domain-suffix": { type: "string" },
         "method-case": { type: "string" },
         "rules-per-listener": { type: "string" },
+        ...Object.fromEntries(LIMIT_FLAGS.map((f) => [f.flag, { type: "string" as const }])),
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -232,6 +254,15 @@ export function parseServeArgs(argv: string[]): ParseResult {
     if (error !== undefined) return { kind: "error", message: error };
   }
 
+  const limits: Partial<ProtocolLimits> = {};
+  for (const f of LIMIT_FLAGS) {
+    const value = str(values[f.flag]);
+    if (value === undefined) continue;
+    const n = parseLimitFlag(f, value);
+    if (typeof n === "string") return { kind: "error", message: n };
+    limits[f.key] = n;
+  }
+
   const options: ServeOptions = {
     files,
     watch: values.watch === true,
@@ -245,6 +276,7 @@ export function parseServeArgs(argv: string[]): ParseResult {
     pollIntervalMs: poll,
     lattice,
     workers,
+    limits,
   };
   if (address !== undefined) options.address = address;
   return { kind: "ok", options };

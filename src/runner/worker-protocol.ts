@@ -3,6 +3,7 @@
  * structured-clone serialisation). Plain data only.
  */
 import type { RegistryJson } from "../admin/metrics.js";
+import type { ProtocolLimits } from "../dataplane/relay/limits.js";
 import type { CallInfo, DataplaneStats } from "../dataplane/types.js";
 import type { RoutingTable } from "../ir/routing-table.js";
 import type { LogFormat, LogLevel } from "../log/logger.js";
@@ -18,6 +19,8 @@ export interface WorkerInit {
   balancer?: "round-robin" | "least-request";
   /** Upstream connection tuning, passed to the data plane as given. */
   upstream?: Record<string, unknown>;
+  /** HTTP/2 limits against abusive clients (`serve --h2-*`), passed to the data plane as given. */
+  limits?: Partial<ProtocolLimits>;
   logFormat: LogFormat;
   logLevel: LogLevel;
   /**

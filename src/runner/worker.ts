@@ -73,6 +73,7 @@ export function runWorker(): void {
     const opts: DataplaneOptions = { portMap };
     if (cfg.address !== undefined) opts.address = cfg.address;
     if (cfg.balancer !== undefined) opts.balancer = cfg.balancer;
+    if (cfg.limits !== undefined) opts.limits = cfg.limits;
     if (cfg.record === "forward") {
       opts.onCallEnd = (info: CallInfo) => send({ t: "call", info });
     } else if (cfg.record === "local") {

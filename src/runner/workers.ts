@@ -42,6 +42,8 @@ export interface ClusterDataplaneOptions {
   balancer?: WorkerInit["balancer"];
   /** Upstream connection tuning (plain data), as the data planes take it. */
   upstream?: Record<string, unknown>;
+  /** HTTP/2 limits against abusive clients (plain data), as the data planes take them. */
+  limits?: WorkerInit["limits"];
   /** Workers' own logs and access lines. Default json, info. */
   logFormat?: WorkerInit["logFormat"];
   logLevel?: LogLevel;
@@ -272,6 +274,7 @@ export class ClusterDataplane implements DataplaneApi {
     if (o.address !== undefined) cfg.address = o.address;
     if (o.balancer !== undefined) cfg.balancer = o.balancer;
     if (o.upstream !== undefined) cfg.upstream = o.upstream;
+    if (o.limits !== undefined) cfg.limits = o.limits;
     return cfg;
   }
 

@@ -5,6 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { ErrorCode, PREFACE, settingsFrame } from "../../src/dataplane/relay/frames.js";
+import { Attacker } from "../attacks/support.js";
 import {
   type Backend,
   closeAll,
@@ -142,6 +144,39 @@ describe("serve --workers", { timeout: 120_000 }, () => {
       await gw.stop();
     }
   });
+
+  for (const workers of ["1", "2"]) {
+    test(`--h2-* limits reach the data plane (--workers ${workers})`, { timeout: 60_000 }, async () => {
+      const file = dir.write(`limits-${workers}.yaml`, config("a", ports));
+      const gw = new GatewayProcess([
+        "-f",
+        file,
+        "--admin",
+        "127.0.0.1:0",
+        "--port-map",
+        "8080=0",
+        "--workers",
+        workers,
+        "--h2-idle-timeout",
+        "300",
+      ]);
+      try {
+        await gw.ready();
+        // Connections go to the workers in turn: four reach both. Each completes its handshake, opens no
+        // stream, and must be closed by the idle timeout given on the command line (the default is minutes).
+        const idle = await Promise.all(
+          Array.from({ length: 4 }, () => Attacker.open(gw.localPort(8080), false)),
+        );
+        await Promise.all(
+          idle.map((a) => a.send(Buffer.concat([PREFACE, settingsFrame([]), settingsFrame([], true)]))),
+        );
+        await Promise.all(idle.map((a) => a.closedWithin(10_000, "--h2-idle-timeout 300")));
+        for (const a of idle) assert.equal(a.goawayCode(), ErrorCode.NO_ERROR);
+      } finally {
+        await gw.stop();
+      }
+    });
+  }
 
   test("--workers 1 serves from the gateway's own process", async () => {
     const file = dir.write("one.yaml", config("a", ports));

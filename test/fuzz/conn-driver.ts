@@ -18,7 +18,7 @@ import type { Failure } from "./runner.js";
 /** One case: which side, its options, the peer's bytes and where reads cut them, and the handler's seed. */
 export interface ConnCase {
   server: boolean;
-  opts: Required<ConnectionOptions>;
+  opts: Required<Omit<ConnectionOptions, "limits">>;
   bytes: Buffer;
   /** Offsets where one read ends and the next begins (sorted, inside the input). */
   cuts: number[];
@@ -150,15 +150,15 @@ export class Driver {
       if (code === CONNECTION_LOST && !this.socketClosed)
         this.violate("reset", `onReset(CONNECTION_LOST) on stream ${st.id} while the socket is open`);
     },
-    onDataSent: (_conn, st, n) => {
+    onDataReleased: (_conn, st, n) => {
       const r = this.recs.get(st);
       if (r === undefined || n <= 0) {
-        this.violate("data-sent", `onDataSent(${n}) on stream ${st.id}`);
+        this.violate("data-sent", `onDataReleased(${n}) on stream ${st.id}`);
         return;
       }
       r.sent += n;
       if (r.sent > r.written)
-        this.violate("data-sent", `stream ${st.id}: ${r.sent} bytes reported sent, ${r.written} queued`);
+        this.violate("data-sent", `stream ${st.id}: ${r.sent} bytes reported released, ${r.written} queued`);
     },
     onReady: () => {
       this.readies++;
@@ -193,8 +193,9 @@ export class Driver {
   private writeData(r: StreamRec, n: number, end: boolean): void {
     const st = r.st;
     const accepted = !st.closed && !st.localEnded && !st.outEnd && !this.c2.destroyed;
-    // Counted first: onDataSent may report the bytes before writeData returns.
-    if (accepted) r.written += n;
+    // Counted first: onDataReleased may report the bytes before writeData returns (at once when the stream
+    // takes no more DATA: the bytes are dropped and released).
+    r.written += n;
     this.c2.writeData(st, n > 0 ? ZEROS.subarray(0, n) : null, end);
     if (accepted && end) r.handlerEnded = true;
   }

@@ -26,7 +26,7 @@ interface Internals {
   reader: { pendingBytes: number; dataLeft: number };
   inbound: {
     dataSt: H2Stream | null;
-    blocks: { openId: number; bytes: number; chunks: Buffer[]; maxBlockBytes: number };
+    blocks: { openId: number; bytes: number; block: Buffer | null; maxBlockBytes: number; frames: number };
   };
 }
 
@@ -37,7 +37,8 @@ function internals(conn: H2Connection): Internals {
     typeof x.reader.dataLeft === "number" &&
     x.inbound?.dataSt !== undefined &&
     typeof x.inbound.blocks?.bytes === "number" &&
-    Array.isArray(x.inbound.blocks.chunks) &&
+    x.inbound.blocks.block !== undefined &&
+    typeof x.inbound.blocks.frames === "number" &&
     typeof x.inbound.blocks.maxBlockBytes === "number";
   if (!ok) throw new Error("test/fuzz/conn-harness.ts: the connection's internals changed; update Internals");
   return x;
@@ -102,7 +103,9 @@ export function checkConnection(
   const blockBound = Math.max(blocks.maxBlockBytes, DEFAULT_MAX_FRAME_SIZE);
   if (blocks.bytes > blockBound)
     return fail("memory", `a header block of ${blocks.bytes} bytes kept, above ${blockBound}`);
-  if (blocks.openId === 0 && (blocks.bytes !== 0 || blocks.chunks.length !== 0))
+  if (blocks.block !== null && blocks.block.length > blockBound)
+    return fail("memory", `a header block buffer of ${blocks.block.length} bytes, above ${blockBound}`);
+  if (blocks.openId === 0 && (blocks.bytes !== 0 || blocks.block !== null))
     return fail("memory", `no header block open, ${blocks.bytes} bytes kept`);
 
   let heldAll = 0;

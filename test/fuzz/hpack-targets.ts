@@ -144,7 +144,7 @@ export function runDecoderCase(c: DecoderCase): Failure | null {
     if (expected !== null && expected !== undefined && !got.oversized && !sameList(got.fields, expected))
       return {
         kind: "round-trip",
-        detail: `block ${i}: encoded ${show({ fields: expected, oversized: false })}`,
+        detail: `block ${i}: encoded ${show({ fields: expected, oversized: false, malformed: "" })}`,
       };
   }
   return null;

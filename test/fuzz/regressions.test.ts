@@ -30,7 +30,7 @@ function recorder(events: string[], onReady?: (c: H2Connection) => void): Connec
       c.consume(st, data.length);
     },
     onReset: (_c, st, code) => events.push(`reset ${st.id} ${code}`),
-    onDataSent: () => {},
+    onDataReleased: () => {},
     onReady: (c) => onReady?.(c),
     onGoaway: (_c, last, code) => events.push(`goaway ${last} ${code}`),
     onClose: () => events.push("close"),

@@ -251,8 +251,8 @@ describe("H2Connection: a response that ends before its request", { timeout: 120
       const handler = recorder(events);
       let stream: H2Stream | undefined;
       const inner = handler.onHeaders;
-      handler.onHeaders = (conn, st, fields, end, oversized) => {
-        inner(conn, st, fields, end, oversized);
+      handler.onHeaders = (conn, st, fields, end, oversized, malformed) => {
+        inner(conn, st, fields, end, oversized, malformed);
         if (stream !== undefined) return;
         stream = st;
         conn.writeHeaders(st, [":status", "200", "content-type", "application/grpc"], false);

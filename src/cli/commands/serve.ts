@@ -36,6 +36,7 @@ const deps: GatewayDeps = {
         log: ctx.log,
       };
       if (opts.address !== undefined) cluster.address = opts.address;
+      if (opts.limits !== undefined) cluster.limits = opts.limits;
       if (opts.portMap !== undefined) cluster.portMap = opts.portMap;
       if (opts.onCertificateGenerated !== undefined)
         cluster.onCertificateGenerated = opts.onCertificateGenerated;

@@ -89,6 +89,8 @@ export class RelayCall implements PoolWaiter {
   timeoutMs = 0;
   attempts = 0;
   requestBytes = 0;
+  /** The request's content-length, which its DATA must match; -1 when it has none. */
+  expectBytes = -1;
   responseBytes = 0;
   mirrors: MirrorStream[] | null = null;
   readonly start = performance.now();

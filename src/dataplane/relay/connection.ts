@@ -26,6 +26,7 @@ import {
 } from "./frames.js";
 import { HpackDecoder, HpackEncoder } from "./hpack.js";
 import { Inbound } from "./inbound.js";
+import { DEFAULT_LIMITS, type ProtocolLimits, TokenBucket } from "./limits.js";
 import { H2Stream } from "./stream.js";
 import { StreamTable } from "./stream-table.js";
 
@@ -39,9 +40,16 @@ export interface ConnectionHandler {
   /**
    * A header block on a stream: a new request (server side), response headers or trailers (client side), or
    * request trailers. `oversized` is set when the list exceeded our SETTINGS_MAX_HEADER_LIST_SIZE (then
-   * `fields` is empty).
+   * `fields` is empty); `malformed` says why a field is malformed (RFC 9113 section 8.2.1), "" when none is.
    */
-  onHeaders(conn: H2Connection, st: H2Stream, fields: string[], endStream: boolean, oversized: boolean): void;
+  onHeaders(
+    conn: H2Connection,
+    st: H2Stream,
+    fields: string[],
+    endStream: boolean,
+    oversized: boolean,
+    malformed: string,
+  ): void;
   /** DATA payload (a slice of the read buffer). The relay calls `conn.consume(st, n)` once it forwarded it. */
   onData(conn: H2Connection, st: H2Stream, data: Buffer, endStream: boolean): void;
   /** The peer reset the stream (`code`), or the connection was lost (`CONNECTION_LOST`). */
@@ -69,6 +77,8 @@ export interface ConnectionOptions {
   connectionWindow?: number;
   /** SETTINGS_MAX_HEADER_LIST_SIZE in RFC 9113 bytes. Default 64 KiB. */
   maxHeaderListSize?: number;
+  /** Limits against abusive peers (docs/security.md). Default {@link DEFAULT_LIMITS}. */
+  limits?: ProtocolLimits;
 }
 
 /**
@@ -79,8 +89,10 @@ export interface ConnectionOptions {
  */
 export const DEFAULT_STREAM_WINDOW = 128 << 10;
 
-/** How long an accepted connection may take to send the client preface. */
-const PREFACE_TIMEOUT_MS = 10_000;
+/** Payload of the PINGs that tell when a backend has read our RST_STREAMs (keepalive PINGs carry zeros). */
+const FENCE = Buffer.from("grpcrte!", "latin1");
+/** How long a peer that is sent GOAWAY for a connection error gets to read it before the socket is dropped. */
+const GOAWAY_LINGER_MS = 1000;
 /** Client streams a server connection remembers having reset, to ignore their late HEADERS. */
 const RESET_MEMORY = 64;
 
@@ -121,9 +133,30 @@ export class H2Connection implements FlowOwner {
   destroyed = false;
   /** Free for the owner (pool bookkeeping, listener port). */
   owner: unknown = undefined;
-  /** Server side: closes a connection whose client never sends the preface. */
-  /** @internal */
-  prefaceTimer: NodeJS.Timeout | undefined = undefined;
+  /** @internal The limits this connection enforces. */
+  readonly limits: ProtocolLimits;
+  /** Server side: streams the client reset before their answer, and useless frames (null client side). */
+  private readonly resets: TokenBucket | null = null;
+  private readonly glitches: TokenBucket | null = null;
+  /** Server side: control frames answered while the socket still had bytes to write, since it last drained. */
+  private queuedControl = 0;
+  /** Server side: the preface and the ACK of our SETTINGS must come in time. */
+  private handshakeTimer: NodeJS.Timeout | undefined = undefined;
+  /** @internal Server side: the client preface arrived. */
+  prefaceSeen = false;
+  /** Server side: closes the connection once it has had no stream for the idle timeout. */
+  private idleTimer: NodeJS.Timeout | undefined = undefined;
+  /** Times a header block left incomplete. */
+  private headerTimer: NodeJS.Timeout | undefined = undefined;
+  /**
+   * Server side: streams the client reset before the backend answered, whose upstream streams the backend is
+   * not yet known to have dropped. They still count against SETTINGS_MAX_CONCURRENT_STREAMS, so a client that
+   * resets streams cannot open them upstream faster than the backend takes in the resets.
+   */
+  held = 0;
+  /** Client side: client connections released by the ACK of the fence PING in flight, and by the next one. */
+  private fenced: H2Connection[] | null = null;
+  private fenceNext: H2Connection[] | null = null;
   /** Client side: the connect timeout, cleared once the peer's SETTINGS arrive. */
   connectTimer: NodeJS.Timeout | undefined = undefined;
   /** Client side: keepalive PING interval and the pending PING's timeout. */
@@ -145,15 +178,20 @@ export class H2Connection implements FlowOwner {
     const connWindow = opts.connectionWindow ?? 16 << 20;
     this.maxConcurrentStreams = opts.maxConcurrentStreams ?? MAX_CLIENT_STREAMS;
     this.decoder = new HpackDecoder(4096, opts.maxHeaderListSize ?? 65536);
+    const limits = opts.limits ?? DEFAULT_LIMITS;
+    this.limits = limits;
     // The compressed block cannot usefully exceed the decoded limit by much; refuse floods of CONTINUATION.
-    this.inbound = new Inbound(this, this.decoder.maxHeaderListSize * 2);
+    this.inbound = new Inbound(this, this.decoder.maxHeaderListSize * 2, limits.maxContinuationFrames);
     this.out = new FrameWriter(socket);
     this.out.idle = () => this.streams.size === 0;
     this.flow = new FlowControl(this, this.out, streamWindow, connWindow);
     this.reader = new FrameReader(this.inbound, isServer);
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.reader.read(chunk));
-    socket.on("drain", () => this.flow.pumpBlocked());
+    socket.on("drain", () => {
+      this.queuedControl = 0;
+      this.flow.pumpBlocked();
+    });
     socket.on("error", () => {
       // The 'close' that follows does the cleanup; errors from peers are routine.
     });
@@ -166,9 +204,13 @@ export class H2Connection implements FlowOwner {
     else settings.push([Setting.ENABLE_PUSH, 0]);
     if (!isServer) this.out.push(PREFACE);
     else {
-      // A client that never sends the preface must not hold the socket.
-      this.prefaceTimer = setTimeout(destroySocket, PREFACE_TIMEOUT_MS, socket);
-      this.prefaceTimer.unref();
+      this.resets = new TokenBucket(limits.resetBurst, limits.resetRate);
+      this.glitches = new TokenBucket(limits.glitchBurst, limits.glitchRate);
+      // A client that never sends the preface, or never acknowledges our SETTINGS, must not hold the socket.
+      this.handshakeTimer = setTimeout(onHandshakeTimeout, limits.settingsTimeoutMs, this);
+      this.handshakeTimer.unref();
+      this.idleTimer = setTimeout(onIdleCheck, limits.idleTimeoutMs, this);
+      this.idleTimer.unref();
     }
     this.out.push(settingsFrame(settings));
     if (connWindow > DEFAULT_WINDOW) {
@@ -298,7 +340,98 @@ export class H2Connection implements FlowOwner {
     this.markDestroyed();
     this.socket.end();
     // A peer that never reads must not keep the socket: give the GOAWAY a moment, then drop it.
-    setTimeout(destroySocket, 1000, this.socket).unref();
+    setTimeout(destroySocket, GOAWAY_LINGER_MS, this.socket).unref();
+  }
+
+  // --------------------------------------------------------------------------------- limits (docs/security.md)
+
+  /**
+   * Server side: queues the answer to a peer's control frame (a SETTINGS or PING ACK, an RST_STREAM). A peer
+   * that does not read while it keeps asking for answers gets GOAWAY(ENHANCE_YOUR_CALM) past the limit.
+   */
+  answerControl(frame: Buffer): void {
+    if (
+      this.isServer &&
+      this.socket.writableLength > 0 &&
+      ++this.queuedControl > this.limits.maxQueuedControlFrames
+    ) {
+      this.fail(
+        ErrorCode.ENHANCE_YOUR_CALM,
+        `more than ${this.limits.maxQueuedControlFrames} control frames queued for a peer that does not read`,
+      );
+      return;
+    }
+    this.out.push(frame);
+  }
+
+  /**
+   * Server side: the peer sent something that costs work and does nothing useful (`what`). False, and the
+   * connection failed with GOAWAY(ENHANCE_YOUR_CALM), once it has done so past its budget.
+   */
+  glitch(what: string): boolean {
+    if (this.glitches === null || this.glitches.take()) return true;
+    this.fail(ErrorCode.ENHANCE_YOUR_CALM, `too many useless frames (last: ${what})`);
+    return false;
+  }
+
+  /**
+   * Server side: the client reset a stream before its response was complete. False, and the connection
+   * failed with GOAWAY(ENHANCE_YOUR_CALM), once it has done so past its budget (CVE-2023-44487).
+   */
+  prematureReset(): boolean {
+    if (this.resets === null || this.resets.take()) return true;
+    this.fail(ErrorCode.ENHANCE_YOUR_CALM, "too many streams reset before their response");
+    return false;
+  }
+
+  /**
+   * Client side: `client` reset a stream we carried for it before the backend answered. The stream keeps
+   * counting against `client`'s concurrency until the backend has read our RST_STREAM, which the ACK of a
+   * PING sent after it proves (PINGs are answered in order, RFC 9113 section 6.7): one PING per batch of
+   * resets, none per call.
+   */
+  holdForBackend(client: H2Connection): void {
+    if (this.destroyed) return;
+    client.held++;
+    if (this.fenced === null) {
+      this.fenced = [client];
+      this.out.push(pingFrame(FENCE, false));
+    } else {
+      if (this.fenceNext === null) this.fenceNext = [];
+      this.fenceNext.push(client);
+    }
+  }
+
+  /** @internal A PING ACK with `data` arrived: true when it was a fence's (its held streams are released). */
+  fenceAcked(data: Buffer, start: number): boolean {
+    if (this.fenced === null || !FENCE.equals(data.subarray(start, start + 8))) return false;
+    release(this.fenced);
+    this.fenced = this.fenceNext;
+    this.fenceNext = null;
+    if (this.fenced !== null) this.out.push(pingFrame(FENCE, false));
+    return true;
+  }
+
+  /** @internal The idle timer fired early: check again in `ms`. */
+  rearmIdle(ms: number): void {
+    this.idleTimer = setTimeout(onIdleCheck, ms, this);
+    this.idleTimer.unref();
+  }
+
+  /** @internal Server side: the peer acknowledged our SETTINGS: the handshake is complete. */
+  settingsAcked(): void {
+    if (this.handshakeTimer === undefined) return;
+    clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+  }
+
+  /** @internal A header block was left open (true) or completed (false): an open one is timed. */
+  headerBlockOpen(open: boolean): void {
+    if (this.headerTimer !== undefined) clearTimeout(this.headerTimer);
+    this.headerTimer = undefined;
+    if (!open) return;
+    this.headerTimer = setTimeout(onHeaderTimeout, this.limits.headerTimeoutMs, this);
+    this.headerTimer.unref();
   }
 
   /** Closes the socket now. */
@@ -366,7 +499,13 @@ export class H2Connection implements FlowOwner {
 
   private onSocketClose(): void {
     this.markDestroyed();
-    if (this.prefaceTimer !== undefined) clearTimeout(this.prefaceTimer);
+    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    if (this.headerTimer !== undefined) clearTimeout(this.headerTimer);
+    if (this.fenced !== null) release(this.fenced);
+    if (this.fenceNext !== null) release(this.fenceNext);
+    this.fenced = null;
+    this.fenceNext = null;
     this.out.discard();
     const open = this.streams.toArray();
     this.streams.clear();
@@ -383,4 +522,37 @@ export class H2Connection implements FlowOwner {
 
 function destroySocket(s: Socket): void {
   s.destroy();
+}
+
+function release(clients: readonly H2Connection[]): void {
+  for (let i = 0; i < clients.length; i++) clients[i]!.held--;
+}
+
+function onHandshakeTimeout(c: H2Connection): void {
+  if (c.destroyed) return;
+  if (!c.prefaceSeen) {
+    c.destroy();
+    return;
+  }
+  c.fail(ErrorCode.SETTINGS_TIMEOUT, `SETTINGS not acknowledged within ${c.limits.settingsTimeoutMs} ms`);
+}
+
+function onHeaderTimeout(c: H2Connection): void {
+  c.fail(ErrorCode.ENHANCE_YOUR_CALM, `header block incomplete after ${c.limits.headerTimeoutMs} ms`);
+}
+
+/**
+ * The idle timer: one per server connection, re-armed when it fires rather than on every stream, so calls
+ * pay nothing for it. A connection with an open stream is never idle, however quiet the stream.
+ */
+function onIdleCheck(c: H2Connection): void {
+  if (c.destroyed) return;
+  const timeout = c.limits.idleTimeoutMs;
+  const idleFor = c.streams.size === 0 ? Date.now() - c.idleSince : 0;
+  if (idleFor >= timeout) {
+    c.shutdown();
+    setTimeout(destroySocket, GOAWAY_LINGER_MS, c.socket).unref();
+    return;
+  }
+  c.rearmIdle(timeout - idleFor);
 }

@@ -10,9 +10,11 @@ import { GrpcCode, parseGrpcTimeout } from "../grpc-status.js";
 import { EMPTY_QUEUE, RelayCall } from "./call.js";
 import { CONNECTION_LOST, type ConnectionHandler, type H2Connection, type H2Stream } from "./connection.js";
 import { ALL_SET_ASIDE, failOver, NO_ENDPOINT, unsentMessage } from "./failover.js";
-import { applyModifier, fieldValue, forwardable, headerRecord } from "./headers.js";
+import { ErrorCode } from "./frames.js";
+import { applyModifier, fieldValue, headerRecord } from "./headers.js";
 import type { RelayListener } from "./listener.js";
 import { startMirrors } from "./mirror.js";
+import { readRequest, requestHead, trailersProblem } from "./validate.js";
 
 /** Request headers of calls on ports where no route matches on headers: the router never reads them. */
 const NO_HEADERS = Object.freeze({});
@@ -52,6 +54,19 @@ function pickBackend(f: IrForward): IrBackend | undefined {
   return f.backends[f.backends.length - 1];
 }
 
+/**
+ * A malformed request or trailers (RFC 9113 section 8.1.1): RST_STREAM(PROTOCOL_ERROR), never forwarded, and
+ * one more useless frame on the connection's budget.
+ */
+function rejectMalformed(conn: H2Connection, st: H2Stream, call: RelayCall | undefined, why: string): void {
+  conn.resetStream(st, ErrorCode.PROTOCOL_ERROR);
+  if (call !== undefined && !call.done) {
+    call.gatewayError = `malformed request: ${why}`;
+    call.finish(GrpcCode.INTERNAL);
+  }
+  conn.glitch("malformed request");
+}
+
 /** A new request on a client connection: route it and start its call. */
 function startCall(
   conn: H2Connection,
@@ -59,29 +74,26 @@ function startCall(
   fields: string[],
   endStream: boolean,
   oversized: boolean,
+  malformed: string,
 ): void {
   const l = conn.owner as RelayListener;
   const host = l.host;
   const state = l.state;
-  let method = "";
-  let path = "";
-  let authority = "";
-  let scheme = "";
-  // The upstream request's fields: its pseudo-headers (values set below), then the forwardable regular
-  // headers, which the router also reads from here (it skips pseudo-headers).
+  // The upstream request's fields: its pseudo-headers (values set below), then the regular headers, which
+  // the router also reads from here (it skips pseudo-headers).
   const up = [":method", "", ":scheme", "", ":path", "", ":authority", ""];
-  for (let i = 0; i < fields.length; i += 2) {
-    const name = fields[i]!;
-    const value = fields[i + 1]!;
-    if (name.charCodeAt(0) === 0x3a) {
-      if (name === ":path") path = value;
-      else if (name === ":authority") authority = value;
-      else if (name === ":method") method = value;
-      else if (name === ":scheme") scheme = value;
-    } else if (forwardable(name, value)) {
-      up.push(name, value);
+  // An oversized list was not kept (fields is empty): it is answered below, with no request to read.
+  readRequest(fields, up);
+  if (!oversized) {
+    const why = malformed !== "" ? malformed : requestHead.problem;
+    if (why !== "") {
+      rejectMalformed(conn, st, undefined, why);
+      return;
     }
   }
+  const method = requestHead.method;
+  const path = requestHead.path;
+  let authority = requestHead.authority;
   if (authority === "") authority = fieldValue(up, "host") ?? "";
   const call = new RelayCall(host, conn, st, authority, path);
   st.ctx = call;
@@ -92,10 +104,7 @@ function startCall(
     call.answerGrpc(GrpcCode.RESOURCE_EXHAUSTED, `request headers exceed ${host.maxHeaderListSize} bytes`);
     return;
   }
-  if (path === "" || method === "" || scheme === "") {
-    call.answerGrpc(GrpcCode.INTERNAL, "malformed request: :method, :scheme and :path are required");
-    return;
-  }
+  call.expectBytes = requestHead.contentLength;
   const m = state.router.match(authority, path, state.matchesHeaders ? headerRecord(up) : NO_HEADERS);
   if (m.listener !== undefined) {
     call.listenerName = m.listener.name;
@@ -162,18 +171,26 @@ function onDeadline(call: RelayCall): void {
 
 /** Events of client connections. */
 export const downstreamHandler: ConnectionHandler = {
-  onHeaders(conn, st, fields, endStream, oversized) {
+  onHeaders(conn, st, fields, endStream, oversized, malformed) {
     const call = st.ctx as RelayCall | undefined;
     if (call === undefined) {
-      startCall(conn, st, fields, endStream, oversized);
+      startCall(conn, st, fields, endStream, oversized, malformed);
       return;
     }
     // Request trailers (rare in gRPC): forwarded as trailers.
     if (call.done) return;
+    const why = !endStream
+      ? "a second header block without END_STREAM"
+      : malformed !== ""
+        ? malformed
+        : trailersProblem(fields);
+    if (why !== "") {
+      rejectMalformed(conn, st, call, why);
+      return;
+    }
     const trailers: string[] = [];
     for (let i = 0; i < fields.length; i += 2) {
-      if (fields[i]!.charCodeAt(0) !== 0x3a && forwardable(fields[i]!, fields[i + 1]!))
-        trailers.push(fields[i]!, fields[i + 1]!);
+      if (fields[i] !== "te") trailers.push(fields[i]!, fields[i + 1]!);
     }
     call.reqEnded = true;
     if (call.mirrors !== null) for (const m of call.mirrors) m.write(EMPTY, true);
@@ -187,6 +204,15 @@ export const downstreamHandler: ConnectionHandler = {
       return;
     }
     call.requestBytes += data.length;
+    // content-length must match the DATA (RFC 9113 section 8.1.1).
+    if (
+      call.expectBytes >= 0 &&
+      (call.requestBytes > call.expectBytes || (endStream && call.requestBytes !== call.expectBytes))
+    ) {
+      conn.consume(st, data.length);
+      rejectMalformed(conn, st, call, `content-length ${call.expectBytes} but more or less DATA`);
+      return;
+    }
     if (endStream) call.reqEnded = true;
     if (call.mirrors !== null) for (const m of call.mirrors) m.write(data, endStream);
     if (call.ust !== null) call.sendUp(data, endStream);
@@ -195,11 +221,23 @@ export const downstreamHandler: ConnectionHandler = {
       call.reqQueue.push(data);
     }
   },
-  onReset(_conn, st, code) {
+  onReset(conn, st, code) {
     const call = st.ctx as RelayCall | undefined;
     if (call === undefined || call.done) return;
-    call.gatewayError = code === CONNECTION_LOST ? "client connection lost" : "cancelled by the client";
+    if (code === CONNECTION_LOST) {
+      call.gatewayError = "client connection lost";
+      call.finish(GrpcCode.CANCELLED);
+      return;
+    }
+    // Reset before its response was complete (CVE-2023-44487): counted, and while the backend has not
+    // answered, its upstream stream keeps counting against this connection until the backend has read the
+    // reset (see H2Connection.holdForBackend).
+    const uconn = call.uconn;
+    const unanswered = uconn !== null && call.ust !== null && !call.ust.closed && !call.upstreamResponded;
+    call.gatewayError = "cancelled by the client";
     call.finish(GrpcCode.CANCELLED);
+    if (unanswered) uconn.holdForBackend(conn);
+    conn.prematureReset();
   },
   onDataReleased(_conn, st, n) {
     const call = st.ctx as RelayCall | undefined;

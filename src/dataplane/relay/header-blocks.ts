@@ -1,7 +1,8 @@
 /**
  * Header blocks as they arrive: a HEADERS frame (padding and priority fields stripped) and the CONTINUATION
- * frames that complete it (RFC 9113 sections 6.2 and 6.10). A block split over frames is gathered here and
- * handed on whole; one that grows past its bound ends the connection.
+ * frames that complete it (RFC 9113 sections 6.2 and 6.10). A block split over frames is copied into a
+ * buffer of its own (so it never keeps the socket's read buffers alive) and handed on whole; one that grows
+ * past its bound in bytes or in frames ends the connection with ENHANCE_YOUR_CALM.
  */
 import { ErrorCode, Flag } from "./frames.js";
 
@@ -11,20 +12,30 @@ export interface HeaderBlockSink {
   onHeaderBlock(id: number, buf: Buffer, start: number, end: number, endStream: boolean): void;
   /** A connection error: GOAWAY `code` and close. */
   fail(code: number, reason: string): void;
+  /** A block was left open (true) or completed (false): the connection times an open one. */
+  blockOpen(open: boolean): void;
 }
+
+/** Room a split block starts with; it doubles as needed up to the bound. */
+const FIRST_ROOM = 4096;
 
 /** Gathers one connection's header blocks. */
 export class HeaderBlocks {
   /** Stream id of a block still waiting for CONTINUATION; 0 when none is open. */
   openId = 0;
-  private chunks: Buffer[] = [];
+  private block: Buffer | null = null;
   private bytes = 0;
+  private frames = 0;
   private endStream = false;
 
-  /** `maxBlockBytes`: the most compressed bytes one block may take. */
+  /**
+   * `maxBlockBytes`: the most compressed bytes one block may take; `maxContinuations`: the most CONTINUATION
+   * frames after its HEADERS.
+   */
   constructor(
     private readonly sink: HeaderBlockSink,
     private readonly maxBlockBytes: number,
+    private readonly maxContinuations: number,
   ) {}
 
   /** A HEADERS frame on stream `id` (not 0). */
@@ -57,9 +68,12 @@ export class HeaderBlocks {
       return;
     }
     this.openId = id;
-    this.chunks = [buf.subarray(s, e)];
-    this.bytes = e - s;
+    this.bytes = 0;
+    this.frames = 0;
     this.endStream = endStream;
+    this.block = Buffer.allocUnsafe(Math.min(this.maxBlockBytes, Math.max(FIRST_ROOM, 2 * (e - s))));
+    this.append(buf, s, e);
+    this.sink.blockOpen(true);
   }
 
   /** A CONTINUATION frame. */
@@ -68,17 +82,48 @@ export class HeaderBlocks {
       this.sink.fail(ErrorCode.PROTOCOL_ERROR, "unexpected CONTINUATION");
       return;
     }
-    this.chunks.push(buf.subarray(start, end));
-    this.bytes += end - start;
-    if (this.bytes > this.maxBlockBytes) {
-      this.sink.fail(ErrorCode.ENHANCE_YOUR_CALM, "header block too large");
+    if (++this.frames > this.maxContinuations) {
+      this.sink.fail(
+        ErrorCode.ENHANCE_YOUR_CALM,
+        `header block in more than ${this.maxContinuations} CONTINUATION frames`,
+      );
       return;
     }
+    if (!this.append(buf, start, end)) return;
     if ((flags & Flag.END_HEADERS) === 0) return;
-    const block = Buffer.concat(this.chunks);
+    const block = this.block!;
+    const n = this.bytes;
     this.openId = 0;
-    this.chunks = [];
+    this.block = null;
     this.bytes = 0;
-    this.sink.onHeaderBlock(id, block, 0, block.length, this.endStream);
+    this.sink.blockOpen(false);
+    this.sink.onHeaderBlock(id, block, 0, n, this.endStream);
+  }
+
+  /** Copies a fragment into the block's own buffer; false (and the connection failed) past the bound. */
+  private append(buf: Buffer, start: number, end: number): boolean {
+    const n = end - start;
+    if (this.bytes + n > this.maxBlockBytes) {
+      this.sink.fail(ErrorCode.ENHANCE_YOUR_CALM, `header block above ${this.maxBlockBytes} bytes`);
+      return false;
+    }
+    let block = this.block!;
+    if (this.bytes + n > block.length) {
+      const grown = Buffer.allocUnsafe(
+        Math.min(this.maxBlockBytes, Math.max(2 * block.length, this.bytes + n)),
+      );
+      block.copy(grown, 0, 0, this.bytes);
+      block = grown;
+      this.block = block;
+    }
+    buf.copy(block, this.bytes, start, end);
+    this.bytes += n;
+    return true;
+  }
+
+  /** Drops an open block (the connection is closing). */
+  reset(): void {
+    this.openId = 0;
+    this.block = null;
   }
 }

@@ -5,6 +5,7 @@
  * no object per field, and the relay forwards them in order.
  */
 import { huffmanDecode, huffmanEncode, huffmanEncodedLength } from "./huffman.js";
+import { nameProblem, valueProblem } from "./validate.js";
 
 /** The static table (RFC 7541 Appendix A); index 1 is `STATIC_TABLE[0]`. */
 export const STATIC_TABLE: readonly (readonly [string, string])[] = [
@@ -104,6 +105,12 @@ export interface DecodedHeaders {
    * the block was still decoded (the dynamic table must stay in step) but `fields` is empty.
    */
   oversized: boolean;
+  /**
+   * Why a field of the block is malformed (RFC 9113 section 8.2.1: a name not lowercase token characters, a
+   * value with NUL, CR or LF or with leading or trailing whitespace), or "". Each literal is checked once as
+   * it is decoded; indexed fields were checked when they entered the table.
+   */
+  malformed: string;
 }
 
 /**
@@ -113,6 +120,9 @@ export class HpackDecoder {
   /** Dynamic table as a ring, newest last: names and values. */
   private names: string[] = [];
   private values: string[] = [];
+  /** Entries whose name or value is malformed (kept to stay in step), and how many there are. */
+  private bad: boolean[] = [];
+  private badCount = 0;
   private size = 0;
   /** The limit we advertised in SETTINGS_HEADER_TABLE_SIZE; table size updates may not exceed it. */
   private maxSize: number;
@@ -140,6 +150,7 @@ export class HpackDecoder {
     const fields: string[] = [];
     let listSize = 0;
     let oversized = false;
+    let malformed = "";
     let p = start;
     let fieldsSeen = false;
     while (p < end) {
@@ -160,6 +171,8 @@ export class HpackDecoder {
           if (d < 0) throw new HpackError(`index ${idx} beyond the dynamic table`);
           name = this.names[d]!;
           value = this.values[d]!;
+          if (this.badCount > 0 && this.bad[d] && malformed === "")
+            malformed = nameProblem(name) || valueProblem(name, value);
         }
       } else if ((b & 0xe0) === 0x20) {
         // Dynamic table size update (section 6.3): only before the first field of a block.
@@ -175,19 +188,24 @@ export class HpackDecoder {
         const incremental = (b & 0xc0) === 0x40;
         const idx = this.readInt(buf, p, end, incremental ? 6 : 4);
         p = this.pos;
+        let problem = "";
         if (idx === 0) {
           name = this.readString(buf, p, end);
           p = this.pos;
+          problem = nameProblem(name);
         } else if (idx <= STATIC_LEN) {
           name = STATIC_TABLE[idx - 1]![0];
         } else {
           const d = this.names.length - (idx - STATIC_LEN);
           if (d < 0) throw new HpackError(`name index ${idx} beyond the dynamic table`);
           name = this.names[d]!;
+          if (this.badCount > 0 && this.bad[d]) problem = nameProblem(name);
         }
         value = this.readString(buf, p, end);
         p = this.pos;
-        if (incremental) this.add(name, value);
+        if (problem === "") problem = valueProblem(name, value);
+        if (problem !== "" && malformed === "") malformed = problem;
+        if (incremental) this.add(name, value, problem !== "");
       }
       fieldsSeen = true;
       listSize += name.length + value.length + ENTRY_OVERHEAD;
@@ -195,7 +213,7 @@ export class HpackDecoder {
       if (!oversized) fields.push(name, value);
     }
     if (oversized) fields.length = 0;
-    return { fields, oversized };
+    return { fields, oversized, malformed };
   }
 
   /** Position after the last `readInt` / `readString`. */
@@ -236,18 +254,22 @@ export class HpackDecoder {
     return s;
   }
 
-  private add(name: string, value: string): void {
+  private add(name: string, value: string, bad: boolean): void {
     const n = name.length + value.length + ENTRY_OVERHEAD;
     if (n > this.limit) {
       // Section 4.4: an entry larger than the table empties it and is not added.
       this.names.length = 0;
       this.values.length = 0;
+      this.bad.length = 0;
+      this.badCount = 0;
       this.size = 0;
       return;
     }
     this.evict(n);
     this.names.push(name);
     this.values.push(value);
+    this.bad.push(bad);
+    if (bad) this.badCount++;
     this.size += n;
   }
 
@@ -256,11 +278,13 @@ export class HpackDecoder {
     let drop = 0;
     while (this.size + extra > this.limit && drop < this.names.length) {
       this.size -= this.names[drop]!.length + this.values[drop]!.length + ENTRY_OVERHEAD;
+      if (this.bad[drop]) this.badCount--;
       drop++;
     }
     if (drop > 0) {
       this.names.splice(0, drop);
       this.values.splice(0, drop);
+      this.bad.splice(0, drop);
     }
   }
 }

@@ -20,6 +20,9 @@ import { type HeaderBlockSink, HeaderBlocks } from "./header-blocks.js";
 import { HpackError } from "./hpack.js";
 import { H2Stream } from "./stream.js";
 
+/** Our answer to a peer's SETTINGS. */
+const SETTINGS_ACK = settingsFrame([], true);
+
 /** The inbound half of one connection. */
 export class Inbound implements FrameSink, HeaderBlockSink {
   private readonly blocks: HeaderBlocks;
@@ -30,8 +33,9 @@ export class Inbound implements FrameSink, HeaderBlockSink {
   constructor(
     private readonly c: H2Connection,
     maxHeaderBlockBytes: number,
+    maxContinuations: number,
   ) {
-    this.blocks = new HeaderBlocks(this, maxHeaderBlockBytes);
+    this.blocks = new HeaderBlocks(this, maxHeaderBlockBytes, maxContinuations);
   }
 
   /** FrameSink: the connection failed or closed. */
@@ -46,7 +50,12 @@ export class Inbound implements FrameSink, HeaderBlockSink {
 
   /** FrameSink: the client preface arrived. */
   prefaceReceived(): void {
-    if (this.c.prefaceTimer !== undefined) clearTimeout(this.c.prefaceTimer);
+    this.c.prefaceSeen = true;
+  }
+
+  /** HeaderBlockSink: a block was left open or completed. */
+  blockOpen(open: boolean): void {
+    this.c.headerBlockOpen(open);
   }
 
   /** FrameSink: a cut DATA frame may be handed on in pieces unless a header block is open. */
@@ -83,6 +92,8 @@ export class Inbound implements FrameSink, HeaderBlockSink {
           this.c.fail(ErrorCode.FRAME_SIZE_ERROR, "PRIORITY length");
           return;
         }
+        // Deprecated (RFC 9113 section 5.3.2) and ignored here: only work for us.
+        this.c.glitch("PRIORITY");
         return;
       case FrameType.RST_STREAM:
         this.onRstStream(id, buf, start, end);
@@ -100,10 +111,10 @@ export class Inbound implements FrameSink, HeaderBlockSink {
           return;
         }
         if (flags & Flag.ACK) {
-          this.c.onPingAck?.call(this.c);
+          if (!this.c.fenceAcked(buf, start)) this.c.onPingAck?.call(this.c);
           return;
         }
-        this.c.out.push(pingFrame(buf.subarray(start, end), true));
+        this.c.answerControl(pingFrame(buf.subarray(start, end), true));
         return;
       case FrameType.GOAWAY:
         this.onGoawayFrame(id, buf, start, end);
@@ -115,7 +126,8 @@ export class Inbound implements FrameSink, HeaderBlockSink {
         this.c.fail(ErrorCode.PROTOCOL_ERROR, "push is disabled");
         return;
       default:
-        // Unknown frame types are ignored (RFC 9113 section 4.1).
+        // Unknown frame types are ignored (RFC 9113 section 4.1), within the budget of useless frames.
+        this.c.glitch("unknown frame type");
         return;
     }
   }
@@ -146,6 +158,7 @@ export class Inbound implements FrameSink, HeaderBlockSink {
     // Padding is consumed at once: only payload waits for the far side.
     if (len !== dataEnd - dataStart) this.c.flow.consume(st, len - (dataEnd - dataStart));
     const endStream = (flags & Flag.END_STREAM) !== 0;
+    if (dataEnd === dataStart && !endStream && !this.c.glitch("empty DATA")) return;
     if (endStream) {
       st.remoteEnded = true;
       if (st.localEnded) this.c.closeStream(st);
@@ -201,6 +214,7 @@ export class Inbound implements FrameSink, HeaderBlockSink {
       }
       // A stream we already closed or reset: the peer may not know yet. Keep the connection window whole.
       this.c.flow.consume(null, len);
+      if (!this.c.glitch("DATA on a closed stream")) return null;
       if (st !== undefined) {
         // DATA after the peer's END_STREAM (RFC 9113 section 5.1, half-closed (remote)): the stream is reset,
         // and the relay told, or its call would go on upstream for a stream that is gone.
@@ -222,10 +236,12 @@ export class Inbound implements FrameSink, HeaderBlockSink {
   onHeaderBlock(id: number, buf: Buffer, start: number, end: number, endStream: boolean): void {
     let fields: string[];
     let oversized: boolean;
+    let malformed: string;
     try {
       const r = this.c.decoder.decode(buf, start, end);
       fields = r.fields;
       oversized = r.oversized;
+      malformed = r.malformed;
     } catch (e: unknown) {
       if (e instanceof HpackError) {
         this.c.fail(ErrorCode.COMPRESSION_ERROR, e.message);
@@ -243,18 +259,23 @@ export class Inbound implements FrameSink, HeaderBlockSink {
         }
         return;
       }
-      if ((id & 1) === 1 && id <= this.c.lastPeerStreamId && this.c.resetIds.includes(id)) return;
+      if ((id & 1) === 1 && id <= this.c.lastPeerStreamId && this.c.resetIds.includes(id)) {
+        this.c.glitch("HEADERS on a reset stream");
+        return;
+      }
       if ((id & 1) === 0 || id <= this.c.lastPeerStreamId) {
         this.c.fail(ErrorCode.PROTOCOL_ERROR, "HEADERS on a closed or even stream");
         return;
       }
       this.c.lastPeerStreamId = id;
       if (this.c.goawaySent) {
-        this.c.out.push(rstStreamFrame(id, ErrorCode.REFUSED_STREAM));
+        this.c.answerControl(rstStreamFrame(id, ErrorCode.REFUSED_STREAM));
         return;
       }
-      if (this.c.streams.size >= this.c.maxConcurrentStreams) {
-        this.c.out.push(rstStreamFrame(id, ErrorCode.REFUSED_STREAM));
+      // Streams the client reset before the backend had taken in the reset still count (see `held`).
+      if (this.c.streams.size + this.c.held >= this.c.maxConcurrentStreams) {
+        if (!this.c.glitch("stream above the concurrency limit")) return;
+        this.c.answerControl(rstStreamFrame(id, ErrorCode.REFUSED_STREAM));
         return;
       }
       st = new H2Stream(id, this.c.flow.peerInitialWindow, this.c.flow.streamWindow);
@@ -268,7 +289,7 @@ export class Inbound implements FrameSink, HeaderBlockSink {
       st.remoteEnded = true;
       if (st.localEnded) this.c.closeStream(st);
     }
-    this.c.handler.onHeaders(this.c, st, fields, endStream, oversized);
+    this.c.handler.onHeaders(this.c, st, fields, endStream, oversized, malformed);
   }
 
   private onRstStream(id: number, buf: Buffer, start: number, end: number): void {
@@ -286,6 +307,7 @@ export class Inbound implements FrameSink, HeaderBlockSink {
         this.c.fail(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
         return;
       }
+      this.c.glitch("RST_STREAM on a closed stream");
       return;
     }
     this.c.closeStream(st);
@@ -302,6 +324,7 @@ export class Inbound implements FrameSink, HeaderBlockSink {
         this.c.fail(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with payload");
         return;
       }
+      this.c.settingsAcked();
       return;
     }
     if ((end - start) % 6 !== 0) {
@@ -345,7 +368,8 @@ export class Inbound implements FrameSink, HeaderBlockSink {
           break;
       }
     }
-    this.c.out.push(settingsFrame([], true));
+    this.c.answerControl(SETTINGS_ACK);
+    if (this.c.destroyed) return;
     if (!this.c.ready) {
       this.c.ready = true;
       this.c.handler.onReady(this.c);
@@ -399,6 +423,7 @@ export class Inbound implements FrameSink, HeaderBlockSink {
         this.c.fail(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream");
         return;
       }
+      this.c.glitch("WINDOW_UPDATE on a closed stream");
       return;
     }
     if (inc === 0) {

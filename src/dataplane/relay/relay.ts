@@ -19,6 +19,7 @@ import type { CallInfo, DataplaneApi, DataplaneOptions, DataplaneStats } from ".
 import type { CallHost, RelayCall } from "./call.js";
 import type { ConnectionOptions, H2Connection } from "./connection.js";
 import { downstreamHandler } from "./downstream.js";
+import { resolveLimits } from "./limits.js";
 import {
   type ListenerContext,
   listen,
@@ -78,7 +79,10 @@ export class RelayDataplane implements DataplaneApi, CallHost {
     upstream: UpstreamOptions = {},
   ) {
     this.generated = new GeneratedCertificates(opts.onCertificateGenerated);
-    this.connOpts = opts.connection ?? {};
+    this.connOpts = {
+      ...opts.connection,
+      limits: resolveLimits({ ...opts.connection?.limits, ...opts.limits }),
+    };
     this.maxHeaderListSize = this.connOpts.maxHeaderListSize ?? 65536;
     const given = Object.fromEntries(Object.entries(upstream).filter(([, v]) => v !== undefined));
     this.upOpts = { ...DEFAULT_UPSTREAM, ...given };
@@ -198,6 +202,16 @@ export class RelayDataplane implements DataplaneApi, CallHost {
     let sessions = 0;
     for (const p of this.pools.values()) sessions += p.conns.length;
     return { activeCalls: this.activeCalls, upstreamSessions: sessions };
+  }
+
+  /** Client connections open now: the client's port and the bytes read so far on each (tests, diagnostics). */
+  clientConnections(): { remotePort: number; bytesRead: number }[] {
+    const out: { remotePort: number; bytesRead: number }[] = [];
+    for (const l of this.listeners.values()) {
+      for (const c of l.conns)
+        out.push({ remotePort: c.socket.remotePort ?? 0, bytesRead: c.socket.bytesRead });
+    }
+    return out;
   }
 
   /** Stops accepting, sends GOAWAY, waits for calls in flight up to `graceMs`, then closes everything. */

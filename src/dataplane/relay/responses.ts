@@ -10,6 +10,7 @@ import { ErrorCode } from "./frames.js";
 import { applyModifier, fieldValue, forwardable } from "./headers.js";
 import { MirrorStream } from "./mirror.js";
 import type { UpstreamPool } from "./upstream.js";
+import { responseProblem, trailersProblem } from "./validate.js";
 
 /**
  * The fields of a response header block that go downstream, filtered in place: the decoded list belongs to
@@ -31,7 +32,7 @@ function responseFields(fields: string[], withStatus: boolean): string[] {
 
 /** Events of upstream (backend) connections. */
 export const upstreamHandler: ConnectionHandler = {
-  onHeaders(_conn, st, fields, endStream, oversized) {
+  onHeaders(conn, st, fields, endStream, oversized, malformed) {
     const ctx = st.ctx;
     if (ctx instanceof MirrorStream) {
       if (endStream) ctx.ended();
@@ -44,6 +45,21 @@ export const upstreamHandler: ConnectionHandler = {
         GrpcCode.INTERNAL,
         `upstream ${call.endpoint ?? ""} sent a header list above ${call.host.maxHeaderListSize} bytes`,
       );
+      return;
+    }
+    // A malformed response (RFC 9113 section 8.1.1) is a stream error: the backend's stream is reset, and the
+    // client gets a gRPC error saying why instead of the malformed fields.
+    const why =
+      malformed !== ""
+        ? malformed
+        : !call.upstreamResponded
+          ? responseProblem(fields)
+          : endStream
+            ? trailersProblem(fields)
+            : "a second header block without END_STREAM";
+    if (why !== "") {
+      conn.resetStream(st, ErrorCode.PROTOCOL_ERROR);
+      call.fail(GrpcCode.INTERNAL, `upstream ${call.endpoint ?? ""} sent a malformed response: ${why}`);
       return;
     }
     if (!call.upstreamResponded) {

@@ -1,0 +1,181 @@
+/**
+ * The relay's protocol limits against abusive HTTP/2 peers (docs/security.md): their defaults, the `serve`
+ * flags that set them, and the small counters a connection keeps to enforce them.
+ *
+ * Where the numbers come from: nghttp2 (the HTTP/2 library under node:http2 and so under every grpc-js
+ * server) allows 8 CONTINUATION frames per header block and rate-limits incoming RST_STREAM with a token
+ * bucket of 1000 tokens refilled at 33 per second; nghttp2, Envoy and Go close a connection that lets 1000
+ * (Go: 10000) control frames queue up unsent; Go's server also refuses to run more handlers than its stream
+ * limit for a client that resets streams, and closes the connection when it keeps going.
+ */
+
+/** Every limit, with defaults applied. */
+export interface ProtocolLimits {
+  /** CONTINUATION frames one header block may take after its HEADERS frame. */
+  maxContinuationFrames: number;
+  /** Streams the client may reset before their response is complete: the bucket's size... */
+  resetBurst: number;
+  /** ...and how many of them it regains per second. */
+  resetRate: number;
+  /** Answers to control frames (SETTINGS and PING ACKs, RST_STREAM) queued for a peer that is not reading. */
+  maxQueuedControlFrames: number;
+  /** Frames that cost work and do nothing useful ("glitches"): the bucket's size... */
+  glitchBurst: number;
+  /** ...and how many of them are forgiven per second. */
+  glitchRate: number;
+  /** How long a client has to acknowledge our SETTINGS (RFC 9113 section 6.5.3), in ms. */
+  settingsTimeoutMs: number;
+  /** How long a client connection may stay open without a stream, in ms. */
+  idleTimeoutMs: number;
+  /** How long a header block may stay incomplete (HEADERS without END_HEADERS), in ms. */
+  headerTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
+  maxContinuationFrames: 8,
+  resetBurst: 1000,
+  resetRate: 33,
+  maxQueuedControlFrames: 1000,
+  glitchBurst: 1000,
+  glitchRate: 100,
+  settingsTimeoutMs: 10_000,
+  idleTimeoutMs: 180_000,
+  headerTimeoutMs: 10_000,
+});
+
+/** One `serve` flag per limit: its name, the limit it sets, its range and what it means. */
+export interface LimitFlag {
+  readonly flag: string;
+  readonly key: keyof ProtocolLimits;
+  readonly min: number;
+  readonly max: number;
+  readonly unit: "N" | "MS";
+  readonly help: string;
+}
+
+export const LIMIT_FLAGS: readonly LimitFlag[] = [
+  {
+    flag: "h2-max-continuations",
+    key: "maxContinuationFrames",
+    min: 0,
+    max: 1000,
+    unit: "N",
+    help: "CONTINUATION frames per header block",
+  },
+  {
+    flag: "h2-reset-burst",
+    key: "resetBurst",
+    min: 1,
+    max: 1_000_000,
+    unit: "N",
+    help: "streams a client may reset before their answer, at once",
+  },
+  {
+    flag: "h2-reset-rate",
+    key: "resetRate",
+    min: 0,
+    max: 1_000_000,
+    unit: "N",
+    help: "... and per second after that",
+  },
+  {
+    flag: "h2-max-queued-control",
+    key: "maxQueuedControlFrames",
+    min: 1,
+    max: 1_000_000,
+    unit: "N",
+    help: "ACK and RST_STREAM frames queued for a client that does not read",
+  },
+  {
+    flag: "h2-glitch-burst",
+    key: "glitchBurst",
+    min: 1,
+    max: 1_000_000,
+    unit: "N",
+    help: "useless frames (PRIORITY, unknown types, empty DATA, frames on closed streams...) at once",
+  },
+  {
+    flag: "h2-glitch-rate",
+    key: "glitchRate",
+    min: 0,
+    max: 1_000_000,
+    unit: "N",
+    help: "... and per second after that",
+  },
+  {
+    flag: "h2-settings-timeout",
+    key: "settingsTimeoutMs",
+    min: 1,
+    max: 3_600_000,
+    unit: "MS",
+    help: "time a client has to acknowledge our SETTINGS",
+  },
+  {
+    flag: "h2-idle-timeout",
+    key: "idleTimeoutMs",
+    min: 1,
+    max: 86_400_000,
+    unit: "MS",
+    help: "time a client connection may stay open with no call",
+  },
+  {
+    flag: "h2-header-timeout",
+    key: "headerTimeoutMs",
+    min: 1,
+    max: 3_600_000,
+    unit: "MS",
+    help: "time a header block may stay incomplete",
+  },
+];
+
+/** `given` over the defaults (undefined values ignored). */
+export function resolveLimits(given: Partial<ProtocolLimits> | undefined): ProtocolLimits {
+  const out: ProtocolLimits = { ...DEFAULT_LIMITS };
+  if (given === undefined) return out;
+  for (const k of Object.keys(given) as (keyof ProtocolLimits)[]) {
+    const v = given[k];
+    if (typeof v === "number") out[k] = v;
+  }
+  return out;
+}
+
+/** A value for `flag` from the command line, or an error message naming the flag, the value and the range. */
+export function parseLimitFlag(f: LimitFlag, text: string): number | string {
+  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n >= f.min && n <= f.max)) {
+    const what = f.unit === "MS" ? "a whole number of milliseconds" : "a whole number";
+    return `--${f.flag} "${text}": expected ${what}, ${f.min}..${f.max}`;
+  }
+  return n;
+}
+
+/**
+ * A token bucket: `burst` tokens at first, `rate` more per second up to `burst`; each event takes one. The
+ * clock is read only when the bucket is empty, so events within the burst cost a decrement.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private last = 0;
+
+  constructor(
+    private readonly burst: number,
+    private readonly rate: number,
+  ) {
+    this.tokens = burst;
+  }
+
+  /** Takes a token; false when none is left (the limit is exceeded). */
+  take(): boolean {
+    if (this.tokens >= 1) {
+      this.tokens--;
+      if (this.last === 0) this.last = Date.now();
+      return true;
+    }
+    const now = Date.now();
+    const refill = ((now - this.last) * this.rate) / 1000;
+    if (refill < 1) return false;
+    this.tokens = Math.min(this.burst, this.tokens + refill) - 1;
+    this.last = now;
+    return true;
+  }
+}
