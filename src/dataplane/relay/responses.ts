@@ -7,28 +7,10 @@ import { GrpcCode, grpcCodeFromHttpStatus, grpcCodeFromRstCode } from "../grpc-s
 import type { RelayCall } from "./call.js";
 import { CONNECTION_LOST, type ConnectionHandler } from "./connection.js";
 import { ErrorCode } from "./frames.js";
-import { applyModifier, fieldValue, forwardable } from "./headers.js";
+import { applyModifier } from "./headers.js";
 import { MirrorStream } from "./mirror.js";
 import type { UpstreamPool } from "./upstream.js";
-import { responseProblem, trailersProblem } from "./validate.js";
-
-/**
- * The fields of a response header block that go downstream, filtered in place: the decoded list belongs to
- * this call alone, so it is reused rather than copied.
- */
-function responseFields(fields: string[], withStatus: boolean): string[] {
-  let o = 0;
-  for (let i = 0; i < fields.length; i += 2) {
-    const name = fields[i]!;
-    const value = fields[i + 1]!;
-    const keep = name.charCodeAt(0) === 0x3a ? withStatus && name === ":status" : forwardable(name, value);
-    if (!keep) continue;
-    fields[o++] = name;
-    fields[o++] = value;
-  }
-  fields.length = o;
-  return fields;
-}
+import { readResponse, responseHead } from "./validate.js";
 
 /** Events of upstream (backend) connections. */
 export const upstreamHandler: ConnectionHandler = {
@@ -49,44 +31,45 @@ export const upstreamHandler: ConnectionHandler = {
     }
     // A malformed response (RFC 9113 section 8.1.1) is a stream error: the backend's stream is reset, and the
     // client gets a gRPC error saying why instead of the malformed fields.
-    const why =
-      malformed !== ""
-        ? malformed
-        : !call.upstreamResponded
-          ? responseProblem(fields)
-          : endStream
-            ? trailersProblem(fields)
-            : "a second header block without END_STREAM";
+    const head = !call.upstreamResponded;
+    let why = malformed;
+    if (why === "") {
+      if (head || endStream) {
+        readResponse(fields, head);
+        why = responseHead.problem;
+      } else {
+        why = "a second header block without END_STREAM";
+      }
+    }
     if (why !== "") {
       conn.resetStream(st, ErrorCode.PROTOCOL_ERROR);
       call.fail(GrpcCode.INTERNAL, `upstream ${call.endpoint ?? ""} sent a malformed response: ${why}`);
       return;
     }
-    if (!call.upstreamResponded) {
-      const status = fieldValue(fields, ":status") ?? "";
+    const gs = responseHead.grpcStatus;
+    if (head) {
+      const status = responseHead.status;
       // Informational (1xx) headers are not the response.
       if (status.charCodeAt(0) === 0x31 && !endStream) return;
       call.upstreamResponded = true;
       call.replayable = false;
       call.replay = null;
-      const gs = fieldValue(fields, "grpc-status");
-      if (status !== "200" && gs === undefined) {
+      if (status !== "200" && gs === "") {
         const code = grpcCodeFromHttpStatus(Number(status));
         call.fail(code, `upstream ${call.endpoint ?? ""} answered HTTP ${status} without a gRPC status`);
         return;
       }
-      const out = responseFields(fields, true);
-      if (call.forward?.responseHeaders !== undefined) applyModifier(out, call.forward.responseHeaders);
-      if (call.backendRef?.responseHeaders !== undefined) applyModifier(out, call.backendRef.responseHeaders);
+      if (call.forward?.responseHeaders !== undefined) applyModifier(fields, call.forward.responseHeaders);
+      if (call.backendRef?.responseHeaders !== undefined)
+        applyModifier(fields, call.backendRef.responseHeaders);
       call.respStarted = true;
-      call.dconn.writeHeaders(call.dst, out, endStream);
-      if (endStream) call.finish(gs === undefined ? GrpcCode.UNKNOWN : Number(gs));
+      call.dconn.writeHeaders(call.dst, fields, endStream);
+      if (endStream) call.finish(gs === "" ? GrpcCode.UNKNOWN : Number(gs));
       return;
     }
     // Trailers.
-    const gs = fieldValue(fields, "grpc-status");
-    call.dconn.writeHeaders(call.dst, responseFields(fields, false), true);
-    call.finish(gs === undefined ? GrpcCode.UNKNOWN : Number(gs));
+    call.dconn.writeHeaders(call.dst, fields, true);
+    call.finish(gs === "" ? GrpcCode.UNKNOWN : Number(gs));
   },
   onData(conn, st, data, endStream) {
     const ctx = st.ctx;

@@ -5,14 +5,38 @@
  * ends its call with a gRPC error. Each check returns why ("" when the input is fine), for the message.
  */
 
-/** Connection-specific fields (section 8.2.2): malformed in either direction. */
-const CONNECTION_SPECIFIC = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-]);
+/**
+ * Connection-specific fields (section 8.2.2: connection, keep-alive, proxy-connection, transfer-encoding,
+ * upgrade): malformed in either direction. Tested by length first, since every field of every call is
+ * tested and almost none has one of these lengths.
+ */
+export function connectionSpecific(name: string): boolean {
+  switch (name.length) {
+    case 7:
+      return name === "upgrade";
+    case 10:
+      return name === "connection" || name === "keep-alive";
+    case 16:
+      return name === "proxy-connection";
+    case 17:
+      return name === "transfer-encoding";
+    default:
+      return false;
+  }
+}
+
+/** A decimal content-length of at most 15 digits, or -1. */
+function contentLength(value: string): number {
+  const n = value.length;
+  if (n === 0 || n > 15) return -1;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const d = value.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
 
 /** Why a field name is malformed (section 8.2.1), or "". */
 export function nameProblem(name: string): string {
@@ -111,7 +135,7 @@ export function readRequest(fields: readonly string[], up: string[]): void {
       continue;
     }
     regular = true;
-    if (CONNECTION_SPECIFIC.has(name)) {
+    if (connectionSpecific(name)) {
       h.problem = `connection-specific field ${name}`;
       return;
     }
@@ -121,11 +145,12 @@ export function readRequest(fields: readonly string[], up: string[]): void {
         return;
       }
     } else if (name === "content-length") {
-      if (!/^\d{1,15}$/.test(value) || (h.contentLength >= 0 && Number(value) !== h.contentLength)) {
+      const length = contentLength(value);
+      if (length < 0 || (h.contentLength >= 0 && length !== h.contentLength)) {
         h.problem = `content-length "${printable(value)}"`;
         return;
       }
-      h.contentLength = Number(value);
+      h.contentLength = length;
     } else if (name === "http2-settings") {
       // Meaningful only in an HTTP/1.1 upgrade: dropped, as before.
       continue;
@@ -144,29 +169,71 @@ export function trailersProblem(fields: readonly string[]): string {
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i]!;
     if (name.charCodeAt(0) === 0x3a) return `pseudo-header ${printable(name)} in trailers`;
-    if (CONNECTION_SPECIFIC.has(name)) return `connection-specific field ${name}`;
+    if (connectionSpecific(name)) return `connection-specific field ${name}`;
   }
   return "";
 }
 
+/** A response header or trailer list as `readResponse` found it: one object, reused, read at once. */
+export const responseHead = {
+  /** `:status` (header lists only). */
+  status: "",
+  /** `grpc-status`, or "" when absent. */
+  grpcStatus: "",
+  problem: "",
+};
+
 /**
- * Why a response's header list is malformed (section 8.3.2: one `:status`, first; no other pseudo-header; no
- * connection-specific field), or "".
+ * Reads a backend's response header list (`head`) or trailer list in one pass: checks it (section 8.3.2: one
+ * `:status`, first, no other pseudo-header; trailers: no pseudo-header; no connection-specific field), notes
+ * `:status` and `grpc-status` in {@link responseHead}, and filters `fields` in place to what goes to the
+ * client (`:status` and the regular fields, less `te` and `http2-settings`). The decoded list belongs to this
+ * call alone, so it is reused rather than copied.
  */
-export function responseProblem(fields: readonly string[]): string {
+export function readResponse(fields: string[], head: boolean): void {
+  const h = responseHead;
+  h.status = "";
+  h.grpcStatus = "";
+  h.problem = "";
   let status = false;
   let regular = false;
-  for (let i = 0; i < fields.length; i += 2) {
+  let o = 0;
+  const n = fields.length;
+  for (let i = 0; i < n; i += 2) {
     const name = fields[i]!;
+    const value = fields[i + 1]!;
     if (name.charCodeAt(0) === 0x3a) {
-      if (name !== ":status") return `pseudo-header ${printable(name)} is not one of a response`;
-      if (regular) return "pseudo-header :status after a regular field";
-      if (status) return "pseudo-header :status twice";
+      if (!head) {
+        h.problem = `pseudo-header ${printable(name)} in trailers`;
+        return;
+      }
+      if (name !== ":status") {
+        h.problem = `pseudo-header ${printable(name)} is not one of a response`;
+        return;
+      }
+      if (regular) {
+        h.problem = "pseudo-header :status after a regular field";
+        return;
+      }
+      if (status) {
+        h.problem = "pseudo-header :status twice";
+        return;
+      }
       status = true;
-      continue;
+      h.status = value;
+    } else {
+      regular = true;
+      const len = name.length;
+      if (connectionSpecific(name)) {
+        h.problem = `connection-specific field ${name}`;
+        return;
+      }
+      if ((len === 2 && name === "te") || (len === 14 && name === "http2-settings")) continue;
+      if (len === 11 && name === "grpc-status" && h.grpcStatus === "") h.grpcStatus = value;
     }
-    regular = true;
-    if (CONNECTION_SPECIFIC.has(name)) return `connection-specific field ${name}`;
+    fields[o++] = name;
+    fields[o++] = value;
   }
-  return status ? "" : "no :status";
+  fields.length = o;
+  if (head && !status) h.problem = "no :status";
 }
