@@ -94,8 +94,8 @@ export interface IrCallTimeouts {
 export interface IrRetryPolicy {
   /** Attempts in all, the first included (1..5). */
   attempts: number;
-  /** gRPC status codes that are retried (1..16). */
-  on: number[];
+  /** gRPC status codes that are retried (1..16): TrafficPolicy `retry.on`. */
+  retryOn: number[];
   /** How long an attempt may wait for the backend's response headers; 0: until the call's deadline. */
   perTryTimeoutMs: number;
   /** Backoff before retry n: random in [0, min(base x 2^(n-1), max)). */

@@ -71,8 +71,8 @@ function checkCallPolicy(p: IrCallPolicy, where: string): void {
   if (!Number.isInteger(r.attempts) || r.attempts < 1 || r.attempts > 5) {
     fail(`${where}: retry.attempts ${r.attempts} out of 1..5`);
   }
-  if (r.on.length === 0 || r.on.some((c) => !Number.isInteger(c) || c < 1 || c > 16)) {
-    fail(`${where}: retry.on must hold gRPC codes 1..16`);
+  if (r.retryOn.length === 0 || r.retryOn.some((c) => !Number.isInteger(c) || c < 1 || c > 16)) {
+    fail(`${where}: retry.retryOn must hold gRPC codes 1..16`);
   }
   checkMs(r.perTryTimeoutMs, `${where}: retry.perTryTimeoutMs`);
   checkMs(r.backoffBaseMs, `${where}: retry.backoffBaseMs`, 1);

@@ -287,7 +287,7 @@ describe("validateRoutingTable", () => {
       },
     ],
     ["retry attempts 6", (t) => setRetry(t, { attempts: 6 })],
-    ["retry on OK", (t) => setRetry(t, { on: [0] })],
+    ["retry on OK", (t) => setRetry(t, { retryOn: [0] })],
     ["retry backoff base above max", (t) => setRetry(t, { backoffBaseMs: 300, backoffMaxMs: 200 })],
     ["retry budget 101 %", (t) => setRetry(t, { budgetPercent: 101 })],
     [
@@ -352,7 +352,7 @@ describe("validateRoutingTable", () => {
   ];
   const retry = {
     attempts: 3,
-    on: [14],
+    retryOn: [14],
     perTryTimeoutMs: 0,
     backoffBaseMs: 25,
     backoffMaxMs: 250,
