@@ -35,6 +35,8 @@ export interface CallInfo {
   httpStatus: number;
   /** Set when the gateway made the answer itself (no route, no endpoint, timeout, reset, ...). */
   gatewayError?: string;
+  /** Attempts the call took when a TrafficPolicy retried it (2 or more); absent when it took one. */
+  attempts?: number;
   durationMs: number;
   requestBytes: number;
   responseBytes: number;
@@ -62,12 +64,19 @@ export interface DataplaneOptions {
    * `relay/limits.ts`. Plain data, so worker processes get them as given.
    */
   limits?: Partial<ProtocolLimits>;
+  /**
+   * Request bytes all calls may keep for retries at once (`serve --retry-buffer-limit`; docs/security.md).
+   * Default `DEFAULT_RETRY_BUFFER_BYTES` (32 MiB).
+   */
+  retryBufferBytes?: number;
 }
 
 /** Counters the admin `/metrics` endpoint reads. */
 export interface DataplaneStats {
   activeCalls: number;
   upstreamSessions: number;
+  /** Request bytes kept for retries now. */
+  retryBufferedBytes?: number;
 }
 
 /**

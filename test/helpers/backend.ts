@@ -39,6 +39,11 @@ export interface BackendOptions {
   delayMs?: number;
   /** Answer every call with this error instead. */
   error?: { code: number; message: string };
+  /**
+   * Unary, ClientStream and SayHello: send no response headers before the answer, so an error is a trailers-only response
+   * (what a backend that refuses a call at once sends, and what gRFC A6 retries).
+   */
+  trailersOnly?: boolean;
   /** Extra trailing metadata on every answer. */
   trailers?: Record<string, string>;
   /** Extra response header metadata on every answer. */
@@ -188,7 +193,7 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
     Unary(call: grpc.ServerUnaryCall<TestRequest, TestReply>, cb: grpc.sendUnaryData<TestReply>) {
       const seen = begin(call);
       count(seen, call.request);
-      call.sendMetadata(answerMetadata(name, opts.headers));
+      if (!opts.trailersOnly) call.sendMetadata(answerMetadata(name, opts.headers));
       after(call.request.delayMs, () => {
         const err = failure(call.request);
         finish(seen, err ? "error" : "ok");
@@ -198,7 +203,7 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
     },
     ClientStream(call: grpc.ServerReadableStream<TestRequest, TestReply>, cb: grpc.sendUnaryData<TestReply>) {
       const seen = begin(call);
-      call.sendMetadata(answerMetadata(name, opts.headers));
+      if (!opts.trailersOnly) call.sendMetadata(answerMetadata(name, opts.headers));
       let last: TestRequest = {};
       readAll(
         seen,
@@ -281,7 +286,7 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
     SayHello(call: grpc.ServerUnaryCall<HelloRequest, unknown>, cb: grpc.sendUnaryData<unknown>) {
       const seen = begin(call);
       seen.messages = 1;
-      call.sendMetadata(answerMetadata(name, opts.headers));
+      if (!opts.trailersOnly) call.sendMetadata(answerMetadata(name, opts.headers));
       after(0, () => {
         const err = failure(undefined);
         finish(seen, err ? "error" : "ok");

@@ -9,14 +9,16 @@ import type {
   IrDirect,
   IrForward,
   IrListener,
+  IrRetryPolicy,
   IrRoute,
   RoutingTable,
 } from "../../ir/routing-table.js";
-import { encodeGrpcMessage, GrpcCode, grpcCodeFromHttpStatus } from "../grpc-status.js";
+import { encodeGrpcMessage, formatGrpcTimeout, GrpcCode, grpcCodeFromHttpStatus } from "../grpc-status.js";
 import type { H2Connection, H2Stream } from "./connection.js";
 import { failOver, unsentMessage } from "./failover.js";
 import { ErrorCode } from "./frames.js";
 import type { MirrorStream } from "./mirror.js";
+import { onPerTryTimeout, type RetryBudget, type RetryBuffer, type RetryState, retryReset } from "./retry.js";
 import type { PoolWaiter, UpstreamPool } from "./upstream.js";
 
 /** What a call needs of the data plane it runs on. */
@@ -31,6 +33,22 @@ export interface CallHost {
   callStarted(): void;
   /** The call is over: count it and report it. */
   callEnded(call: RelayCall): void;
+  /** The retry budget of a retry policy (one per policy object of the table). */
+  retryBudget(policy: IrRetryPolicy): RetryBudget;
+  /** Request bytes kept for retries by every call, and the most there may be. */
+  readonly retryBuffer: RetryBuffer;
+}
+
+/** Sets (or adds) `grpc-timeout` in a request's fields to `ms` (at least 1 ms: the time is not up yet). */
+function setGrpcTimeout(fields: string[], ms: number): void {
+  const v = formatGrpcTimeout(Math.max(1, ms));
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === "grpc-timeout") {
+      fields[i + 1] = v;
+      return;
+    }
+  }
+  fields.push("grpc-timeout", v);
 }
 
 /** The client fields of calls that keep none (never read). */
@@ -40,7 +58,7 @@ const EMPTY_FIELDS: string[] = [];
 export const EMPTY_QUEUE: Buffer[] = [];
 
 /** Request bytes kept per call until the backend answers, so a stream refused by GOAWAY can be replayed. */
-const REPLAY_LIMIT = 64 * 1024;
+export const REPLAY_LIMIT = 64 * 1024;
 
 /** One relayed call: a downstream stream and (once bound) its upstream stream. */
 export class RelayCall implements PoolWaiter {
@@ -77,6 +95,8 @@ export class RelayCall implements PoolWaiter {
   replay: Buffer | Buffer[] | null = null;
   replayable = true;
   replayBytes = 0;
+  /** Most request bytes kept for a replay: REPLAY_LIMIT, or a retry policy's `maxBufferedBytes` if larger. */
+  replayLimit = REPLAY_LIMIT;
   /** Replayed bytes whose downstream window was already returned. */
   skipConsume = 0;
   upstreamResponded = false;
@@ -87,6 +107,17 @@ export class RelayCall implements PoolWaiter {
   gatewayError: string | undefined = undefined;
   timer: NodeJS.Timeout | undefined = undefined;
   timeoutMs = 0;
+  /** When the call's deadline passes (`performance.now()` ms); 0: it has none. */
+  deadlineAt = 0;
+  /** What set the deadline, for the DEADLINE_EXCEEDED message. */
+  deadlineWhy = "";
+  /** A TrafficPolicy's `streamIdle` (ms; 0: none), and when DATA last moved either way. */
+  idleMs = 0;
+  lastActive = 0;
+  idleTimer: NodeJS.Timeout | undefined = undefined;
+  /** Retry state of a call under a retry policy; null for every other call. */
+  retry: RetryState | null = null;
+  /** Replays of streams the backend refused (REFUSED_STREAM, GOAWAY). */
   attempts = 0;
   requestBytes = 0;
   /** The request's content-length, which its DATA must match; -1 when it has none. */
@@ -108,6 +139,12 @@ export class RelayCall implements PoolWaiter {
     if (this.done) return;
     this.uconn = conn;
     this.endpoint = this.pool?.address;
+    // The backend gets the time left, not the client's whole timeout (waits for a connection, retries).
+    if (this.deadlineAt !== 0) setGrpcTimeout(this.reqFields, this.deadlineAt - performance.now());
+    if (this.retry !== null && this.retry.policy.perTryTimeoutMs > 0) {
+      this.retry.clearTimer();
+      this.retry.timer = setTimeout(onPerTryTimeout, this.retry.policy.perTryTimeoutMs, this);
+    }
     const q = this.reqQueue;
     const endNow = this.reqEnded && q.length === 0 && this.reqTrailers === null;
     const st = conn.openStream(this.reqFields, endNow, this);
@@ -146,6 +183,7 @@ export class RelayCall implements PoolWaiter {
       next.acquire(this);
       return;
     }
+    if (this.retry !== null && retryReset(this, GrpcCode.UNAVAILABLE, reason)) return;
     this.fail(GrpcCode.UNAVAILABLE, unsentMessage(this, cluster, reason));
   }
 
@@ -153,9 +191,13 @@ export class RelayCall implements PoolWaiter {
   sendUp(data: Buffer, end: boolean): void {
     if (this.replayable && data.length > 0) {
       this.replayBytes += data.length;
-      if (this.replayBytes > REPLAY_LIMIT) {
+      if (
+        this.replayBytes > this.replayLimit ||
+        (this.retry !== null && !this.retry.keep(data.length, this.replayBytes))
+      ) {
         this.replayable = false;
         this.replay = null;
+        this.retry?.release();
       } else {
         const r = this.replay;
         if (r === null) this.replay = data;
@@ -165,6 +207,21 @@ export class RelayCall implements PoolWaiter {
     }
     this.uconn!.writeData(this.ust!, data, end);
   }
+
+  /**
+   * Puts the request bytes already sent upstream back in front of the queue, for another attempt (their
+   * downstream window was returned when they were first sent).
+   */
+  requeueReplay(): void {
+    const r = this.replay;
+    if (r !== null) this.reqQueue = (Array.isArray(r) ? r : [r]).concat(this.reqQueue);
+    this.skipConsume += this.replayBytes;
+    this.replay = null;
+    this.replayBytes = 0;
+  }
+
+  /** An attempt on `pool` ended with gRPC `code` (for outlier detection). */
+  attemptEnded(_code: number): void {}
 
   /** Ends the call with a gateway-made status: trailers-only, or trailers when the response already began. */
   fail(code: number, message: string): void {
@@ -239,6 +296,8 @@ export class RelayCall implements PoolWaiter {
     this.done = true;
     this.grpcStatus = grpcStatus;
     if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    if (this.retry !== null) this.retry.finish();
     const ust = this.ust;
     const uconn = this.uconn;
     if (uconn !== null && ust !== null) {

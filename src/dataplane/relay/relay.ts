@@ -10,7 +10,7 @@
  * stream window and a slow reader slows the writer.
  */
 import { performance } from "node:perf_hooks";
-import type { IrCluster, IrListener, RoutingTable } from "../../ir/routing-table.js";
+import type { IrCluster, IrListener, IrRetryPolicy, RoutingTable } from "../../ir/routing-table.js";
 import { validateRoutingTable } from "../../ir/validate.js";
 import { GatewayError, GW_ERR_CONFIG } from "../../util/errors.js";
 import { GeneratedCertificates } from "../../util/self-signed.js";
@@ -28,6 +28,7 @@ import {
   type RelayListener,
 } from "./listener.js";
 import { upstreamHandler } from "./responses.js";
+import { RetryBudget, RetryBuffer } from "./retry.js";
 import {
   DEFAULT_UPSTREAM,
   type PoolSettings,
@@ -46,6 +47,13 @@ export interface RelayOptions extends DataplaneOptions {
 /** Default time calls in flight get to finish on `close()` (ms). */
 export const DEFAULT_GRACE_MS = 10_000;
 
+/**
+ * Request bytes all calls of a data plane may keep for retries at once (`serve --retry-buffer-limit`): past
+ * it, a call's request is no longer kept and the call is not retried. gRFC A6 bounds a client channel's retry
+ * buffer the same way; a TrafficPolicy's `maxBufferedBytes` bounds each call.
+ */
+export const DEFAULT_RETRY_BUFFER_BYTES = 32 * 1024 * 1024;
+
 const SWEEP_INTERVAL_MS = 10_000;
 
 /**
@@ -59,6 +67,9 @@ export class RelayDataplane implements DataplaneApi, CallHost {
   private readonly pools = new Map<string, UpstreamPool>();
   private readonly poolCache = new WeakMap<IrCluster, UpstreamPool[]>();
   private readonly rr = new Map<string, number>();
+  /** Retry budgets by retry policy object (the policies of one rule share one object per table). */
+  private readonly budgets = new WeakMap<IrRetryPolicy, RetryBudget>();
+  readonly retryBuffer: RetryBuffer;
   private readonly generated: GeneratedCertificates;
   private readonly connOpts: ConnectionOptions;
   private readonly upOpts: PoolSettings;
@@ -84,6 +95,7 @@ export class RelayDataplane implements DataplaneApi, CallHost {
       limits: resolveLimits({ ...opts.connection?.limits, ...opts.limits }),
     };
     this.maxHeaderListSize = this.connOpts.maxHeaderListSize ?? 65536;
+    this.retryBuffer = new RetryBuffer(opts.retryBufferBytes ?? DEFAULT_RETRY_BUFFER_BYTES);
     const given = Object.fromEntries(Object.entries(upstream).filter(([, v]) => v !== undefined));
     this.upOpts = { ...DEFAULT_UPSTREAM, ...given };
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
@@ -201,7 +213,21 @@ export class RelayDataplane implements DataplaneApi, CallHost {
   stats(): DataplaneStats {
     let sessions = 0;
     for (const p of this.pools.values()) sessions += p.conns.length;
-    return { activeCalls: this.activeCalls, upstreamSessions: sessions };
+    return {
+      activeCalls: this.activeCalls,
+      upstreamSessions: sessions,
+      retryBufferedBytes: this.retryBuffer.held,
+    };
+  }
+
+  /** @internal CallHost: the budget of a retry policy. */
+  retryBudget(policy: IrRetryPolicy): RetryBudget {
+    let b = this.budgets.get(policy);
+    if (b === undefined) {
+      b = new RetryBudget(policy.budgetPercent);
+      this.budgets.set(policy, b);
+    }
+    return b;
   }
 
   /** Client connections open now: the client's port and the bytes read so far on each (tests, diagnostics). */
@@ -366,6 +392,7 @@ export class RelayDataplane implements DataplaneApi, CallHost {
       if (call.endpoint !== undefined) info.endpoint = call.endpoint;
       if (call.gatewayError !== undefined) info.gatewayError = call.gatewayError;
       if (call.failover !== undefined) info.failover = call.failover;
+      if (call.retry !== null && call.retry.tries > 1) info.attempts = call.retry.tries;
       try {
         cb(info);
       } catch {

@@ -9,6 +9,7 @@ import { CONNECTION_LOST, type ConnectionHandler } from "./connection.js";
 import { ErrorCode } from "./frames.js";
 import { applyModifier } from "./headers.js";
 import { MirrorStream } from "./mirror.js";
+import { retryReset, retryResponse } from "./retry.js";
 import type { UpstreamPool } from "./upstream.js";
 import { readResponse, responseHead } from "./validate.js";
 
@@ -51,6 +52,8 @@ export const upstreamHandler: ConnectionHandler = {
       const status = responseHead.status;
       // Informational (1xx) headers are not the response.
       if (status.charCodeAt(0) === 0x31 && !endStream) return;
+      // A retry policy may send a failed attempt again rather than answer it (before anything is forwarded).
+      if (call.retry !== null && retryResponse(call, status, gs, endStream, fields)) return;
       call.upstreamResponded = true;
       call.replayable = false;
       call.replay = null;
@@ -84,6 +87,7 @@ export const upstreamHandler: ConnectionHandler = {
       return;
     }
     call.responseBytes += data.length;
+    if (call.idleMs !== 0) call.lastActive = performance.now();
     call.dconn.writeData(call.dst, data, false);
     // A gRPC response always ends with trailers; one that ends without them is an INTERNAL error for the client
     // (as grpc-js reports it), and the client must learn it from a status rather than a bare end of stream.
@@ -106,17 +110,21 @@ export const upstreamHandler: ConnectionHandler = {
     ) {
       // The backend never processed the stream (REFUSED_STREAM, or above a GOAWAY's last stream id): replay it.
       call.attempts++;
-      const r = call.replay;
-      if (r !== null) call.reqQueue = (Array.isArray(r) ? r : [r]).concat(call.reqQueue);
-      call.skipConsume += call.replayBytes;
-      call.replay = null;
-      call.replayBytes = 0;
+      call.requeueReplay();
+      call.retry?.release();
       call.ust = null;
       call.uconn = null;
       const pool = call.pool!;
       pool.release(conn);
       pool.acquire(call);
       return;
+    }
+    if (call.retry !== null && !call.upstreamResponded) {
+      const lost = code === CONNECTION_LOST;
+      const why = lost
+        ? `connection to upstream ${call.endpoint ?? ""} lost`
+        : `upstream ${call.endpoint ?? ""} reset the stream (HTTP/2 error ${code})`;
+      if (retryReset(call, lost ? GrpcCode.UNAVAILABLE : grpcCodeFromRstCode(code), why)) return;
     }
     if (code === CONNECTION_LOST) {
       call.fail(GrpcCode.UNAVAILABLE, `connection to upstream ${call.endpoint ?? ""} lost`);

@@ -123,6 +123,11 @@ export class UpstreamPool {
     return this.ejectedUntil > now;
   }
 
+  /** Whether calls may be sent here now by choice (not only for want of another endpoint). */
+  usable(now: number): boolean {
+    return this.ejectedUntil <= now;
+  }
+
   /** Streams open on this endpoint. */
   activeStreams(): number {
     let n = 0;
