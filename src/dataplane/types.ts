@@ -1,4 +1,5 @@
 import type { RoutingTable } from "../ir/routing-table.js";
+import type { EndpointEvent } from "./relay/endpoint-group.js";
 import type { ProtocolLimits } from "./relay/limits.js";
 
 /**
@@ -69,6 +70,11 @@ export interface DataplaneOptions {
    * Default `DEFAULT_RETRY_BUFFER_BYTES` (32 MiB).
    */
   retryBufferBytes?: number;
+  /**
+   * Called when an endpoint turns healthy or unhealthy, is ejected or returns, and when a backend enters or
+   * leaves panic routing (TrafficPolicy health checks and outlier detection). Must be cheap.
+   */
+  onEndpointEvent?: (e: EndpointEvent) => void;
 }
 
 /** Counters the admin `/metrics` endpoint reads. */
@@ -77,6 +83,10 @@ export interface DataplaneStats {
   upstreamSessions: number;
   /** Request bytes kept for retries now. */
   retryBufferedBytes?: number;
+  /** Every health-checked endpoint (TrafficPolicy `healthCheck`) and whether it is healthy now. */
+  endpointHealth?: { backend: string; endpoint: string; healthy: boolean }[];
+  /** Backends whose endpoints are all unhealthy: calls go to them anyway (panic routing). */
+  panicBackends?: string[];
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   type ProtocolLimits,
   parseLimitFlag,
 } from "../dataplane/relay/limits.js";
+import { DEFAULT_RETRY_BUFFER_BYTES } from "../dataplane/relay/retry.js";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../log/logger.js";
 import { DEFAULT_POLL_INTERVAL_MS } from "../sources/file-source.js";
 import { defaultCertDir } from "./certificates.js";
@@ -52,6 +53,11 @@ export interface ServeOptions {
   workers: number;
   /** HTTP/2 limits against abusive clients given with `--h2-*` flags (the rest keep their defaults). */
   limits: Partial<ProtocolLimits>;
+  /**
+   * Request bytes all calls of a data-plane process may keep for TrafficPolicy retries at once
+   * (`--retry-buffer-limit`). Default: the data plane's, 32 MiB.
+   */
+  retryBufferBytes?: number;
 }
 
 export const DEFAULT_ADMIN = { host: "127.0.0.1", port: 9901 } as const;
@@ -59,6 +65,8 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 export const DEFAULT_DEBOUNCE_MS = 200;
 export { DEFAULT_POLL_INTERVAL_MS };
 export const MAX_WORKERS = 256;
+/** Most `--retry-buffer-limit` takes: 4 GiB. */
+export const MAX_RETRY_BUFFER_BYTES = 4 * 1024 * 1024 * 1024;
 
 /** `--workers` when not given: one per core. */
 export function defaultWorkers(): number {
@@ -88,6 +96,9 @@ options:
       --domain-suffix SUFFIX   Lattice profile: suffix of assigned domain names (as validate and plan)
       --method-case CASE       Lattice profile: insensitive (default) or sensitive method matching
       --rules-per-listener N   Lattice profile: the account's rules-per-listener quota (default 10)
+      --retry-buffer-limit BYTES  request bytes all calls of a data-plane process may keep for
+                               TrafficPolicy retries at once (default ${DEFAULT_RETRY_BUFFER_BYTES}); past it,
+                               calls are no longer retried
 ${limitUsage()}
   -h, --help                   show this help
 
@@ -141,6 +152,7 @@ export function parseServeArgs(argv: string[]): ParseResult {
         "domain-suffix": { type: "string" },
         "method-case": { type: "string" },
         "rules-per-listener": { type: "string" },
+        "retry-buffer-limit": { type: "string" },
         ...Object.fromEntries(LIMIT_FLAGS.map((f) => [f.flag, { type: "string" as const }])),
         help: { type: "boolean", short: "h" },
       },
@@ -263,6 +275,18 @@ export function parseServeArgs(argv: string[]): ParseResult {
     limits[f.key] = n;
   }
 
+  let retryBufferBytes: number | undefined;
+  const rbl = str(values["retry-buffer-limit"]);
+  if (rbl !== undefined) {
+    retryBufferBytes = /^\d+$/.test(rbl) ? Number(rbl) : Number.NaN;
+    if (!(retryBufferBytes >= 0 && retryBufferBytes <= MAX_RETRY_BUFFER_BYTES)) {
+      return {
+        kind: "error",
+        message: `--retry-buffer-limit "${rbl}": expected a whole number of bytes, 0..${MAX_RETRY_BUFFER_BYTES} (0 = no retry keeps request bytes)`,
+      };
+    }
+  }
+
   const options: ServeOptions = {
     files,
     watch: values.watch === true,
@@ -279,6 +303,7 @@ export function parseServeArgs(argv: string[]): ParseResult {
     limits,
   };
   if (address !== undefined) options.address = address;
+  if (retryBufferBytes !== undefined) options.retryBufferBytes = retryBufferBytes;
   return { kind: "ok", options };
 }
 

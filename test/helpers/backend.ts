@@ -6,7 +6,15 @@
  */
 import { EventEmitter } from "node:events";
 import * as grpc from "@grpc/grpc-js";
-import { Greeter, type HelloRequest, Other, Tester, type TestReply, type TestRequest } from "./protos.js";
+import {
+  Greeter,
+  Health,
+  type HelloRequest,
+  Other,
+  Tester,
+  type TestReply,
+  type TestRequest,
+} from "./protos.js";
 
 /** What a backend saw of one call. */
 export interface SeenCall {
@@ -52,7 +60,15 @@ export interface BackendOptions {
   readDelayMs?: number;
   /** Server options passed to grpc-js (e.g. `grpc.max_concurrent_streams`). */
   serverOptions?: grpc.ServerOptions;
+  /**
+   * Serve `grpc.health.v1.Health/Check`, answering this status for every service name (change it with
+   * `setHealth`). Without it the Health service is not served (UNIMPLEMENTED).
+   */
+  health?: HealthStatus;
 }
+
+/** `grpc.health.v1.HealthCheckResponse.ServingStatus`. */
+export type HealthStatus = "SERVING" | "NOT_SERVING" | "SERVICE_UNKNOWN";
 
 /** Events: `call` (SeenCall) when a call starts; `end` (SeenCall) when it ends; `blocked` ({sentBytes}) when a server-stream write must wait for drain. */
 export interface Backend extends EventEmitter {
@@ -72,6 +88,10 @@ export interface Backend extends EventEmitter {
   close(): Promise<void>;
   /** Abrupt shutdown: every connection is closed at once, calls in flight are cut. */
   kill(): void;
+  /** What Health/Check answers from now on (when the backend serves it). */
+  setHealth(status: HealthStatus): void;
+  /** Health/Check calls answered so far, with the peer each came from. */
+  readonly healthChecks: { peer: string; service: string }[];
 }
 
 const MAX_MESSAGE = 64 * 1024 * 1024;
@@ -300,6 +320,17 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
       });
     },
   };
+  let health = opts.health;
+  const healthChecks: { peer: string; service: string }[] = [];
+  if (health !== undefined) {
+    server.addService(Health.service, {
+      Check(call: grpc.ServerUnaryCall<{ service: string }, unknown>, cb: grpc.sendUnaryData<unknown>) {
+        healthChecks.push({ peer: call.getPeer(), service: call.request.service });
+        events.emit("health", health);
+        cb(null, { status: health });
+      },
+    });
+  }
   server.addService(Tester.service, testerImpl);
   server.addService(Other.service, otherImpl);
   server.addService(Greeter.service, greeterImpl);
@@ -347,6 +378,10 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
       closed = true;
       server.forceShutdown();
     },
+    setHealth: (status: HealthStatus) => {
+      health = status;
+    },
+    healthChecks,
   });
   return backend as Backend;
 }

@@ -220,8 +220,11 @@ export class RelayCall implements PoolWaiter {
     this.replayBytes = 0;
   }
 
-  /** An attempt on `pool` ended with gRPC `code` (for outlier detection). */
-  attemptEnded(_code: number): void {}
+  /** The attempt on `pool` ended with gRPC `code`: outlier detection counts it. */
+  attemptEnded(code: number): void {
+    const p = this.pool;
+    if (p !== undefined && p.group !== null) p.group.outcome(p, code, Date.now());
+  }
 
   /** Ends the call with a gateway-made status: trailers-only, or trailers when the response already began. */
   fail(code: number, message: string): void {
@@ -302,6 +305,7 @@ export class RelayCall implements PoolWaiter {
     const uconn = this.uconn;
     if (uconn !== null && ust !== null) {
       if (!ust.closed) uconn.resetStream(ust, ErrorCode.CANCEL);
+      this.attemptEnded(grpcStatus);
       this.pool?.release(uconn);
     } else if (this.pool !== undefined) {
       this.pool.cancel(this);

@@ -10,7 +10,7 @@ import { GrpcCode, parseGrpcTimeout } from "../grpc-status.js";
 import { EMPTY_QUEUE, RelayCall } from "./call.js";
 import { CONNECTION_LOST, type ConnectionHandler, type H2Connection, type H2Stream } from "./connection.js";
 import { startCallLimits } from "./deadlines.js";
-import { ALL_SET_ASIDE, failOver, NO_ENDPOINT, unsentMessage } from "./failover.js";
+import { ALL_SET_ASIDE, ALL_UNHEALTHY, failOver, NO_ENDPOINT, unsentMessage } from "./failover.js";
 import { ErrorCode } from "./frames.js";
 import { applyModifier, fieldValue, headerRecord } from "./headers.js";
 import type { RelayListener } from "./listener.js";
@@ -157,8 +157,11 @@ function startCall(
     call.answerGrpc(GrpcCode.UNAVAILABLE, unsentMessage(call, backend.cluster, why));
     return;
   }
-  // Every endpoint is set aside (round-robin then offers one anyway): another backendRef goes first.
-  if (pool.ejectedUntil !== 0 && pool.ejected(Date.now()) && failOver(call, ALL_SET_ASIDE)) return;
+  // Every endpoint is set aside or unhealthy (round-robin then offers one anyway): another backendRef goes
+  // first; when none can take the call it goes there all the same (for health checks: panic routing).
+  if (pool.suspect && !pool.usable(Date.now())) {
+    if (failOver(call, pool.healthy && pool.outlierUntil === 0 ? ALL_SET_ASIDE : ALL_UNHEALTHY)) return;
+  }
   call.pool = pool;
   pool.acquire(call);
 }

@@ -4,11 +4,11 @@
  * and a stream the backend never processed (REFUSED_STREAM, or above a GOAWAY's last stream) is replayed.
  */
 import { GrpcCode, grpcCodeFromHttpStatus, grpcCodeFromRstCode } from "../grpc-status.js";
-import type { RelayCall } from "./call.js";
+import { RelayCall } from "./call.js";
 import { CONNECTION_LOST, type ConnectionHandler } from "./connection.js";
 import { ErrorCode } from "./frames.js";
 import { applyModifier } from "./headers.js";
-import { MirrorStream } from "./mirror.js";
+import type { SideStream } from "./mirror.js";
 import { retryReset, retryResponse } from "./retry.js";
 import type { UpstreamPool } from "./upstream.js";
 import { readResponse, responseHead } from "./validate.js";
@@ -17,11 +17,11 @@ import { readResponse, responseHead } from "./validate.js";
 export const upstreamHandler: ConnectionHandler = {
   onHeaders(conn, st, fields, endStream, oversized, malformed) {
     const ctx = st.ctx;
-    if (ctx instanceof MirrorStream) {
-      if (endStream) ctx.ended();
+    if (!(ctx instanceof RelayCall)) {
+      (ctx as SideStream).sideHeaders(conn, st, fields, endStream);
       return;
     }
-    const call = ctx as RelayCall;
+    const call = ctx;
     if (call.done) return;
     if (oversized) {
       call.fail(
@@ -76,12 +76,11 @@ export const upstreamHandler: ConnectionHandler = {
   },
   onData(conn, st, data, endStream) {
     const ctx = st.ctx;
-    if (ctx instanceof MirrorStream) {
-      conn.consume(st, data.length);
-      if (endStream) ctx.ended();
+    if (!(ctx instanceof RelayCall)) {
+      (ctx as SideStream).sideData(conn, st, data, endStream);
       return;
     }
-    const call = ctx as RelayCall;
+    const call = ctx;
     if (call.done || !call.respStarted) {
       conn.consume(st, data.length);
       return;
@@ -96,11 +95,11 @@ export const upstreamHandler: ConnectionHandler = {
   },
   onReset(conn, st, code) {
     const ctx = st.ctx;
-    if (ctx instanceof MirrorStream) {
-      ctx.ended();
+    if (!(ctx instanceof RelayCall)) {
+      (ctx as SideStream).sideReset(conn, st, code);
       return;
     }
-    const call = ctx as RelayCall;
+    const call = ctx;
     if (call.done) return;
     if (
       code === ErrorCode.REFUSED_STREAM &&
@@ -137,8 +136,8 @@ export const upstreamHandler: ConnectionHandler = {
   },
   onDataReleased(_conn, st, n) {
     const ctx = st.ctx;
-    if (ctx instanceof MirrorStream) return;
-    const call = ctx as RelayCall;
+    if (!(ctx instanceof RelayCall)) return;
+    const call = ctx;
     if (call.skipConsume > 0) {
       const skip = Math.min(call.skipConsume, n);
       call.skipConsume -= skip;

@@ -20,6 +20,13 @@ import type { RelayCall } from "./call.js";
 import { ErrorCode } from "./frames.js";
 import type { UpstreamPool } from "./upstream.js";
 
+/**
+ * Request bytes all calls of a data plane may keep for retries at once (`serve --retry-buffer-limit`): past
+ * it, a call's request is no longer kept and the call is not retried. gRFC A6 bounds a client channel's retry
+ * buffer the same way; a TrafficPolicy's `maxBufferedBytes` bounds each call.
+ */
+export const DEFAULT_RETRY_BUFFER_BYTES = 32 * 1024 * 1024;
+
 /** Retries in flight a budget always allows (Envoy's `min_retry_concurrency`). */
 export const MIN_RETRY_CONCURRENCY = 3;
 
@@ -153,9 +160,10 @@ export function retryAfter(call: RelayCall, delay: number, why: string, code: nu
   const ust = call.ust;
   if (uconn !== null && ust !== null) {
     if (!ust.closed) uconn.resetStream(ust, ErrorCode.CANCEL);
+    // (A connection that could not be made was counted by its pool.)
+    call.attemptEnded(code);
     call.pool?.release(uconn);
   }
-  call.attemptEnded(code);
   call.ust = null;
   call.uconn = null;
   call.requeueReplay();
