@@ -70,7 +70,11 @@ export interface BackendOptions {
 /** `grpc.health.v1.HealthCheckResponse.ServingStatus`. */
 export type HealthStatus = "SERVING" | "NOT_SERVING" | "SERVICE_UNKNOWN";
 
-/** Events: `call` (SeenCall) when a call starts; `end` (SeenCall) when it ends; `blocked` ({sentBytes}) when a server-stream write must wait for drain. */
+/**
+ * Events: `call` (SeenCall) when a call starts; `message` (SeenCall) when it received a request message; `end`
+ * (SeenCall) when it ends; `blocked` ({sentBytes}) when a server-stream write must wait for drain; `health`
+ * (status) when it answered a health check.
+ */
 export interface Backend extends EventEmitter {
   readonly name: string;
   readonly port: number;
@@ -189,6 +193,7 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
   function count(seen: SeenCall, req: TestRequest): void {
     seen.messages++;
     seen.bytes += req.payload?.length ?? 0;
+    events.emit("message", seen);
   }
   /** Reads a request stream, pausing after each message when readDelayMs is set. */
   function readAll(
