@@ -3,7 +3,10 @@
  * `h`, `m`, `s` and `ms` (`1h30m`, `500ms`, `0s`). No sign, no fraction, no days. Values are kept as
  * milliseconds.
  */
+import { formatDuration } from "../../util/duration.js";
 import { join, type Obj, pattern, type Reader, show } from "./reader.js";
+
+export { formatDuration };
 
 /** The CRD pattern of a Gateway API Duration. */
 export const DURATION = pattern("^([0-9]{1,5}(h|m|s|ms)){1,4}$");
@@ -17,26 +20,6 @@ export function parseDuration(text: string): number | undefined {
   let ms = 0;
   for (const m of text.matchAll(PART)) ms += Number(m[1]) * (UNIT_MS[m[2] ?? ""] ?? 0);
   return ms;
-}
-
-/** Milliseconds as the shortest Duration string (`90000` -> `1m30s`, `0` -> `0s`). */
-export function formatDuration(ms: number): string {
-  if (ms <= 0) return "0s";
-  let left = Math.round(ms);
-  let out = "";
-  for (const [unit, size] of [
-    ["h", 3_600_000],
-    ["m", 60_000],
-    ["s", 1000],
-    ["ms", 1],
-  ] as const) {
-    const n = Math.floor(left / size);
-    if (n > 0) {
-      out += `${n}${unit}`;
-      left -= n * size;
-    }
-  }
-  return out;
 }
 
 export interface DurationRule {
