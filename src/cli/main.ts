@@ -11,7 +11,7 @@ const COMMANDS: Record<
 > = {
   serve: { summary: "run the gateway on manifest files", load: () => import("./commands/serve.js") },
   validate: {
-    summary: "print every Gateway and GRPCRoute with its status",
+    summary: "print every Gateway, GRPCRoute and policy with its status",
     load: () => import("./commands/validate.js"),
   },
   explain: {

@@ -31,7 +31,7 @@ export interface TranslateOptions {
   };
 }
 
-/** Status of every Gateway and GRPCRoute we own, by `namespace/name`. Sorted keys. */
+/** Status of every Gateway, GRPCRoute and policy we own, by `namespace/name`. */
 export interface StatusReport {
   gateways: Map<ObjectKey, GatewayStatus>;
   grpcRoutes: Map<ObjectKey, RouteStatus>;

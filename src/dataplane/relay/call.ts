@@ -18,7 +18,14 @@ import type { H2Connection, H2Stream } from "./connection.js";
 import { failOver, unsentMessage } from "./failover.js";
 import { ErrorCode } from "./frames.js";
 import type { MirrorStream } from "./mirror.js";
-import { onPerTryTimeout, type RetryBudget, type RetryBuffer, type RetryState, retryReset } from "./retry.js";
+import {
+  endRetries,
+  onPerTryTimeout,
+  type RetryBudget,
+  type RetryState,
+  retryReset,
+  retryState,
+} from "./retry.js";
 import type { PoolWaiter, UpstreamPool } from "./upstream.js";
 
 /** What a call needs of the data plane it runs on. */
@@ -33,10 +40,8 @@ export interface CallHost {
   callStarted(): void;
   /** The call is over: count it and report it. */
   callEnded(call: RelayCall): void;
-  /** The retry budget of a retry policy (one per policy object of the table). */
+  /** The budget of a retry policy of the table (one per policy object), which counts its calls. */
   retryBudget(policy: IrRetryPolicy): RetryBudget;
-  /** Request bytes kept for retries by every call, and the most there may be. */
-  readonly retryBuffer: RetryBuffer;
 }
 
 /** Sets (or adds) `grpc-timeout` in a request's fields to `ms` (at least 1 ms: the time is not up yet). */
@@ -115,7 +120,9 @@ export class RelayCall implements PoolWaiter {
   idleMs = 0;
   lastActive = 0;
   idleTimer: NodeJS.Timeout | undefined = undefined;
-  /** Retry state of a call under a retry policy; null for every other call. */
+  /** The retry policy's budget of a call under one (its policy, counts and buffer); null for every other call. */
+  retryBudget: RetryBudget | null = null;
+  /** Retry state, made at a call's first retry or per-try timeout; null until then. */
   retry: RetryState | null = null;
   /** Replays of streams the backend refused (REFUSED_STREAM, GOAWAY). */
   attempts = 0;
@@ -141,9 +148,11 @@ export class RelayCall implements PoolWaiter {
     this.endpoint = this.pool?.address;
     // The backend gets the time left, not the client's whole timeout (waits for a connection, retries).
     if (this.deadlineAt !== 0) setGrpcTimeout(this.reqFields, this.deadlineAt - performance.now());
-    if (this.retry !== null && this.retry.policy.perTryTimeoutMs > 0) {
-      this.retry.clearTimer();
-      this.retry.timer = setTimeout(onPerTryTimeout, this.retry.policy.perTryTimeoutMs, this);
+    const rb = this.retryBudget;
+    if (rb !== null && rb.policy.perTryTimeoutMs > 0) {
+      const r = retryState(this);
+      r.clearTimer();
+      r.timer = setTimeout(onPerTryTimeout, rb.policy.perTryTimeoutMs, this);
     }
     const q = this.reqQueue;
     const endNow = this.reqEnded && q.length === 0 && this.reqTrailers === null;
@@ -183,22 +192,19 @@ export class RelayCall implements PoolWaiter {
       next.acquire(this);
       return;
     }
-    if (this.retry !== null && retryReset(this, GrpcCode.UNAVAILABLE, reason)) return;
+    if (this.retryBudget !== null && retryReset(this, GrpcCode.UNAVAILABLE, reason)) return;
     this.fail(GrpcCode.UNAVAILABLE, unsentMessage(this, cluster, reason));
   }
 
   /** Sends request DATA on the upstream stream, keeping it for a replay while that is possible. */
   sendUp(data: Buffer, end: boolean): void {
     if (this.replayable && data.length > 0) {
-      this.replayBytes += data.length;
-      if (
-        this.replayBytes > this.replayLimit ||
-        (this.retry !== null && !this.retry.keep(data.length, this.replayBytes))
-      ) {
-        this.replayable = false;
-        this.replay = null;
-        this.retry?.release();
+      const total = this.replayBytes + data.length;
+      const b = this.retryBudget;
+      if (total > this.replayLimit || (b !== null && !b.keep(data.length, total))) {
+        this.dropReplay();
       } else {
+        this.replayBytes = total;
         const r = this.replay;
         if (r === null) this.replay = data;
         else if (Array.isArray(r)) r.push(data);
@@ -216,6 +222,17 @@ export class RelayCall implements PoolWaiter {
     const r = this.replay;
     if (r !== null) this.reqQueue = (Array.isArray(r) ? r : [r]).concat(this.reqQueue);
     this.skipConsume += this.replayBytes;
+    // The bytes are counted again when they are sent again.
+    if (this.retryBudget !== null) this.retryBudget.buffer.held -= this.replayBytes;
+    this.replay = null;
+    this.replayBytes = 0;
+  }
+
+  /** Request bytes are no longer kept: the call cannot be replayed or retried from now on. */
+  dropReplay(): void {
+    if (!this.replayable) return;
+    if (this.retryBudget !== null) this.retryBudget.buffer.held -= this.replayBytes;
+    this.replayable = false;
     this.replay = null;
     this.replayBytes = 0;
   }
@@ -300,7 +317,7 @@ export class RelayCall implements PoolWaiter {
     this.grpcStatus = grpcStatus;
     if (this.timer !== undefined) clearTimeout(this.timer);
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    if (this.retry !== null) this.retry.finish();
+    if (this.retryBudget !== null) endRetries(this, this.retryBudget);
     const ust = this.ust;
     const uconn = this.uconn;
     if (uconn !== null && ust !== null) {
@@ -311,8 +328,7 @@ export class RelayCall implements PoolWaiter {
       this.pool.cancel(this);
     }
     this.dropRequestQueue();
-    this.replayable = false;
-    this.replay = null;
+    this.dropReplay();
     if (this.mirrors !== null) for (const m of this.mirrors) if (!m.reqEnded) m.abandon();
     this.host.callEnded(this);
   }

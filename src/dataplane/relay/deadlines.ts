@@ -6,14 +6,14 @@
  *   reset; until then each attempt tells the backend the time left (`RelayCall.bind`).
  * - Idle: a TrafficPolicy's `timeouts.streamIdle` ends a call through which no DATA moved either way for that
  *   long. One timer per call, re-armed when it fires early rather than on every message.
- * - Retries: a call under a retry policy of more than one attempt gets its `RetryState` (`retry.ts`).
+ * - Retries: a call under a retry policy of more than one attempt is counted in its policy's budget
+ *   (`retry.ts`).
  *
  * A call with neither a client deadline nor a policy does no work here.
  */
 import type { IrCallPolicy } from "../../ir/routing-table.js";
 import { GrpcCode } from "../grpc-status.js";
 import { type CallHost, REPLAY_LIMIT, type RelayCall } from "./call.js";
-import { RetryState } from "./retry.js";
 
 /** Sets up the deadline, idle limit and retries of a routed call. */
 export function startCallLimits(
@@ -44,7 +44,9 @@ export function startCallLimits(
   }
   const r = policy?.retry;
   if (r !== undefined && r.attempts > 1) {
-    call.retry = new RetryState(r, host.retryBudget(r), host.retryBuffer);
+    const b = host.retryBudget(r);
+    b.active++;
+    call.retryBudget = b;
     if (r.maxBufferedBytes > REPLAY_LIMIT) call.replayLimit = r.maxBufferedBytes;
   }
 }

@@ -69,6 +69,8 @@ export class RelayDataplane implements DataplaneApi, CallHost {
   private readonly rr = new Map<string, number>();
   /** Retry budgets by retry policy object (the policies of one rule share one object per table). */
   private readonly budgets = new WeakMap<IrRetryPolicy, RetryBudget>();
+  /** The budget found last: calls of one rule come in runs, and this spares them the WeakMap. */
+  private lastBudget: RetryBudget | undefined = undefined;
   readonly retryBuffer: RetryBuffer;
   private readonly generated: GeneratedCertificates;
   private readonly connOpts: ConnectionOptions;
@@ -265,11 +267,14 @@ export class RelayDataplane implements DataplaneApi, CallHost {
 
   /** @internal CallHost: the budget of a retry policy. */
   retryBudget(policy: IrRetryPolicy): RetryBudget {
+    const last = this.lastBudget;
+    if (last !== undefined && last.policy === policy) return last;
     let b = this.budgets.get(policy);
     if (b === undefined) {
-      b = new RetryBudget(policy.budgetPercent);
+      b = new RetryBudget(policy, this.retryBuffer);
       this.budgets.set(policy, b);
     }
+    this.lastBudget = b;
     return b;
   }
 

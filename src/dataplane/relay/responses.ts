@@ -53,10 +53,9 @@ export const upstreamHandler: ConnectionHandler = {
       // Informational (1xx) headers are not the response.
       if (status.charCodeAt(0) === 0x31 && !endStream) return;
       // A retry policy may send a failed attempt again rather than answer it (before anything is forwarded).
-      if (call.retry !== null && retryResponse(call, status, gs, endStream, fields)) return;
+      if (call.retryBudget !== null && retryResponse(call, status, gs, endStream, fields)) return;
       call.upstreamResponded = true;
-      call.replayable = false;
-      call.replay = null;
+      call.dropReplay();
       if (status !== "200" && gs === "") {
         const code = grpcCodeFromHttpStatus(Number(status));
         call.fail(code, `upstream ${call.endpoint ?? ""} answered HTTP ${status} without a gRPC status`);
@@ -110,7 +109,6 @@ export const upstreamHandler: ConnectionHandler = {
       // The backend never processed the stream (REFUSED_STREAM, or above a GOAWAY's last stream id): replay it.
       call.attempts++;
       call.requeueReplay();
-      call.retry?.release();
       call.ust = null;
       call.uconn = null;
       const pool = call.pool!;
@@ -118,7 +116,7 @@ export const upstreamHandler: ConnectionHandler = {
       pool.acquire(call);
       return;
     }
-    if (call.retry !== null && !call.upstreamResponded) {
+    if (call.retryBudget !== null && !call.upstreamResponded) {
       const lost = code === CONNECTION_LOST;
       const why = lost
         ? `connection to upstream ${call.endpoint ?? ""} lost`

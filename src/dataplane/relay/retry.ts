@@ -12,13 +12,13 @@
  *   never fewer than 3 (Envoy's retry budget and `min_retry_concurrency`);
  * - never past the call's deadline.
  *
- * A call without a retry policy allocates nothing here: `RelayCall.retry` stays null.
+ * A call without a retry policy does nothing here; one under a retry policy that succeeds at once allocates
+ * nothing either (`RelayCall.retryBudget` is its policy's, `RelayCall.retry` stays null).
  */
 import type { IrRetryPolicy } from "../../ir/routing-table.js";
 import { GrpcCode, grpcCodeFromHttpStatus, grpcCodeName } from "../grpc-status.js";
 import type { RelayCall } from "./call.js";
 import { ErrorCode } from "./frames.js";
-import type { UpstreamPool } from "./upstream.js";
 
 /**
  * Request bytes all calls of a data plane may keep for retries at once (`serve --retry-buffer-limit`): past
@@ -30,36 +30,45 @@ export const DEFAULT_RETRY_BUFFER_BYTES = 32 * 1024 * 1024;
 /** Retries in flight a budget always allows (Envoy's `min_retry_concurrency`). */
 export const MIN_RETRY_CONCURRENCY = 3;
 
-/** Calls in flight under one retry policy, and how many of them are being retried. */
-export class RetryBudget {
-  active = 0;
-  retrying = 0;
-  constructor(readonly percent: number) {}
-
-  /** Whether one more call may be retried now. */
-  allows(): boolean {
-    return this.retrying < Math.max(MIN_RETRY_CONCURRENCY, Math.floor((this.active * this.percent) / 100));
-  }
-}
-
 /** Request bytes kept for retries across every call of a data plane, and the most there may be. */
 export class RetryBuffer {
   held = 0;
   constructor(readonly limit: number) {}
 }
 
-/** What the data plane gives the retries: budgets per policy and the shared buffer. */
-export interface RetryHost {
-  retryBudget(policy: IrRetryPolicy): RetryBudget;
-  readonly retryBuffer: RetryBuffer;
-  /** An endpoint pool of the cluster, not `exclude` when another is usable. */
-  pickPool(
-    cluster: NonNullable<RelayCall["cluster"]>,
-    exclude: UpstreamPool | undefined,
-  ): UpstreamPool | undefined;
+/**
+ * One retry policy of the table, as the data plane runs it: the calls in flight under it, how many of them
+ * are being retried, and the shared buffer their request bytes are counted in.
+ */
+export class RetryBudget {
+  active = 0;
+  retrying = 0;
+  constructor(
+    readonly policy: IrRetryPolicy,
+    readonly buffer: RetryBuffer,
+  ) {}
+
+  /** Whether one more call may be retried now. */
+  allows(): boolean {
+    const share = Math.floor((this.active * this.policy.budgetPercent) / 100);
+    return this.retrying < Math.max(MIN_RETRY_CONCURRENCY, share);
+  }
+
+  /**
+   * Counts `n` more request bytes of a call (`total` with them) kept for a retry; false when they fit neither
+   * the policy's `maxBufferedBytes` nor the shared buffer (the call is then not retried any more).
+   */
+  keep(n: number, total: number): boolean {
+    if (total > this.policy.maxBufferedBytes || this.buffer.held + n > this.buffer.limit) return false;
+    this.buffer.held += n;
+    return true;
+  }
 }
 
-/** The retry state of one call under a retry policy. */
+/**
+ * The retry state of one call, made when it is first needed (a retry, or a per-try timeout): a call under a
+ * retry policy that succeeds at once never has one. Its kept request bytes are `RelayCall.replay`.
+ */
 export class RetryState {
   /** Attempts started so far, the current one included. */
   tries = 1;
@@ -67,49 +76,33 @@ export class RetryState {
   retried = false;
   /** The per-try timeout of the attempt in flight, or the backoff before the next one. */
   timer: NodeJS.Timeout | undefined = undefined;
-  /** Request bytes of this call counted in the shared retry buffer. */
-  held = 0;
   /** Why the last attempt failed, for the final message when none is left. */
   lastFailure = "";
-
-  constructor(
-    readonly policy: IrRetryPolicy,
-    readonly budget: RetryBudget,
-    readonly buffer: RetryBuffer,
-  ) {
-    budget.active++;
-  }
-
-  /**
-   * Counts `n` more request bytes kept for a replay. False (and the call is not retried any more) when they
-   * do not fit the policy's `maxBufferedBytes` or the shared buffer.
-   */
-  keep(n: number, total: number): boolean {
-    if (total > this.policy.maxBufferedBytes || this.buffer.held + n > this.buffer.limit) return false;
-    this.buffer.held += n;
-    this.held += n;
-    return true;
-  }
-
-  /** The kept bytes were dropped or handed on: they no longer count. */
-  release(): void {
-    this.buffer.held -= this.held;
-    this.held = 0;
-  }
 
   clearTimer(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
 
-  /** The call is over. */
-  finish(): void {
-    this.clearTimer();
-    this.release();
-    this.budget.active--;
-    if (this.retried) this.budget.retrying--;
-    this.retried = false;
+/** The retry state of `call` (under a retry policy), made now if it has none. */
+export function retryState(call: RelayCall): RetryState {
+  let r = call.retry;
+  if (r === null) {
+    r = new RetryState();
+    call.retry = r;
   }
+  return r;
+}
+
+/** A call under a retry policy is over: it leaves the budget's counts. (Its kept bytes go with its replay.) */
+export function endRetries(call: RelayCall, budget: RetryBudget): void {
+  budget.active--;
+  const r = call.retry;
+  if (r === null) return;
+  r.clearTimer();
+  if (r.retried) budget.retrying--;
+  r.retried = false;
 }
 
 /** Backoff before retry `n` (1-based): random in [0, min(base x 2^(n-1), max)), as gRFC A6 says. */
@@ -135,16 +128,17 @@ export function pushbackMs(fields: readonly string[]): number | undefined {
  * (ms); -1 when it is not. `pushback`: what the backend asked (see {@link pushbackMs}).
  */
 export function retryDelay(call: RelayCall, code: number, perTryTimeout: boolean, pushback?: number): number {
-  const r = call.retry;
-  if (r === null || call.done || call.upstreamResponded) return -1;
-  const p = r.policy;
-  if (r.tries >= p.attempts) return -1;
+  const b = call.retryBudget;
+  if (b === null || call.done || call.upstreamResponded) return -1;
+  const p = b.policy;
+  const tries = call.retry?.tries ?? 1;
+  if (tries >= p.attempts) return -1;
   if (!perTryTimeout && !p.retryOn.includes(code)) return -1;
   // The request bytes so far are all kept (none dropped for being over maxBufferedBytes).
   if (!call.replayable) return -1;
   if (pushback !== undefined && pushback < 0) return -1;
-  if (!r.retried && !r.budget.allows()) return -1;
-  const delay = pushback ?? backoffMs(p, r.tries, Math.random());
+  if (call.retry?.retried !== true && !b.allows()) return -1;
+  const delay = pushback ?? backoffMs(p, tries, Math.random());
   if (call.deadlineAt !== 0 && call.deadlineAt - performance.now() <= delay) return -1;
   return delay;
 }
@@ -155,7 +149,7 @@ export function retryDelay(call: RelayCall, code: number, perTryTimeout: boolean
  * another endpoint of the backend when one is ready.
  */
 export function retryAfter(call: RelayCall, delay: number, why: string, code: number): void {
-  const r = call.retry!;
+  const r = retryState(call);
   const uconn = call.uconn;
   const ust = call.ust;
   if (uconn !== null && ust !== null) {
@@ -167,12 +161,11 @@ export function retryAfter(call: RelayCall, delay: number, why: string, code: nu
   call.ust = null;
   call.uconn = null;
   call.requeueReplay();
-  r.release();
   r.lastFailure = why;
   r.tries++;
   if (!r.retried) {
     r.retried = true;
-    r.budget.retrying++;
+    call.retryBudget!.retrying++;
   }
   setPreviousAttempts(call.reqFields, r.tries - 1);
   r.clearTimer();
@@ -216,8 +209,7 @@ export function retryResponse(
   endStream: boolean,
   fields: readonly string[],
 ): boolean {
-  const r = call.retry!;
-  r.clearTimer();
+  call.retry?.clearTimer();
   const code =
     grpcStatus !== ""
       ? Number(grpcStatus)
@@ -253,13 +245,15 @@ export function setPreviousAttempts(fields: string[], n: number): void {
 /** The per-try timeout of an attempt ran out before the backend's response headers. */
 export function onPerTryTimeout(call: RelayCall): void {
   const r = call.retry;
-  if (r === null || call.done || call.upstreamResponded) return;
+  const b = call.retryBudget;
+  if (r === null || b === null || call.done || call.upstreamResponded) return;
   r.timer = undefined;
-  const why = `no response headers within ${r.policy.perTryTimeoutMs} ms (perTryTimeout of ${r.policy.source}) from upstream ${call.endpoint ?? ""}`;
+  const p = b.policy;
+  const why = `no response headers within ${p.perTryTimeoutMs} ms (perTryTimeout of ${p.source}) from upstream ${call.endpoint ?? ""}`;
   const delay = retryDelay(call, GrpcCode.DEADLINE_EXCEEDED, true);
   if (delay >= 0) {
     retryAfter(call, delay, why, GrpcCode.DEADLINE_EXCEEDED);
     return;
   }
-  call.fail(GrpcCode.DEADLINE_EXCEEDED, `${why}, attempt ${r.tries} of ${r.policy.attempts}`);
+  call.fail(GrpcCode.DEADLINE_EXCEEDED, `${why}, attempt ${r.tries} of ${p.attempts}`);
 }
