@@ -454,8 +454,9 @@ export class RelayDataplane implements DataplaneApi, CallHost {
     const now = Date.now();
     for (const [key, p] of this.pools) {
       p.sweep(now);
-      // A failing endpoint's pool is kept (it remembers the backoff) while the table has the endpoint.
-      if (p.empty() && (p.failures === 0 || !p.listed)) {
+      // A failing endpoint's pool is kept (it remembers the backoff) while the table has the endpoint, and so
+      // is a health-checked or outlier-tracked one (it holds the endpoint's health and ejections).
+      if (p.empty() && ((p.failures === 0 && p.group === null) || !p.listed)) {
         p.retired = true;
         this.pools.delete(key);
       }
