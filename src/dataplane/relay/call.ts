@@ -15,12 +15,14 @@ import type {
 } from "../../ir/routing-table.js";
 import { encodeGrpcMessage, formatGrpcTimeout, GrpcCode, grpcCodeFromHttpStatus } from "../grpc-status.js";
 import type { H2Connection, H2Stream } from "./connection.js";
+import type { CallLimits } from "./deadlines.js";
 import { failOver, unsentMessage } from "./failover.js";
 import { ErrorCode } from "./frames.js";
 import type { MirrorStream } from "./mirror.js";
 import {
   endRetries,
   onPerTryTimeout,
+  REPLAY_LIMIT,
   type RetryBudget,
   type RetryState,
   retryReset,
@@ -62,9 +64,6 @@ const EMPTY_FIELDS: string[] = [];
 /** The request queue of calls that have none (never pushed to). */
 export const EMPTY_QUEUE: Buffer[] = [];
 
-/** Request bytes kept per call until the backend answers, so a stream refused by GOAWAY can be replayed. */
-export const REPLAY_LIMIT = 64 * 1024;
-
 /** One relayed call: a downstream stream and (once bound) its upstream stream. */
 export class RelayCall implements PoolWaiter {
   uconn: H2Connection | null = null;
@@ -100,8 +99,6 @@ export class RelayCall implements PoolWaiter {
   replay: Buffer | Buffer[] | null = null;
   replayable = true;
   replayBytes = 0;
-  /** Most request bytes kept for a replay: REPLAY_LIMIT, or a retry policy's `maxBufferedBytes` if larger. */
-  replayLimit = REPLAY_LIMIT;
   /** Replayed bytes whose downstream window was already returned. */
   skipConsume = 0;
   upstreamResponded = false;
@@ -112,14 +109,8 @@ export class RelayCall implements PoolWaiter {
   gatewayError: string | undefined = undefined;
   timer: NodeJS.Timeout | undefined = undefined;
   timeoutMs = 0;
-  /** When the call's deadline passes (`performance.now()` ms); 0: it has none. */
-  deadlineAt = 0;
-  /** What set the deadline, for the DEADLINE_EXCEEDED message. */
-  deadlineWhy = "";
-  /** A TrafficPolicy's `streamIdle` (ms; 0: none), and when DATA last moved either way. */
-  idleMs = 0;
-  lastActive = 0;
-  idleTimer: NodeJS.Timeout | undefined = undefined;
+  /** The deadline and idle limit of a call that has either (`deadlines.ts`); null for every other call. */
+  limits: CallLimits | null = null;
   /** The retry policy's budget of a call under one (its policy, counts and buffer); null for every other call. */
   retryBudget: RetryBudget | null = null;
   /** Retry state, made at a call's first retry or per-try timeout; null until then. */
@@ -147,7 +138,8 @@ export class RelayCall implements PoolWaiter {
     this.uconn = conn;
     this.endpoint = this.pool?.address;
     // The backend gets the time left, not the client's whole timeout (waits for a connection, retries).
-    if (this.deadlineAt !== 0) setGrpcTimeout(this.reqFields, this.deadlineAt - performance.now());
+    const l = this.limits;
+    if (l !== null && l.deadlineAt !== 0) setGrpcTimeout(this.reqFields, l.deadlineAt - performance.now());
     const rb = this.retryBudget;
     if (rb !== null && rb.policy.perTryTimeoutMs > 0) {
       const r = retryState(this);
@@ -201,7 +193,7 @@ export class RelayCall implements PoolWaiter {
     if (this.replayable && data.length > 0) {
       const total = this.replayBytes + data.length;
       const b = this.retryBudget;
-      if (total > this.replayLimit || (b !== null && !b.keep(data.length, total))) {
+      if (b === null ? total > REPLAY_LIMIT : !b.keep(data.length, total)) {
         this.dropReplay();
       } else {
         this.replayBytes = total;
@@ -316,7 +308,7 @@ export class RelayCall implements PoolWaiter {
     this.done = true;
     this.grpcStatus = grpcStatus;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    if (this.limits !== null && this.limits.idleTimer !== undefined) clearTimeout(this.limits.idleTimer);
     if (this.retryBudget !== null) endRetries(this, this.retryBudget);
     const ust = this.ust;
     const uconn = this.uconn;

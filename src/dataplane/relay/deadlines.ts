@@ -13,7 +13,19 @@
  */
 import type { IrCallPolicy } from "../../ir/routing-table.js";
 import { GrpcCode } from "../grpc-status.js";
-import { type CallHost, REPLAY_LIMIT, type RelayCall } from "./call.js";
+import type { CallHost, RelayCall } from "./call.js";
+
+/** The deadline and idle limit of a call that has either. */
+export class CallLimits {
+  /** When the deadline passes (`performance.now()` ms); 0: none. */
+  deadlineAt = 0;
+  /** What set it, for the DEADLINE_EXCEEDED message. */
+  why = "";
+  /** A TrafficPolicy's `streamIdle` (ms; 0: none), and when DATA last moved either way. */
+  idleMs = 0;
+  lastActive = 0;
+  idleTimer: NodeJS.Timeout | undefined = undefined;
+}
 
 /** Sets up the deadline, idle limit and retries of a routed call. */
 export function startCallLimits(
@@ -25,48 +37,52 @@ export function startCallLimits(
   let ms = clientTimeoutMs;
   let why = ms === undefined ? "" : `grpc-timeout ${ms} ms`;
   const t = policy?.timeouts;
-  if (t !== undefined) {
-    if (t.requestMs > 0 && (ms === undefined || t.requestMs < ms)) {
-      ms = t.requestMs;
-      why = `timeouts.request ${t.requestMs} ms of ${t.source}`;
-    }
-    if (t.streamIdleMs > 0) {
-      call.idleMs = t.streamIdleMs;
-      call.lastActive = call.start;
-      call.idleTimer = setTimeout(onIdle, t.streamIdleMs, call);
-    }
+  if (t !== undefined && t.requestMs > 0 && (ms === undefined || t.requestMs < ms)) {
+    ms = t.requestMs;
+    why = `timeouts.request ${t.requestMs} ms of ${t.source}`;
   }
-  if (ms !== undefined) {
-    call.timeoutMs = ms;
-    call.deadlineAt = call.start + ms;
-    call.deadlineWhy = why;
-    call.timer = setTimeout(onDeadline, Math.max(0, Math.ceil(ms)), call);
+  const idleMs = t?.streamIdleMs ?? 0;
+  if (ms !== undefined || idleMs > 0) {
+    const l = new CallLimits();
+    call.limits = l;
+    if (idleMs > 0) {
+      l.idleMs = idleMs;
+      l.lastActive = call.start;
+      l.idleTimer = setTimeout(onIdle, idleMs, call);
+    }
+    if (ms !== undefined) {
+      call.timeoutMs = ms;
+      l.deadlineAt = call.start + ms;
+      l.why = why;
+      call.timer = setTimeout(onDeadline, Math.max(0, Math.ceil(ms)), call);
+    }
   }
   const r = policy?.retry;
   if (r !== undefined && r.attempts > 1) {
     const b = host.retryBudget(r);
     b.active++;
     call.retryBudget = b;
-    if (r.maxBufferedBytes > REPLAY_LIMIT) call.replayLimit = r.maxBufferedBytes;
   }
 }
 
 function onDeadline(call: RelayCall): void {
   call.timer = undefined;
-  call.fail(GrpcCode.DEADLINE_EXCEEDED, `deadline exceeded (${call.deadlineWhy})`);
+  call.fail(GrpcCode.DEADLINE_EXCEEDED, `deadline exceeded (${call.limits?.why ?? ""})`);
 }
 
 function onIdle(call: RelayCall): void {
-  call.idleTimer = undefined;
+  const l = call.limits;
+  if (l === null) return;
+  l.idleTimer = undefined;
   if (call.done) return;
-  const quiet = performance.now() - call.lastActive;
-  if (quiet + 1 < call.idleMs) {
-    call.idleTimer = setTimeout(onIdle, Math.ceil(call.idleMs - quiet), call);
+  const quiet = performance.now() - l.lastActive;
+  if (quiet + 1 < l.idleMs) {
+    l.idleTimer = setTimeout(onIdle, Math.ceil(l.idleMs - quiet), call);
     return;
   }
   const source = call.route?.policy?.timeouts?.source ?? "a TrafficPolicy";
   call.fail(
     GrpcCode.DEADLINE_EXCEEDED,
-    `stream idle: no message either way for ${call.idleMs} ms (timeouts.streamIdle of ${source})`,
+    `stream idle: no message either way for ${l.idleMs} ms (timeouts.streamIdle of ${source})`,
   );
 }

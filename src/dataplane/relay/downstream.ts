@@ -212,7 +212,8 @@ export const downstreamHandler: ConnectionHandler = {
       return;
     }
     if (endStream) call.reqEnded = true;
-    if (call.idleMs !== 0) call.lastActive = performance.now();
+    const l = call.limits;
+    if (l !== null && l.idleMs !== 0) l.lastActive = performance.now();
     if (call.mirrors !== null) for (const m of call.mirrors) m.write(data, endStream);
     if (call.ust !== null) call.sendUp(data, endStream);
     else if (data.length > 0) {

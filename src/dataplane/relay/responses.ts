@@ -85,7 +85,8 @@ export const upstreamHandler: ConnectionHandler = {
       return;
     }
     call.responseBytes += data.length;
-    if (call.idleMs !== 0) call.lastActive = performance.now();
+    const l = call.limits;
+    if (l !== null && l.idleMs !== 0) l.lastActive = performance.now();
     call.dconn.writeData(call.dst, data, false);
     // A gRPC response always ends with trailers; one that ends without them is an INTERNAL error for the client
     // (as grpc-js reports it), and the client must learn it from a status rather than a bare end of stream.

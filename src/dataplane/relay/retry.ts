@@ -27,6 +27,9 @@ import { ErrorCode } from "./frames.js";
  */
 export const DEFAULT_RETRY_BUFFER_BYTES = 32 * 1024 * 1024;
 
+/** Request bytes kept per call until the backend answers, so a stream refused by GOAWAY can be replayed. */
+export const REPLAY_LIMIT = 64 * 1024;
+
 /** Retries in flight a budget always allows (Envoy's `min_retry_concurrency`). */
 export const MIN_RETRY_CONCURRENCY = 3;
 
@@ -59,6 +62,7 @@ export class RetryBudget {
    * the policy's `maxBufferedBytes` nor the shared buffer (the call is then not retried any more).
    */
   keep(n: number, total: number): boolean {
+    // (A call under a retry policy keeps its bytes for a REFUSED_STREAM replay on the same terms.)
     if (total > this.policy.maxBufferedBytes || this.buffer.held + n > this.buffer.limit) return false;
     this.buffer.held += n;
     return true;
@@ -139,7 +143,8 @@ export function retryDelay(call: RelayCall, code: number, perTryTimeout: boolean
   if (pushback !== undefined && pushback < 0) return -1;
   if (call.retry?.retried !== true && !b.allows()) return -1;
   const delay = pushback ?? backoffMs(p, tries, Math.random());
-  if (call.deadlineAt !== 0 && call.deadlineAt - performance.now() <= delay) return -1;
+  const l = call.limits;
+  if (l !== null && l.deadlineAt !== 0 && l.deadlineAt - performance.now() <= delay) return -1;
   return delay;
 }
 
