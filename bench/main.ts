@@ -638,7 +638,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const features = wantsGateway
     ? gatewayFeatures(runtime)
-    : { missing: "not requested", relay: false, workers: false, admin: false };
+    : { missing: "not requested", workers: false, admin: false };
   results.gateway = { runtime: runtime.describe, ...features };
 
   const settings = { workers: opts.proxyWorkers };
@@ -657,7 +657,6 @@ async function main(argv: string[]): Promise<number> {
       runtime,
       features,
       settings,
-      dataplane: "relay",
       profile: opts.profile,
       extraArgs: opts.gatewayArgs,
     }),

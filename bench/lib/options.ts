@@ -63,7 +63,7 @@ const HELP = `usage: npm run bench -- [options]     (node scripts/bench.mjs [opt
   --backends LIST         greeter,fixed,nghttpd (smoke: fixed)                 BENCH_BACKENDS
                           (nghttpd: nghttp2's C server, no collector; Debian nghttp2-server)
   --targets LIST          direct,grpcroute-relay,haproxy,nginx  BENCH_TARGETS
-                          (grpcroute = serve's default data path, no --dataplane flag)
+                          (grpcroute-relay and grpcroute both run serve)
                           floors, not in the default list: node-pipe, haproxy-tcp
   --stream-targets LIST  targets of the streaming phase (all; smoke: direct, grpcroute*) BENCH_STREAM_TARGETS
   --connections N         h2load connections (8)                               BENCH_CONNECTIONS
