@@ -5,7 +5,6 @@
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
-import { applyLatticeFlag, LATTICE_FLAGS, type LatticeFlagOptions } from "../cli/lattice-flags.js";
 import {
   DEFAULT_LIMITS,
   LIMIT_FLAGS,
@@ -15,6 +14,7 @@ import {
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../log/logger.js";
 import { DEFAULT_POLL_INTERVAL_MS } from "../sources/file-source.js";
 import { defaultCertDir } from "./certificates.js";
+import { applyLatticeFlag, LATTICE_FLAGS, type LatticeFlagOptions } from "./lattice-flags.js";
 
 /** Everything `serve` needs, with defaults applied. */
 export interface ServeOptions {
