@@ -45,7 +45,11 @@ export function stampGatewayStatus(st: GatewayStatus, current: unknown, now: str
 }
 
 /** Route parent entries stamped against the current entries for the same parentRef and controller. */
-export function stampParents(parents: readonly RouteParentStatus[], current: unknown, now: string): RouteParentStatus[] {
+export function stampParents(
+  parents: readonly RouteParentStatus[],
+  current: unknown,
+  now: string,
+): RouteParentStatus[] {
   const cur = Array.isArray(current) ? current : [];
   return parents.map((p) => {
     const prev = cur.find(
