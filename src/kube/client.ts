@@ -107,10 +107,16 @@ export class KubeClient {
           res.destroy();
         }
       });
+      // A connection that breaks errors the response and the line reader: both end the watch.
       res.on("error", (err) => {
         failed ??= err;
       });
-      lines.on("close", () => {
+      lines.on("error", (err) => {
+        failed ??= err;
+      });
+      // The response closes after its last data was read (and when the connection breaks).
+      res.on("close", () => {
+        lines.close();
         if (signal.aborted) resolve();
         else if (failed !== undefined) reject(transportError("GET", path, failed));
         else if (!res.complete) reject(transportError("GET", path, new Error("the watch stream broke")));

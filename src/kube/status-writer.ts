@@ -103,6 +103,7 @@ export class StatusWriter {
         if (latest === undefined || this.#stopped || !this.#o.isLeader()) break;
         const r = await this.pass(latest.resources, latest.report);
         if (r.written > 0 || r.failed > 0 || r.conflicts > 0) this.#o.log.info({ ...r }, "status written");
+        else this.#o.log.debug({ ...r }, "status unchanged");
         if (r.failed > 0) {
           this.#failures++;
           const delay = Math.min(30_000, 500 * 2 ** (this.#failures - 1));
