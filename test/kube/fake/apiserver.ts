@@ -500,6 +500,10 @@ current-context: fake
     }
     res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
     res.flushHeaders();
+    // A watch is logged when it opens, not when it ends.
+    rec.status = 200;
+    this.requests.push(rec);
+    this.emit("request", rec);
     const match = (d: ResourceDef, ev: WatchEvent): boolean =>
       d === def &&
       (ns === undefined || (ev.object.metadata.namespace ?? "") === ns) &&
@@ -530,7 +534,6 @@ current-context: fake
     const end = setTimeout(() => w.close(), timeout > 0 ? timeout * 1000 : 3_600_000);
     this.#watches.add(w);
     res.on("close", () => w.close());
-    void rec;
   }
 
   #sendBookmark(w: OpenWatch): void {
