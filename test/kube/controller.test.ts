@@ -412,7 +412,11 @@ describe("grpcroute controller replicas with --leader-elect", { timeout: 240_000
     );
     assert.ok(!leaderLine(other), "only one leader");
     const lease = cluster.fake.get("Lease", "grpcroute-system", "grpcroute-leader");
-    assert.match(String((lease?.spec as { renewTime?: string } | undefined)?.renewTime), /\.\d{6}Z$/, "MicroTime");
+    assert.match(
+      String((lease?.spec as { renewTime?: string } | undefined)?.renewTime),
+      /\.\d{6}Z$/,
+      "MicroTime",
+    );
 
     // The leader dies without releasing: the other takes over within about the lease duration.
     const died = performance.now();
