@@ -13,6 +13,7 @@
  * `@kubernetes/client-node`'s informer is not used: it asks for no bookmarks, and after a watch or list
  * that fails other than with 410 it stops until restarted by hand (test/kube/informer.test.ts shows both).
  */
+import { isDeepStrictEqual } from "node:util";
 import { GatewayError, GW_ERR_KUBE_WATCH_GONE } from "../util/errors.js";
 import { KubeApiError, type KubeClient } from "./client.js";
 import { collectionPath, type KindSpec } from "./kinds.js";
@@ -213,7 +214,8 @@ export function keyOf(o: RawObject): string {
 
 /** True when two versions of an object differ only in `.status` and metadata the API server maintains. */
 export function onlyStatusChanged(a: RawObject, b: RawObject): boolean {
-  return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
+  // Key order differs between a list's items and watch events: compare structurally.
+  return isDeepStrictEqual(strip(a), strip(b));
 }
 
 function strip(o: RawObject): unknown {
