@@ -24,8 +24,15 @@ export type RawObject = Record<string, unknown> & {
 };
 
 export interface ReflectorEvents {
-  /** The cache changed (after a list, or one watch event). `statusOnly`: only `.status` changed. */
-  changed(kind: string, statusOnly: boolean): void;
+  /**
+   * The cache changed (after a list, or one watch event). `statusOnly`: only `.status` changed. `event`: the
+   * watch event's type, object key and resourceVersion (absent after a list).
+   */
+  changed(
+    kind: string,
+    statusOnly: boolean,
+    event?: { type: string; object: string; resourceVersion: string },
+  ): void;
   /** A list or watch failed; the reflector retries by itself. */
   error(kind: string, err: GatewayError): void;
   /** A list completed (the first one, or one after 410). */
@@ -165,13 +172,17 @@ export class Reflector {
         const next = this.#withKind(obj);
         this.objects.set(key, next);
         if (rv !== undefined) this.#rv = rv;
-        this.#events.changed(this.spec.kind, before !== undefined && onlyStatusChanged(before, next));
+        this.#events.changed(this.spec.kind, before !== undefined && onlyStatusChanged(before, next), {
+          type,
+          object: key,
+          resourceVersion: rv ?? "",
+        });
         return;
       }
       case "DELETED":
         this.objects.delete(keyOf(obj));
         if (rv !== undefined) this.#rv = rv;
-        this.#events.changed(this.spec.kind, false);
+        this.#events.changed(this.spec.kind, false, { type, object: keyOf(obj), resourceVersion: rv ?? "" });
         return;
       case "BOOKMARK":
         if (rv !== undefined) this.#rv = rv;

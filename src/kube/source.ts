@@ -11,6 +11,7 @@
  * While the API server cannot be reached, nothing is emitted and the last snapshot keeps serving; the
  * reflectors reconnect by themselves.
  */
+import { setMaxListeners } from "node:events";
 import { type LoadResult, parseObjects, type RejectedObject } from "../api/parse.js";
 import { emptyResourceSet, GATEWAY_GROUP, type Origin, type ResourceSet } from "../api/types.js";
 import type { Logger } from "../log/logger.js";
@@ -78,6 +79,8 @@ export class KubeSource implements ResourceSource {
 
   async run(signal: AbortSignal, emit: (s: Snapshot) => void): Promise<void> {
     this.#emit = emit;
+    // Every reflector's request, watch and backoff listens on this one signal.
+    setMaxListeners(64, signal);
     const discovery = await this.#discover(signal);
     if (discovery === undefined) return;
     const specs = kindSpecs(discovery.referenceGrantVersion);
@@ -88,7 +91,8 @@ export class KubeSource implements ResourceSource {
           this.#client,
           spec,
           {
-            changed: (_kind, statusOnly) => {
+            changed: (kind, statusOnly, event) => {
+              if (event !== undefined) this.#log.debug({ kind, ...event, statusOnly }, "watch event");
               if (!statusOnly) this.#schedule();
             },
             listed: (kind, count) => {
@@ -211,6 +215,7 @@ export class KubeSource implements ResourceSource {
     const fresh = combine(items);
     const merged = this.#accepted.merge(fresh);
     this.#version++;
+    this.#log.debug({ version: this.#version }, "snapshot emitted");
     this.#emit?.({
       version: this.#version,
       resources: merged.resources,
