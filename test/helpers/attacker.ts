@@ -21,6 +21,9 @@ import { HpackDecoder, HpackEncoder } from "../../src/dataplane/relay/hpack.js";
 
 export { ErrorCode, Flag, FrameType, frame, PREFACE, settingsFrame };
 
+/** Payload of the PINGs that tell when the server has read everything sent before them. */
+const FENCE = Buffer.from("fence!!!", "latin1");
+
 /** A frame the attacker received (payload kept only for GOAWAY, RST_STREAM and header blocks). */
 export interface SeenFrame {
   type: number;
@@ -58,6 +61,8 @@ export class FrameTally {
   goawayAt: number | undefined;
   frames = 0;
   bytes = 0;
+  /** ACKs of {@link Attacker.fence} PINGs received. */
+  fences = 0;
   /** Set when the bytes stop making sense as frames (a header block HPACK cannot decode); reading stops. */
   broken: string | undefined;
   private buf: Buffer = Buffer.alloc(0);
@@ -111,6 +116,8 @@ export class FrameTally {
       const code = f.payload.readUInt32BE(0);
       this.resets.set(code, (this.resets.get(code) ?? 0) + 1);
       if (this.keep) this.kept.push({ ...f, payload: Buffer.from(f.payload) });
+    } else if (f.type === FrameType.PING && f.flags & Flag.ACK && f.payload.equals(FENCE)) {
+      this.fences++;
     } else if (f.type === FrameType.HEADERS) {
       this.block = { head: f, parts: [headerFragment(f)] };
       if (f.flags & Flag.END_HEADERS) this.endBlock();
@@ -282,6 +289,23 @@ export class Attacker {
     if (!this.socket.write(b)) {
       await Promise.race([once(this.socket, "drain"), this.closed]);
     }
+  }
+
+  /**
+   * Resolves once the server has read everything written before: it answered a PING sent after it (a server
+   * answers frames in order), it sent a GOAWAY or closed the connection, or `ms` passed. Says which.
+   */
+  async fence(ms: number): Promise<"read" | "goaway" | "closed" | "timeout"> {
+    const want = this.tally.fences + 1;
+    await this.send(frame(FrameType.PING, 0, 0, FENCE));
+    try {
+      await this.until(() => this.tally.fences >= want || this.tally.goaway !== undefined, "the fence", ms);
+    } catch {
+      // Closed, or no answer in time: said below.
+    }
+    if (this.tally.fences >= want) return "read";
+    if (this.tally.goaway !== undefined) return "goaway";
+    return this.isClosed ? "closed" : "timeout";
   }
 
   destroy(): void {
