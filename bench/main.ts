@@ -808,12 +808,7 @@ async function main(argv: string[]): Promise<number> {
     const why = writeSecurityDoc(resolve(ROOT, opts.securityDoc), results.attacks, ["grpcroute", "haproxy"], {
       command: info.command,
       date: info.date.slice(0, 10),
-      machine: `${info.cores} cores, ${info.model}, Node ${info.node}; ${
-        info.tools
-          .split("; ")
-          .find((t) => t.startsWith("HAProxy"))
-          ?.replace(/ - https.*$/, "") ?? "HAProxy ?"
-      }`,
+      machine: `${info.cores} cores, ${info.model}, Node ${info.node}; HAProxy ${/HAProxy version (\S+)/.exec(info.tools)?.[1] ?? "?"}`,
     });
     log(
       why === undefined

@@ -158,15 +158,36 @@ export function receivedText(o: AttackOutcome): string {
   return parts.join("; ");
 }
 
-/** The gist of {@link receivedText} for the short table: the first GOAWAY, close or reset, or nothing. */
-export function shortReceived(o: AttackOutcome | undefined): string {
-  if (o === undefined) return "-";
+/**
+ * The gist of {@link receivedText} for the short table: the first GOAWAY, the close or a reset, or nothing;
+ * with the median time after the connection's opening.
+ */
+export function shortReceived(o: AttackOutcome | undefined): { what: string; ms?: number } {
+  if (o === undefined) return { what: "-" };
   const [code] = Object.keys(o.goaways);
-  if (code !== undefined) return `GOAWAY ${code}${o.goawayTimes ? ` (${ms(o.goawayTimes.medianMs)})` : ""}`;
-  if (o.closedByServer > 0) return `closed${o.closeTimes ? ` (${ms(o.closeTimes.medianMs)})` : ""}`;
+  if (code !== undefined) return withTime(`GOAWAY ${code}`, o.goawayTimes?.medianMs);
+  if (o.closedByServer > 0) return withTime("closed", o.closeTimes?.medianMs);
   const [rst] = Object.keys(o.resets);
-  if (rst !== undefined) return `RST_STREAM ${rst}`;
-  return "nothing";
+  if (rst !== undefined) return { what: `RST_STREAM ${rst}` };
+  return { what: "nothing" };
+}
+
+function withTime(what: string, t: number | undefined): { what: string; ms?: number } {
+  return t === undefined ? { what } : { what, ms: t };
+}
+
+/** The gists of several attacks, alike ones once with their times: `GOAWAY X (3.0 ms, 41 ms), nothing`. */
+export function shortReceivedAll(outcomes: readonly (AttackOutcome | undefined)[]): string {
+  const groups = new Map<string, number[]>();
+  for (const o of outcomes) {
+    const g = shortReceived(o);
+    const times = groups.get(g.what) ?? [];
+    if (g.ms !== undefined) times.push(g.ms);
+    groups.set(g.what, times);
+  }
+  return [...groups]
+    .map(([what, t]) => (t.length === 0 ? what : `${what} (${t.map(ms).join(", ")})`))
+    .join(", ");
 }
 
 /** A Markdown table; the columns listed in `left` are left-aligned, the others (figures) right-aligned. */
@@ -264,7 +285,7 @@ export function securityTable(rows: readonly AttackRow[], targets: readonly [str
           : `${fmt(worst.good.before.p99Ms, 1)} → ${fmt(worst.good.during.p99Ms, 1)}`;
       }),
       pair((rs) => (rs.length === 0 ? "-" : mb(Math.max(...rs.map((r) => r.rssPeakBytes))))),
-      pair((rs) => [...new Set(rs.map((r) => shortReceived(r.outcome)))].join(", ") || "-"),
+      pair((rs) => (rs.length === 0 ? "-" : shortReceivedAll(rs.map((r) => r.outcome)))),
     ]);
   }
   const head = targets.join(" / ");

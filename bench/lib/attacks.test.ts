@@ -21,6 +21,7 @@ import {
   goodFigures,
   receivedText,
   sentText,
+  shortReceivedAll,
   writeSecurityDoc,
 } from "./attack-report.js";
 import { parseOptions } from "./options.js";
@@ -236,6 +237,26 @@ describe("summary of an attack", () => {
     });
     assert.equal(sentText(quiet), "10 frames in 10.0 s over 1 connection, stopped at the 10 s cap");
     assert.equal(receivedText(quiet), "nothing, connection open; still reading 15 s after the last frame");
+  });
+});
+
+describe("the short table's gist", () => {
+  const outcome = (r: Partial<ConnectionRecord>) =>
+    summarize(SPEC, [record(r)], {
+      unitsSent: 1,
+      bytesSent: 1,
+      seconds: 1,
+      ended: "units",
+      connectErrors: 0,
+      fences: {},
+    });
+  it("groups alike outcomes of a class's variants, keeping each one's time", () => {
+    const calm = (afterMs: number) =>
+      outcome({ goaway: { code: ErrorCode.ENHANCE_YOUR_CALM, debug: "", afterMs } });
+    assert.equal(
+      shortReceivedAll([calm(3), outcome({}), calm(41), outcome({ closedAfterMs: 1250 }), undefined]),
+      "GOAWAY ENHANCE_YOUR_CALM (3.0 ms, 41 ms), nothing, closed (1,250 ms), -",
+    );
   });
 });
 
