@@ -87,7 +87,8 @@ function count(n: number, name: string): string {
 }
 
 function ms(t: number): string {
-  return t < 10 ? `${fmt(t, 1)} ms` : t < 10_000 ? `${fmt(t, 0)} ms` : `${fmt(t / 1000, 1)} s`;
+  // Below 9,999.5 ms, so that no time is written "10,000 ms".
+  return t < 9.95 ? `${fmt(t, 1)} ms` : t < 9_999.5 ? `${fmt(t, 0)} ms` : `${fmt(t / 1000, 1)} s`;
 }
 
 function tallyText(t: Tally, prefix: string): string[] {
