@@ -104,14 +104,18 @@ export function dataplaneUsage(): string {
 ${limitUsage()}`;
 }
 
-/** The usage lines of the `--h2-*` limit flags (docs/security.md). */
+/** The usage lines of the limit flags (docs/security.md). */
 function limitUsage(): string {
   const lines = [
-    "HTTP/2 limits per client connection (docs/security.md); past one, the connection is closed:",
+    "HTTP/2 limits per client connection (docs/security.md); past one, the connection is closed unless",
+    "the line says otherwise:",
   ];
   for (const f of LIMIT_FLAGS) {
     const left = `      --${f.flag} ${f.unit}`;
-    lines.push(`${left.padEnd(31)}${f.help} (default ${DEFAULT_LIMITS[f.key]})`);
+    const help = `${f.help} (default ${DEFAULT_LIMITS[f.key]})`;
+    // A long flag gets its help on the next line, in the same column as the others.
+    if (left.length < 31) lines.push(`${left.padEnd(31)}${help}`);
+    else lines.push(left, `${"".padEnd(31)}${help}`);
   }
   return lines.join("\n");
 }
