@@ -8,6 +8,8 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
+import { writeSecurityDoc } from "./lib/attack-report.js";
+import { attacksPhase } from "./lib/attacks.js";
 import { checkGreeter, checkGreeterRaw } from "./lib/check.js";
 import { type Load, runH2load, writeHelloRequest } from "./lib/h2load.js";
 import { installMissing, missingBinaries, wantedBinaries } from "./lib/install.js";
@@ -105,6 +107,11 @@ function machine(opts: BenchOptions): MachineInfo {
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).map(shellQuote).join(" ")}` : ""}`,
     note: opts.note,
   };
+}
+
+/** Whether a phase that measures `--targets` runs (the attacks phase has targets of its own). */
+function needsTargets(opts: BenchOptions): boolean {
+  return opts.phases.has("unary") || opts.phases.has("latency") || opts.phases.has("streaming");
 }
 
 /** Reference proxies and floors: when one of them fails, that is a finding about it, not a fault of the suite. */
@@ -582,12 +589,19 @@ async function main(argv: string[]): Promise<number> {
   if (opts.smoke) {
     const t = spawnSync(
       process.execPath,
-      ["--import", "tsx", "--test", "--test-reporter=dot", join(ROOT, "bench/lib/bench.test.ts")],
+      [
+        "--import",
+        "tsx",
+        "--test",
+        "--test-reporter=dot",
+        join(ROOT, "bench/lib/bench.test.ts"),
+        join(ROOT, "bench/lib/attacks.test.ts"),
+      ],
       { cwd: ROOT, encoding: "utf8", timeout: 60_000 },
     );
     writeFileSync(join(outDir, "self-test.log"), `${t.stdout ?? ""}${t.stderr ?? ""}`);
     if (t.status !== 0)
-      selfTestFailure = `self-tests failed (bench/lib/bench.test.ts; ${join(outDir, "self-test.log")})`;
+      selfTestFailure = `self-tests failed (bench/lib/*.test.ts; ${join(outDir, "self-test.log")})`;
     log(`bench: self-tests ${t.status === 0 ? "passed" : "FAILED"}`);
   }
 
@@ -608,6 +622,7 @@ async function main(argv: string[]): Promise<number> {
     serial: [],
     streaming: [],
     micro: [],
+    attacks: [],
     problems: [],
     findings: [],
     profiles: [],
@@ -628,8 +643,9 @@ async function main(argv: string[]): Promise<number> {
   // The gateway: compiled like the package's bin, or the sources through tsx.
   let runtime: GatewayRuntime = tsxGateway();
   const wantsGateway =
-    opts.targets.some((t) => t.startsWith("grpcroute")) &&
-    (opts.phases.has("unary") || opts.phases.has("latency") || opts.phases.has("streaming"));
+    (opts.targets.some((t) => t.startsWith("grpcroute")) &&
+      (opts.phases.has("unary") || opts.phases.has("latency") || opts.phases.has("streaming"))) ||
+    (opts.phases.has("attacks") && opts.attackTargets.some((t) => t.startsWith("grpcroute")));
   if (wantsGateway && opts.gatewayRuntime === "dist") {
     log("bench: compiling the gateway (tsconfig.build.json -> bench/out/.../dist)");
     const built = buildGateway(outDir);
@@ -638,7 +654,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const features = wantsGateway
     ? gatewayFeatures(runtime)
-    : { missing: "not requested", relay: false, workers: false, admin: false };
+    : { missing: "not requested", workers: false, admin: false };
   results.gateway = { runtime: runtime.describe, ...features };
 
   const settings = { workers: opts.proxyWorkers };
@@ -657,7 +673,6 @@ async function main(argv: string[]): Promise<number> {
       runtime,
       features,
       settings,
-      dataplane: "relay",
       profile: opts.profile,
       extraArgs: opts.gatewayArgs,
     }),
@@ -666,7 +681,6 @@ async function main(argv: string[]): Promise<number> {
       runtime,
       features,
       settings,
-      dataplane: "relay",
       profile: opts.profile,
       extraArgs: opts.gatewayArgs,
       retryPolicy: true,
@@ -676,21 +690,26 @@ async function main(argv: string[]): Promise<number> {
     "node-pipe": nodePipe,
     nginx: nginx(settings),
   };
-  const kinds: TargetKind[] = [];
-  for (const name of opts.targets) {
-    const k = all[name];
-    if (k === undefined) {
-      results.problems.push(`unknown target "${name}" (${Object.keys(all).join(", ")})`);
-      continue;
+  /** The kinds of the targets named, without those unknown or unavailable here (said so in the results). */
+  const available = (names: string[], what: string): TargetKind[] => {
+    const out: TargetKind[] = [];
+    for (const name of names) {
+      const k = all[name];
+      if (k === undefined) {
+        results.problems.push(`unknown ${what} "${name}" (${Object.keys(all).join(", ")})`);
+        continue;
+      }
+      const why = k.unavailable();
+      if (why !== undefined) {
+        results.skipped.push(`${what} ${name}: ${why}`);
+        log(`bench: ${what} ${name} skipped: ${why}`);
+        continue;
+      }
+      out.push(k);
     }
-    const why = k.unavailable();
-    if (why !== undefined) {
-      results.skipped.push(`${name}: ${why}`);
-      log(`bench: ${name} skipped: ${why}`);
-      continue;
-    }
-    kinds.push(k);
-  }
+    return out;
+  };
+  const kinds = needsTargets(opts) ? available(opts.targets, "target") : [];
 
   const bodyFile = writeHelloRequest(outDir);
   const backendsToRun = new Set<BackendKind>();
@@ -744,6 +763,31 @@ async function main(argv: string[]): Promise<number> {
     }
   }
 
+  if (opts.phases.has("attacks")) {
+    const attackKinds = available(opts.attackTargets, "attack target");
+    // A folder of its own: the greeter of the streaming phase already wrote backend-greeter.log, whose
+    // LISTENING line would be read as this one's.
+    const attackDir = join(outDir, "attacks");
+    mkdirSync(attackDir, { recursive: true });
+    const backend = await startBackend("greeter", attackDir);
+    log(`bench: attacks: backend greeter on 127.0.0.1:${backend.port}`);
+    try {
+      results.attacks = await attacksPhase(attackKinds, backend, {
+        smoke: opts.smoke,
+        classes: opts.attackClasses,
+        warmupSec: opts.smoke ? 0 : 1,
+        beforeSec: opts.smoke ? 0.3 : 3,
+        afterSec: opts.smoke ? 0.3 : 3,
+        goodRate: opts.smoke ? 100 : 200,
+        outDir: attackDir,
+        log,
+        report: (target, message) => report(results, target, message),
+      });
+    } finally {
+      await stop(backend.proc);
+    }
+  }
+
   if (opts.phases.has("micro")) {
     log("bench: micro benchmarks (router match, translate)");
     await microPhase(opts, outDir, results);
@@ -757,8 +801,8 @@ async function main(argv: string[]): Promise<number> {
     const share = (ticksAfter.steal - ticksBefore.steal) / (ticksAfter.total - ticksBefore.total);
     info.steal = `${(share * 100).toFixed(1)} %`;
   }
-  const report = renderReport(results);
-  process.stdout.write(`${report}\n`);
+  const summary = renderReport(results);
+  process.stdout.write(`${summary}\n`);
   writeFileSync(
     join(outDir, "results.json"),
     JSON.stringify(results, (_k, v) => (v instanceof Set ? [...v] : v), 2),
@@ -767,6 +811,18 @@ async function main(argv: string[]): Promise<number> {
     const file = resolve(ROOT, opts.resultsFile);
     writeResults(file, opts.section, results);
     log(`bench: figures recorded in ${opts.resultsFile} (section "${opts.section}")`);
+  }
+  if (opts.securityDoc !== undefined && results.attacks.length > 0) {
+    const why = writeSecurityDoc(resolve(ROOT, opts.securityDoc), results.attacks, ["grpcroute", "haproxy"], {
+      command: info.command,
+      date: info.date.slice(0, 10),
+      machine: `${info.cores} cores, ${info.model}, Node ${info.node}; HAProxy ${/HAProxy version (\S+)/.exec(info.tools)?.[1] ?? "?"}`,
+    });
+    log(
+      why === undefined
+        ? `bench: attack figures recorded in ${opts.securityDoc}`
+        : `bench: ${opts.securityDoc} left as it was: ${why}`,
+    );
   }
   // The smoke run is a check: it fails when a target that could run did not work.
   // A run fails when the suite, a backend, direct or the gateway failed (a reference proxy's failure is a

@@ -295,6 +295,7 @@ function results(section: string): Results {
     serial: [],
     streaming: [],
     micro: [],
+    attacks: [],
     skipped: [],
     problems: [],
     findings: ["x stalled", "x stalled"],

@@ -1,6 +1,7 @@
 /** Command-line flags and `BENCH_*` environment variables of the benchmark suite. */
 
 import { availableParallelism } from "node:os";
+import { ATTACK_CLASSES } from "../attacks/plan.js";
 import type { Placement } from "./procs.js";
 
 /** The backends the unary and latency phases can run on (bench/lib/targets.ts starts them). */
@@ -11,7 +12,7 @@ type Backend = (typeof BACKENDS)[number];
 export interface BenchOptions {
   /** Tiny loads, no apt-get, targets with missing binaries skipped, nothing written to RESULTS.md. */
   smoke: boolean;
-  /** Phases to run: unary, latency, streaming, micro. */
+  /** Phases to run: unary, latency, streaming, attacks, micro. */
   phases: Set<string>;
   /** Backends for the unary and latency phases. */
   backends: Backend[];
@@ -54,16 +55,22 @@ export interface BenchOptions {
   note: string;
   /** CPUs of the backends and of every other process, when pinned (`--pin-backend`). */
   placement: Placement | undefined;
+  /** Targets of the attacks phase (bench/lib/attacks.ts). */
+  attackTargets: string[];
+  /** Attack classes to run (bench/attacks/plan.ts). */
+  attackClasses: Set<string>;
+  /** The file whose `bench:attacks` section gets the attacks' short table (docs/security.md). */
+  securityDoc: string | undefined;
 }
 
 const HELP = `usage: npm run bench -- [options]     (node scripts/bench.mjs [options])
 
   --smoke                 short check that the suite works (< 60 s; no apt-get; skips what is missing)
-  --phases LIST           unary,latency,streaming,micro (all)                  BENCH_PHASES
+  --phases LIST           unary,latency,streaming,attacks,micro (all)          BENCH_PHASES
   --backends LIST         greeter,fixed,nghttpd (smoke: fixed)                 BENCH_BACKENDS
                           (nghttpd: nghttp2's C server, no collector; Debian nghttp2-server)
   --targets LIST          direct,grpcroute-relay,grpcroute-retry,haproxy,nginx  BENCH_TARGETS
-                          (grpcroute = serve's default data path, no --dataplane flag)
+                          (grpcroute-relay and grpcroute both run serve; grpcroute-retry adds a TrafficPolicy)
                           floors, not in the default list: node-pipe, haproxy-tcp
   --stream-targets LIST  targets of the streaming phase (all; smoke: direct, grpcroute*) BENCH_STREAM_TARGETS
   --connections N         h2load connections (8)                               BENCH_CONNECTIONS
@@ -77,6 +84,13 @@ const HELP = `usage: npm run bench -- [options]     (node scripts/bench.mjs [opt
   --stream-seconds S      seconds per streaming run (5)                        BENCH_STREAM_SECONDS
   --stream-concurrency N  concurrent streams (2)                               BENCH_STREAM_CONCURRENCY
   --micro-sizes LIST      route counts (10,1000,10000)                         BENCH_MICRO_SIZES
+  --attack-targets LIST   targets of the attacks phase (grpcroute,haproxy;     BENCH_ATTACK_TARGETS
+                          smoke: grpcroute)
+  --attack-classes LIST   continuation,rapid-reset,control,malformed,slow,     BENCH_ATTACK_CLASSES
+                          useless (all)
+  --security-doc FILE     where the attacks' short table goes, between its     BENCH_SECURITY_DOC
+                          bench:attacks markers (docs/security.md; none with
+                          --smoke or --results '')
   --proxy-workers N       threads/processes of every proxy (1)                 BENCH_PROXY_WORKERS
   --pin-backend CPUS      run backends on these CPUs (taskset -c list, e.g. 0)  BENCH_PIN_BACKEND
                           and everything else on the others (none: unpinned)
@@ -85,9 +99,18 @@ const HELP = `usage: npm run bench -- [options]     (node scripts/bench.mjs [opt
   --profile               run the gateway with node --cpu-prof; report its hottest functions
   --no-install            never run apt-get
   --results FILE          summary file (bench/RESULTS.md; none with --smoke)   BENCH_RESULTS
-  --section NAME          section of the summary file this run replaces (main) BENCH_SECTION
+  --section NAME          section of the summary file this run replaces         BENCH_SECTION
+                          (main; attacks when that is the only phase)
   --note TEXT             note recorded with the figures                       BENCH_NOTE
 `;
+
+/** The phases, in the order a run takes them. */
+const PHASES = ["unary", "latency", "streaming", "attacks", "micro"] as const;
+
+/** A file option: undefined when empty. */
+function optionalFile(s: string): string | undefined {
+  return s === "" ? undefined : s;
+}
 
 /** Thrown for a bad flag: the message is for the user, without a stack trace. */
 export class UsageError extends Error {}
@@ -169,12 +192,22 @@ export function parseOptions(
     return n;
   };
 
-  const phases = new Set(list(str("phases", "BENCH_PHASES", "unary,latency,streaming,micro")));
+  const phases = new Set(list(str("phases", "BENCH_PHASES", PHASES.join(","))));
   for (const p of phases) {
-    if (!["unary", "latency", "streaming", "micro"].includes(p)) {
-      throw new UsageError(`--phases: unknown phase "${p}" (unary, latency, streaming, micro)`);
+    if (!(PHASES as readonly string[]).includes(p)) {
+      throw new UsageError(`--phases: unknown phase "${p}" (${PHASES.join(", ")})`);
     }
   }
+  const attackClasses = new Set(
+    list(str("attack-classes", "BENCH_ATTACK_CLASSES", ATTACK_CLASSES.join(","))),
+  );
+  for (const c of attackClasses) {
+    if (!(ATTACK_CLASSES as readonly string[]).includes(c))
+      throw new UsageError(`--attack-classes: unknown class "${c}" (${ATTACK_CLASSES.join(", ")})`);
+  }
+  const attackTargets = list(
+    str("attack-targets", "BENCH_ATTACK_TARGETS", smoke ? "grpcroute" : "grpcroute,haproxy"),
+  );
   // The smoke run keeps one backend for the unary phases (greeter still serves the streaming phase), one
   // that needs no package beyond Node: CI has no nghttpd.
   const backends = list(str("backends", "BENCH_BACKENDS", smoke ? "fixed" : BACKENDS.join(",")));
@@ -201,7 +234,8 @@ export function parseOptions(
   }
   const resultsDefault = smoke ? "" : "bench/RESULTS.md";
   const results = str("results", "BENCH_RESULTS", resultsDefault);
-  const section = str("section", "BENCH_SECTION", "main");
+  const onlyAttacks = phases.size === 1 && phases.has("attacks");
+  const section = str("section", "BENCH_SECTION", onlyAttacks ? "attacks" : "main");
   if (!/^[a-z0-9-]+$/.test(section))
     throw new UsageError(`--section must be lowercase letters, digits and -`);
 
@@ -234,6 +268,11 @@ export function parseOptions(
     resultsFile: results === "" ? undefined : results,
     section,
     note: str("note", "BENCH_NOTE", ""),
+    attackTargets,
+    attackClasses,
+    securityDoc: optionalFile(
+      str("security-doc", "BENCH_SECURITY_DOC", results === "" ? "" : "docs/security.md"),
+    ),
   };
 }
 

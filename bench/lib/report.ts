@@ -4,6 +4,7 @@
  * around it survive re-runs).
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { type AttackRow, attackGoals, attackTables } from "./attack-report.js";
 import { openLoopConnections } from "./openloop.js";
 import type { BenchOptions } from "./options.js";
 import type { HotFunction } from "./profile.js";
@@ -184,6 +185,8 @@ export interface Results {
   serial: LatencyRow[];
   streaming: StreamingRow[];
   micro: MicroRow[];
+  /** The attacks phase: one row per attack and target. */
+  attacks: AttackRow[];
   /** Targets or phases that could not run, and why. */
   skipped: string[];
   /** Things that went wrong with the suite, the backends, direct or grpcroute (a smoke run fails on them). */
@@ -444,6 +447,7 @@ function goals(r: Results): string[] {
       );
     }
   }
+  out.push(...attackGoals(r.attacks));
   const big = r.micro.find((m) => m.routes === 10_000);
   if (big) {
     out.push(
@@ -507,6 +511,14 @@ export function renderReport(r: Results): string {
   if (r.streaming.length > 0) {
     parts.push(
       `Streaming ${fmt(o.streamSize / 1024, 0)} KiB messages, ${o.streamConcurrency} concurrent streams, ${o.streamSec} s per run\n\n${streamingTable(r)}`,
+    );
+  }
+  if (r.attacks.length > 0) {
+    parts.push(
+      `Attacks (each against a fresh target process; a grpc-js client calls SayHello through the target at ` +
+        `${o.smoke ? "100" : "200"} calls/s before, during and after the attack, and p99 is its latency from each ` +
+        `call's due time; RSS is the target's process tree, sampled every 100 ms during the attack)\n\n` +
+        attackTables(r.attacks),
     );
   }
   if (r.micro.length > 0) parts.push(`Router and translator\n\n${microTable(r)}`);

@@ -235,8 +235,6 @@ export function nginx(s: ProxySettings): TargetKind {
 export interface GatewayFeatures {
   /** Why the gateway cannot run, or undefined. */
   missing?: string;
-  /** `--dataplane` exists (it takes only `relay` now). */
-  relay: boolean;
   /** `--workers` exists. */
   workers: boolean;
   /** `--admin` exists. */
@@ -283,7 +281,6 @@ export function gatewayFeatures(rt: GatewayRuntime): GatewayFeatures {
   if (!existsSync(join(ROOT, "src/cli/commands/serve.ts"))) {
     return {
       missing: "src/cli/commands/serve.ts does not exist yet",
-      relay: false,
       workers: false,
       admin: false,
     };
@@ -298,15 +295,11 @@ export function gatewayFeatures(rt: GatewayRuntime): GatewayFeatures {
   if (!/--port-map/.test(help)) {
     return {
       missing: `\`serve --help\` does not offer --port-map (exit ${r.status}): ${help.trim().split("\n")[0] ?? ""}`,
-      relay: false,
       workers: false,
       admin: false,
     };
   }
   return {
-    // `--dataplane relay` is still accepted but no longer listed since the relay became the only data path;
-    // its `--h2-*` limit flags say it is there.
-    relay: (/--dataplane\b/.test(help) && /\brelay\b/.test(help)) || /--h2-/.test(help),
     workers: /--workers\b/.test(help),
     admin: /--admin\b/.test(help),
   };
@@ -439,8 +432,6 @@ export interface GatewayTargetOptions {
   runtime: GatewayRuntime;
   features: GatewayFeatures;
   settings: ProxySettings;
-  /** `--dataplane` value to pass; absent: serve's default data path. */
-  dataplane?: "relay";
   /** Run under `node --cpu-prof`, profiles written to `<dir>/profile/`. */
   profile: boolean;
   /** Extra `serve` arguments. */
@@ -450,15 +441,14 @@ export interface GatewayTargetOptions {
 }
 
 /**
- * grpcroute `serve` on manifests written for the backend (`--dataplane relay` named explicitly for the
- * `grpcroute-relay` target, as earlier results name it; the relay is the only data path).
+ * grpcroute `serve` on manifests written for the backend. `grpcroute-relay` (the name earlier results use)
+ * and `grpcroute` both run it; the relay is its only data path.
  */
 export function grpcroute(o: GatewayTargetOptions): TargetKind {
   return {
     name: o.name,
     unavailable() {
       if (o.features.missing !== undefined) return o.features.missing;
-      if (o.dataplane !== undefined && !o.features.relay) return "`serve --help` has no --dataplane option";
       return undefined;
     },
     async start(backend, outDir) {
@@ -478,7 +468,6 @@ export function grpcroute(o: GatewayTargetOptions): TargetKind {
       ];
       if (o.features.admin) args.push("--admin", `127.0.0.1:${adminPort}`);
       if (o.features.workers) args.push("--workers", String(o.settings.workers));
-      if (o.dataplane !== undefined) args.push("--dataplane", o.dataplane);
       args.push(...o.extraArgs);
       const [cmd, ...pre] = o.runtime.argv;
       if (o.profile) pre.unshift("--cpu-prof", `--cpu-prof-dir=${join(dir, "profile")}`);

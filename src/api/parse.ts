@@ -508,6 +508,27 @@ export function parseText(text: string, file: string): LoadResult {
 }
 
 /**
+ * Reads objects already decoded (from an API server): each as one document, with its own origin. Pure;
+ * never throws.
+ */
+export function parseObjects(items: readonly { value: unknown; origin: Origin }[]): LoadResult {
+  const c = new Collector();
+  for (const it of items) {
+    try {
+      readObject(c, it.value, it.origin);
+    } catch (e: unknown) {
+      c.issues.push({
+        severity: "error",
+        origin: it.origin,
+        path: "",
+        message: `internal error while reading: ${messageOf(e)}`,
+      });
+    }
+  }
+  return c.result();
+}
+
+/**
  * Loads files and folders (folders recursively: `*.yaml`, `*.yml`, `*.json`, sorted), merged into one
  * result. A file named twice is read once. Never rejects: unreadable paths become `fatal` issues.
  */

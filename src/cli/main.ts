@@ -10,6 +10,10 @@ const COMMANDS: Record<
   { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }
 > = {
   serve: { summary: "run the gateway on manifest files", load: () => import("./commands/serve.js") },
+  controller: {
+    summary: "run the gateway in a Kubernetes cluster (API server in, status out)",
+    load: () => import("./commands/controller.js"),
+  },
   validate: {
     summary: "print every Gateway, GRPCRoute and policy with its status",
     load: () => import("./commands/validate.js"),

@@ -18,6 +18,7 @@ import {
 } from "../api/types.js";
 import type { StatusIssue } from "../runner/issues.js";
 import { selectProfile } from "../translate/profiles/index.js";
+import { FILE_MODE_TRANSITION_TIME, stampReport } from "../translate/status/transition.js";
 import type { StatusReport } from "../translate/types.js";
 
 function byKey<T extends { metadata: { namespace: string; name: string } }>(a: T, b: T): number {
@@ -106,9 +107,11 @@ function policyItems(
 /**
  * The Gateways and GRPCRoutes as a `v1` `List` with `.status` filled (ours replace stale entries of ours;
  * other controllers' route parent entries are kept) and the route annotations we set. Gateways first,
- * then routes, each sorted by namespace/name.
+ * then routes, each sorted by namespace/name. Conditions without `lastTransitionTime` (file mode) get
+ * {@link FILE_MODE_TRANSITION_TIME}, so the same manifests always print the same bytes.
  */
-export function statusList(resources: ResourceSet, report: StatusReport): Record<string, unknown> {
+export function statusList(resources: ResourceSet, unstamped: StatusReport): Record<string, unknown> {
+  const report = stampReport(unstamped, FILE_MODE_TRANSITION_TIME);
   const ours = ourControllers(report);
   return {
     apiVersion: "v1",

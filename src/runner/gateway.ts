@@ -16,8 +16,8 @@ import { closeLogger, createLogger, type Logger } from "../log/logger.js";
 import type { StatusReport, TranslateOptions, TranslateResult } from "../translate/types.js";
 import { certificateWriter } from "./certificates.js";
 import type { StatusIssue } from "./issues.js";
-import { formatHostPort, type ServeOptions } from "./options.js";
-import { Runner, type RunnerDataplane, type RunnerSource } from "./runner.js";
+import { type DataplaneFlagOptions, formatHostPort, type ServeOptions } from "./options.js";
+import { Runner, type RunnerDataplane, type RunnerSource, type StatusSink } from "./runner.js";
 import { ClusterDataplane } from "./workers.js";
 
 /** The parts of the pipeline, injected so tests can replace them. */
@@ -70,6 +70,29 @@ export interface StartFailure {
   message: string;
 }
 
+/** What differs between `serve` (files) and `controller` (the API server) around the same pipeline. */
+export interface PipelineParts {
+  source: RunnerSource;
+  translateOptions: Omit<TranslateOptions, "version">;
+  /** Replaces `deps.renderStatus` for `/status`. */
+  renderStatus?: GatewayDeps["renderStatus"];
+  statusSink?: StatusSink;
+  /** Fields of the "admin server listening" log line. */
+  describe: Record<string, unknown>;
+  /**
+   * true (`serve`): start returns once the first configuration is processed, and fails when it cannot be
+   * read (or, without `retryFirst`, applied). false (`controller`): start returns at once; the gateway is
+   * not ready until the source's first snapshot applies (`/readyz` says why).
+   */
+  waitForFirst: boolean;
+  /** With `waitForFirst`: a first configuration that cannot be applied is waited out (files watched). */
+  retryFirst?: boolean;
+  /** Runs first at shutdown (stop writing status, release the Lease). */
+  beforeStop?: () => Promise<void>;
+  /** Runs last at shutdown, after the data plane drained. */
+  afterStop?: () => Promise<void>;
+}
+
 /**
  * Starts the gateway: the admin server first (so `/healthz` and `/readyz` answer during start-up), then the
  * first configuration. Input that cannot be read at start is a failure (exit 2); a first configuration
@@ -81,7 +104,37 @@ export async function startGateway(
   deps: GatewayDeps,
   env: GatewayEnv = {},
 ): Promise<RunningGateway | StartFailure> {
+  return startPipeline(
+    opts,
+    (log) => ({
+      source: deps.createSource(opts.files, {
+        watch: opts.watch,
+        debounceMs: opts.debounceMs,
+        pollIntervalMs: opts.pollIntervalMs,
+        log,
+      }),
+      translateOptions: { lattice: opts.lattice, addresses: gatewayAddresses(opts.address) },
+      describe: { files: opts.files, watch: opts.watch },
+      waitForFirst: true,
+      retryFirst: opts.watch,
+    }),
+    deps,
+    env,
+  );
+}
+
+/**
+ * The gateway around any source: the data plane, runner and admin server, signals and shutdown. The admin
+ * server starts first, so `/healthz` and `/readyz` answer during start-up.
+ */
+export async function startPipeline(
+  opts: DataplaneFlagOptions,
+  makeParts: (log: Logger) => PipelineParts,
+  deps: Omit<GatewayDeps, "createSource">,
+  env: GatewayEnv = {},
+): Promise<RunningGateway | StartFailure> {
   const log = env.log ?? createLogger({ format: opts.logFormat, level: opts.logLevel });
+  const parts = makeParts(log);
   let dataplane: RunnerDataplane | undefined;
   // Worker processes report their own counters (gathered below), so the gateway process adds none of them.
   const metrics = new GatewayMetrics({
@@ -113,18 +166,14 @@ export async function startGateway(
   // Worker processes keep their own call metrics; /metrics adds them up with the gateway's own.
   if (dp instanceof ClusterDataplane) metrics.gatherFrom(() => dp.collectMetrics());
   const runner = new Runner({
-    source: deps.createSource(opts.files, {
-      watch: opts.watch,
-      debounceMs: opts.debounceMs,
-      pollIntervalMs: opts.pollIntervalMs,
-      log,
-    }),
+    source: parts.source,
     translate: deps.translate,
-    renderStatus: deps.renderStatus,
+    renderStatus: parts.renderStatus ?? deps.renderStatus,
     dataplane,
     metrics,
     log,
-    translateOptions: { lattice: opts.lattice, addresses: gatewayAddresses(opts.address) },
+    translateOptions: parts.translateOptions,
+    ...(parts.statusSink !== undefined ? { statusSink: parts.statusSink } : {}),
   });
 
   const adminServer = new AdminServer(runner, log);
@@ -139,6 +188,7 @@ export async function startGateway(
       "admin server failed to start",
     );
     await dataplane.close(0);
+    await parts.afterStop?.();
     await closeLogger(log);
     return { code: 1, message };
   }
@@ -146,8 +196,7 @@ export async function startGateway(
   log.info(
     {
       admin: adminText,
-      files: opts.files,
-      watch: opts.watch,
+      ...parts.describe,
       workers: dp instanceof ClusterDataplane ? opts.workers : 1,
     },
     "admin server listening",
@@ -168,7 +217,9 @@ export async function startGateway(
     stopping = (async () => {
       log.info({ drainTimeoutMs: opts.drainTimeoutMs }, "shutting down: draining calls in flight");
       const started = performance.now();
+      await parts.beforeStop?.();
       await runner.stop(opts.drainTimeoutMs);
+      await parts.afterStop?.();
       await adminServer.close();
       access.flush();
       log.info({ drainMs: Math.round(performance.now() - started) }, "stopped");
@@ -180,9 +231,31 @@ export async function startGateway(
     return stopping;
   };
 
+  const ready = (): void => {
+    log.info(
+      { version: runner.table()?.version, listeners: runner.listeners(), admin: adminText },
+      "gateway ready",
+    );
+  };
+  const readyOnFirstSuccess = (): void => {
+    const off = runner.onOutcome((o) => {
+      if (o.ok) {
+        off();
+        ready();
+      }
+    });
+  };
+  if (!parts.waitForFirst) {
+    readyOnFirstSuccess();
+    void runner.start();
+    installSignals();
+    return { runner, admin, log, stop, exited };
+  }
   const first = await runner.start();
-  if (!first.ok && (first.stage === "read" || !opts.watch)) {
+  if (!first.ok && (first.stage === "read" || parts.retryFirst !== true)) {
+    await parts.beforeStop?.();
     await runner.stop(0);
+    await parts.afterStop?.();
     await adminServer.close();
     await closeLogger(log);
     const message =
@@ -191,25 +264,17 @@ export async function startGateway(
         : `cannot serve the configuration: ${first.reason}`;
     return { code: first.stage === "read" ? 2 : 1, message };
   }
-  const ready = (): void => {
-    log.info(
-      { version: runner.table()?.version, listeners: runner.listeners(), admin: adminText },
-      "gateway ready",
-    );
-  };
   if (first.ok) {
     ready();
   } else {
     log.warn({ admin: adminText }, "not ready: waiting for a configuration that applies (files are watched)");
-    const off = runner.onOutcome((o) => {
-      if (o.ok) {
-        off();
-        ready();
-      }
-    });
+    readyOnFirstSuccess();
   }
+  installSignals();
+  return { runner, admin, log, stop, exited };
 
-  if (env.handleSignals === true) {
+  function installSignals(): void {
+    if (env.handleSignals !== true) return;
     const onTerm = (): void => {
       if (stopping !== undefined) {
         // A second signal while draining: people pressing Ctrl-C twice want out now.
@@ -224,7 +289,6 @@ export async function startGateway(
     signalHandlers.push(["SIGTERM", onTerm], ["SIGINT", onTerm], ["SIGHUP", onHup]);
     for (const [sig, fn] of signalHandlers) process.on(sig, fn);
   }
-  return { runner, admin, log, stop, exited };
 }
 
 /** Runs the gateway until a signal stops it; returns the exit code. Start-up failures are printed. */

@@ -65,6 +65,10 @@ test("serve options: valid command lines", { timeout: 120_000 }, () => {
         "60000",
         "--h2-header-timeout",
         "3000",
+        "--max-header-list-size",
+        "16384",
+        "--max-concurrent-streams",
+        "250",
       ],
       want: {
         limits: {
@@ -77,6 +81,8 @@ test("serve options: valid command lines", { timeout: 120_000 }, () => {
           settingsTimeoutMs: 2000,
           idleTimeoutMs: 60000,
           headerTimeoutMs: 3000,
+          maxHeaderListSize: 16384,
+          maxConcurrentStreams: 250,
         },
       },
     },
@@ -168,6 +174,15 @@ test("serve options: bad flags give a message naming the flag and what is expect
       error: /--h2-idle-timeout "5m": expected a whole number of milliseconds, 1\.\.86400000/,
     },
     { argv: ["-f", "a", "--h2-max-continuations", "-1"], error: /--h2-max-continuations/ },
+    {
+      argv: ["-f", "a", "--max-header-list-size", "64k"],
+      error: /--max-header-list-size "64k": expected a whole number of bytes, 1024\.\.8388608/,
+    },
+    { argv: ["-f", "a", "--max-header-list-size", "100"], error: /--max-header-list-size "100"/ },
+    {
+      argv: ["-f", "a", "--max-concurrent-streams", "0"],
+      error: /--max-concurrent-streams "0": expected a whole number, 1\.\.1000000/,
+    },
     {
       argv: ["-f", "a", "--dataplane", "http2"],
       error: /--dataplane "http2": the node:http2 data path was retired/,

@@ -5,7 +5,6 @@
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
-import { applyLatticeFlag, LATTICE_FLAGS, type LatticeFlagOptions } from "../cli/lattice-flags.js";
 import {
   DEFAULT_LIMITS,
   LIMIT_FLAGS,
@@ -16,13 +15,10 @@ import { DEFAULT_RETRY_BUFFER_BYTES } from "../dataplane/relay/retry.js";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../log/logger.js";
 import { DEFAULT_POLL_INTERVAL_MS } from "../sources/file-source.js";
 import { defaultCertDir } from "./certificates.js";
+import { applyLatticeFlag, LATTICE_FLAGS, type LatticeFlagOptions } from "./lattice-flags.js";
 
-/** Everything `serve` needs, with defaults applied. */
-export interface ServeOptions {
-  /** Manifest files and folders (`-f`, repeatable). */
-  files: string[];
-  /** Reload when the files change (`--watch`). Default false; SIGHUP reloads either way. */
-  watch: boolean;
+/** The data-plane flags `serve` and `controller` share, with defaults applied. */
+export interface DataplaneFlagOptions {
   /** Address listeners bind to (`--address`). Default: all interfaces. */
   address?: string;
   /** Listener port -> local port (`--port-map`, repeatable; local 0 = any free port). */
@@ -37,13 +33,6 @@ export interface ServeOptions {
   drainTimeoutMs: number;
   /** Where generated certificates are written. Default `<os tmpdir>/grpcroute-certs`. */
   certDir: string;
-  /** Quiet time after a file change before reloading, in ms. Default 200. */
-  debounceMs: number;
-  /**
-   * With `watch`: how often the files are also checked for changes no file-system event reported, in ms
-   * (`--poll-interval`); 0 turns the poll off. Default 5000.
-   */
-  pollIntervalMs: number;
   /** Lattice-profile options (`--domain-suffix`, `--method-case`, `--rules-per-listener`), as `validate` takes them. */
   lattice: LatticeFlagOptions;
   /**
@@ -54,10 +43,25 @@ export interface ServeOptions {
   /** HTTP/2 limits against abusive clients given with `--h2-*` flags (the rest keep their defaults). */
   limits: Partial<ProtocolLimits>;
   /**
-   * Request bytes all calls of a data-plane process may keep for TrafficPolicy retries at once
+   * Request bytes all calls of one data-plane process may keep at once for TrafficPolicy retries
    * (`--retry-buffer-limit`). Default: the data plane's, 32 MiB.
    */
   retryBufferBytes?: number;
+}
+
+/** Everything `serve` needs, with defaults applied. */
+export interface ServeOptions extends DataplaneFlagOptions {
+  /** Manifest files and folders (`-f`, repeatable). */
+  files: string[];
+  /** Reload when the files change (`--watch`). Default false; SIGHUP reloads either way. */
+  watch: boolean;
+  /** Quiet time after a file change before reloading, in ms. Default 200. */
+  debounceMs: number;
+  /**
+   * With `watch`: how often the files are also checked for changes no file-system event reported, in ms
+   * (`--poll-interval`); 0 turns the poll off. Default 5000.
+   */
+  pollIntervalMs: number;
 }
 
 export const DEFAULT_ADMIN = { host: "127.0.0.1", port: 9901 } as const;
@@ -80,7 +84,19 @@ Runs the gateway: serves every Gateway listener of the manifests and routes gRPC
 options:
   -f, --filename PATH          manifest file or folder (YAML or JSON); repeatable; required
   -w, --watch                  reload when the files change (SIGHUP reloads too)
-      --address ADDR           address the listeners bind to (default: all interfaces)
+      --debounce MS            quiet time after a file change before reloading (default ${DEFAULT_DEBOUNCE_MS})
+      --poll-interval MS       with --watch, also look for changes no file-system event reported (network
+                               mounts) this often (default ${DEFAULT_POLL_INTERVAL_MS}; 0 = never)
+${dataplaneUsage()}
+  -h, --help                   show this help
+
+admin endpoints: /healthz /readyz /config /status /metrics
+signals: SIGHUP reloads; SIGTERM or SIGINT drains calls in flight and exits 0.
+`;
+
+/** The usage lines of the data-plane flags `serve` and `controller` share. */
+export function dataplaneUsage(): string {
+  return `      --address ADDR           address the listeners bind to (default: all interfaces)
       --port-map LP=PORT       bind listener port LP on local PORT instead (repeatable; 0 = any free port),
                                e.g. --port-map 443=8443 to run without privileges
       --admin HOST:PORT        admin server address (default ${DEFAULT_ADMIN.host}:${DEFAULT_ADMIN.port}; port 0 = any free port)
@@ -88,9 +104,6 @@ options:
       --log-level LEVEL        ${LOG_LEVELS.join(", ")} (default info)
       --drain-timeout MS       on SIGTERM, how long calls in flight may finish (default ${DEFAULT_DRAIN_TIMEOUT_MS})
       --cert-dir DIR           where generated listener certificates are written (default ${defaultCertDir()})
-      --debounce MS            quiet time after a file change before reloading (default ${DEFAULT_DEBOUNCE_MS})
-      --poll-interval MS       with --watch, also look for changes no file-system event reported (network
-                               mounts) this often (default ${DEFAULT_POLL_INTERVAL_MS}; 0 = never)
       --workers N              data-plane processes sharing the listeners (default: one per core, here
                                ${defaultWorkers()}); 1 keeps everything in one process
       --domain-suffix SUFFIX   Lattice profile: suffix of assigned domain names (as validate and plan)
@@ -99,24 +112,46 @@ options:
       --retry-buffer-limit BYTES  request bytes all calls of a data-plane process may keep for
                                TrafficPolicy retries at once (default ${DEFAULT_RETRY_BUFFER_BYTES}); past it,
                                calls are no longer retried
-${limitUsage()}
-  -h, --help                   show this help
+${limitUsage()}`;
+}
 
-admin endpoints: /healthz /readyz /config /status /metrics
-signals: SIGHUP reloads; SIGTERM or SIGINT drains calls in flight and exits 0.
-`;
-
-/** The usage lines of the `--h2-*` limit flags (docs/security.md). */
+/** The usage lines of the limit flags (docs/security.md). */
 function limitUsage(): string {
   const lines = [
-    "HTTP/2 limits per client connection (docs/security.md); past one, the connection is closed:",
+    "HTTP/2 limits per client connection (docs/security.md); past one, the connection is closed unless",
+    "the line says otherwise:",
   ];
   for (const f of LIMIT_FLAGS) {
     const left = `      --${f.flag} ${f.unit}`;
-    lines.push(`${left.padEnd(31)}${f.help} (default ${DEFAULT_LIMITS[f.key]})`);
+    const help = `${f.help} (default ${DEFAULT_LIMITS[f.key]})`;
+    // A long flag gets its help on the next line, in the same column as the others.
+    if (left.length < 31) lines.push(`${left.padEnd(31)}${help}`);
+    else lines.push(left, `${"".padEnd(31)}${help}`);
   }
   return lines.join("\n");
 }
+
+/** The `node:util` parseArgs definitions of the data-plane flags `serve` and `controller` share. */
+export const DATAPLANE_ARGS = {
+  address: { type: "string" },
+  "port-map": { type: "string", multiple: true },
+  admin: { type: "string" },
+  "log-format": { type: "string" },
+  "log-level": { type: "string" },
+  "drain-timeout": { type: "string" },
+  "cert-dir": { type: "string" },
+  // Retired: the frame-level relay is the only data path. `relay` is still accepted, `http2` is refused.
+  dataplane: { type: "string" },
+  workers: { type: "string" },
+  "domain-suffix": { type: "string" },
+  "method-case": { type: "string" },
+  "rules-per-listener": { type: "string" },
+  "retry-buffer-limit": { type: "string" },
+  ...Object.fromEntries(LIMIT_FLAGS.map((f) => [f.flag, { type: "string" as const }])),
+} as const satisfies Record<string, { type: "string" | "boolean"; multiple?: boolean }>;
+
+/** Parsed flag values as `node:util` parseArgs returns them. */
+export type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 export type ParseResult =
   | { kind: "ok"; options: ServeOptions }
@@ -137,23 +172,9 @@ export function parseServeArgs(argv: string[]): ParseResult {
         // kubectl's spelling, also accepted by `validate`.
         filename: { type: "string", multiple: true },
         watch: { type: "boolean", short: "w" },
-        address: { type: "string" },
-        "port-map": { type: "string", multiple: true },
-        admin: { type: "string" },
-        "log-format": { type: "string" },
-        "log-level": { type: "string" },
-        "drain-timeout": { type: "string" },
-        "cert-dir": { type: "string" },
         debounce: { type: "string" },
-        // Retired: the frame-level relay is the only data path. `relay` is still accepted, `http2` is refused.
         "poll-interval": { type: "string" },
-        dataplane: { type: "string" },
-        workers: { type: "string" },
-        "domain-suffix": { type: "string" },
-        "method-case": { type: "string" },
-        "rules-per-listener": { type: "string" },
-        "retry-buffer-limit": { type: "string" },
-        ...Object.fromEntries(LIMIT_FLAGS.map((f) => [f.flag, { type: "string" as const }])),
+        ...DATAPLANE_ARGS,
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -171,58 +192,6 @@ export function parseServeArgs(argv: string[]): ParseResult {
   if (files.length === 0) return { kind: "error", message: "no input: give at least one -f PATH" };
   if (files.some((f) => f === "")) return { kind: "error", message: "-f: the path is empty" };
 
-  const portMap = new Map<number, number>();
-  for (const spec of strings(values["port-map"])) {
-    const m = /^(\d+)=(\d+)$/.exec(spec);
-    const from = m ? Number(m[1]) : Number.NaN;
-    const to = m ? Number(m[2]) : Number.NaN;
-    if (!m || !isPort(from, 1) || !isPort(to, 0)) {
-      return {
-        kind: "error",
-        message: `--port-map "${spec}": expected LISTENER_PORT=LOCAL_PORT, listener port 1..65535 and local port 0..65535 (0 = any free port)`,
-      };
-    }
-    if (portMap.has(from))
-      return { kind: "error", message: `--port-map: listener port ${from} is mapped twice` };
-    portMap.set(from, to);
-  }
-
-  let admin: { host: string; port: number } = { ...DEFAULT_ADMIN };
-  const adminArg = str(values.admin);
-  if (adminArg !== undefined) {
-    const parsed = parseHostPort(adminArg);
-    if (parsed === undefined) {
-      return {
-        kind: "error",
-        message: `--admin "${adminArg}": expected HOST:PORT with port 0..65535, e.g. 127.0.0.1:9901 or [::1]:9901`,
-      };
-    }
-    admin = parsed;
-  }
-
-  const address = str(values.address);
-  if (address !== undefined && address === "")
-    return { kind: "error", message: "--address: the address is empty" };
-
-  const logFormat = str(values["log-format"]) ?? "json";
-  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
-    return {
-      kind: "error",
-      message: `--log-format "${logFormat}": expected one of ${LOG_FORMATS.join(", ")}`,
-    };
-  }
-  const logLevel = str(values["log-level"]) ?? "info";
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    return { kind: "error", message: `--log-level "${logLevel}": expected one of ${LOG_LEVELS.join(", ")}` };
-  }
-
-  const drain = parseMs(values["drain-timeout"], DEFAULT_DRAIN_TIMEOUT_MS);
-  if (drain === undefined) {
-    return {
-      kind: "error",
-      message: `--drain-timeout "${str(values["drain-timeout"])}": expected a whole number of milliseconds, 0..3600000`,
-    };
-  }
   const debounce = parseMs(values.debounce, DEFAULT_DEBOUNCE_MS);
   if (debounce === undefined) {
     return {
@@ -237,33 +206,79 @@ export function parseServeArgs(argv: string[]): ParseResult {
       message: `--poll-interval "${str(values["poll-interval"])}": expected a whole number of milliseconds, 0..3600000 (0 = never)`,
     };
   }
+  const shared = readDataplaneFlags(values);
+  if (typeof shared === "string") return { kind: "error", message: shared };
+  const options: ServeOptions = {
+    ...shared,
+    files,
+    watch: values.watch === true,
+    debounceMs: debounce,
+    pollIntervalMs: poll,
+  };
+  return { kind: "ok", options };
+}
+
+/** Reads the data-plane flags from parsed values; a string is the message of the first bad one. */
+export function readDataplaneFlags(values: FlagValues): DataplaneFlagOptions | string {
+  const portMap = new Map<number, number>();
+  for (const spec of strings(values["port-map"])) {
+    const m = /^(\d+)=(\d+)$/.exec(spec);
+    const from = m ? Number(m[1]) : Number.NaN;
+    const to = m ? Number(m[2]) : Number.NaN;
+    if (!m || !isPort(from, 1) || !isPort(to, 0)) {
+      return `--port-map "${spec}": expected LISTENER_PORT=LOCAL_PORT, listener port 1..65535 and local port 0..65535 (0 = any free port)`;
+    }
+    if (portMap.has(from)) return `--port-map: listener port ${from} is mapped twice`;
+    portMap.set(from, to);
+  }
+
+  let admin: { host: string; port: number } = { ...DEFAULT_ADMIN };
+  const adminArg = str(values.admin);
+  if (adminArg !== undefined) {
+    const parsed = parseHostPort(adminArg);
+    if (parsed === undefined) {
+      return `--admin "${adminArg}": expected HOST:PORT with port 0..65535, e.g. 127.0.0.1:9901 or [::1]:9901`;
+    }
+    admin = parsed;
+  }
+
+  const address = str(values.address);
+  if (address !== undefined && address === "") return "--address: the address is empty";
+
+  const logFormat = str(values["log-format"]) ?? "json";
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
+    return `--log-format "${logFormat}": expected one of ${LOG_FORMATS.join(", ")}`;
+  }
+  const logLevel = str(values["log-level"]) ?? "info";
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    return `--log-level "${logLevel}": expected one of ${LOG_LEVELS.join(", ")}`;
+  }
+
+  const drain = parseMs(values["drain-timeout"], DEFAULT_DRAIN_TIMEOUT_MS);
+  if (drain === undefined) {
+    return `--drain-timeout "${str(values["drain-timeout"])}": expected a whole number of milliseconds, 0..3600000`;
+  }
   const dataplane = str(values.dataplane);
   if (dataplane !== undefined && dataplane !== "relay") {
-    return {
-      kind: "error",
-      message: `--dataplane "${dataplane}": the node:http2 data path was retired; the frame-level relay is the only one (drop the flag)`,
-    };
+    return `--dataplane "${dataplane}": the node:http2 data path was retired; the frame-level relay is the only one (drop the flag)`;
   }
   let workers = defaultWorkers();
   const workersArg = str(values.workers);
   if (workersArg !== undefined) {
     workers = /^\d+$/.test(workersArg) ? Number(workersArg) : Number.NaN;
     if (!(workers >= 1 && workers <= MAX_WORKERS)) {
-      return {
-        kind: "error",
-        message: `--workers "${workersArg}": expected a whole number of processes, 1..${MAX_WORKERS}`,
-      };
+      return `--workers "${workersArg}": expected a whole number of processes, 1..${MAX_WORKERS}`;
     }
   }
   const certDir = str(values["cert-dir"]) ?? defaultCertDir();
-  if (certDir === "") return { kind: "error", message: "--cert-dir: the directory is empty" };
+  if (certDir === "") return "--cert-dir: the directory is empty";
 
   const lattice: LatticeFlagOptions = {};
   for (const flag of LATTICE_FLAGS) {
     const value = str(values[flag.slice(2)]);
     if (value === undefined) continue;
     const error = applyLatticeFlag(flag, value, lattice);
-    if (error !== undefined) return { kind: "error", message: error };
+    if (error !== undefined) return error;
   }
 
   const limits: Partial<ProtocolLimits> = {};
@@ -271,7 +286,7 @@ export function parseServeArgs(argv: string[]): ParseResult {
     const value = str(values[f.flag]);
     if (value === undefined) continue;
     const n = parseLimitFlag(f, value);
-    if (typeof n === "string") return { kind: "error", message: n };
+    if (typeof n === "string") return n;
     limits[f.key] = n;
   }
 
@@ -280,31 +295,24 @@ export function parseServeArgs(argv: string[]): ParseResult {
   if (rbl !== undefined) {
     retryBufferBytes = /^\d+$/.test(rbl) ? Number(rbl) : Number.NaN;
     if (!(retryBufferBytes >= 0 && retryBufferBytes <= MAX_RETRY_BUFFER_BYTES)) {
-      return {
-        kind: "error",
-        message: `--retry-buffer-limit "${rbl}": expected a whole number of bytes, 0..${MAX_RETRY_BUFFER_BYTES} (0 = no retry keeps request bytes)`,
-      };
+      return `--retry-buffer-limit "${rbl}": expected a whole number of bytes, 0..${MAX_RETRY_BUFFER_BYTES} (0 = no retry keeps request bytes)`;
     }
   }
 
-  const options: ServeOptions = {
-    files,
-    watch: values.watch === true,
+  const options: DataplaneFlagOptions = {
     portMap,
     admin,
     logFormat: logFormat as LogFormat,
     logLevel: logLevel as LogLevel,
     drainTimeoutMs: drain,
     certDir,
-    debounceMs: debounce,
-    pollIntervalMs: poll,
     lattice,
     workers,
     limits,
   };
   if (address !== undefined) options.address = address;
   if (retryBufferBytes !== undefined) options.retryBufferBytes = retryBufferBytes;
-  return { kind: "ok", options };
+  return options;
 }
 
 /** `host:port`, `[v6]:port`; undefined when malformed. */

@@ -48,6 +48,14 @@ export interface RunnerSource {
   run(signal: AbortSignal, emit: (snapshot: RunnerSnapshot) => void): Promise<void>;
   /** Re-reads the input now (SIGHUP). */
   reload?(): void;
+  /** Why the source has not emitted its first snapshot yet (`/readyz`), e.g. an API server not reached. */
+  notReady?(): string[];
+}
+
+/** Where status goes besides `/status` (the API server, in controller mode). */
+export interface StatusSink {
+  /** A configuration was applied; its status is to be written. Must not throw. */
+  update(resources: ResourceSet, status: StatusReport): void;
 }
 
 /** What the runner needs from the data plane: the relay, in-process or in worker processes. */
@@ -63,6 +71,8 @@ export interface RunnerOptions {
   log: Logger;
   /** Extra translate options (the version is the snapshot's). */
   translateOptions?: Omit<TranslateOptions, "version">;
+  /** Told the status of every applied configuration. */
+  statusSink?: StatusSink;
 }
 
 /** Outcome of processing one snapshot. */
@@ -159,6 +169,7 @@ export class Runner implements AdminState {
     const table = this.#table;
     if (table === undefined) {
       reasons.push("the first configuration is not applied yet");
+      reasons.push(...(this.#opts.source.notReady?.() ?? []));
     } else {
       const bound = this.#opts.dataplane.boundPorts();
       for (const port of listenerPorts(table)) {
@@ -250,6 +261,7 @@ export class Runner implements AdminState {
     };
     this.#statusText = undefined;
     this.#opts.metrics.configApplied(version, kept.length);
+    this.#opts.statusSink?.update(s.resources, result.status);
 
     const listeners = this.listeners();
     const fields: Record<string, unknown> = {

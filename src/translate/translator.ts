@@ -26,7 +26,7 @@ import { evaluateListeners, findConflicts, findTlsOverlaps, type ListenerState }
 import { TrafficPolicies } from "./policies/traffic.js";
 import { ServiceUsage } from "./policies/usage.js";
 import type { GatewayProfile, ListenerEntry, ProfileContext, RuleProblem } from "./profile.js";
-import { profileFor, selectProfile } from "./profiles/index.js";
+import { parentControllerName, profileFor, selectProfile } from "./profiles/index.js";
 import { headerFilters, irMatch, type ResolvedRule, resolveRule, standardRuleProblems } from "./routes.js";
 import { gatewayStatus, unsupportedAddressTypes, unsupportedParameters } from "./status/gateway.js";
 import { parentStatus, whollyInvalid } from "./status/route.js";
@@ -76,14 +76,14 @@ export function translate(input: ResourceSet, opts: TranslateOptions = {}): Tran
   const allGatewayKeys = new Set(input.gateways.map((g) => objectKey(g.metadata)));
   const served = [...input.gateways]
     .sort(byKey)
-    .filter((g) => selectProfile(g, input.gatewayClasses) !== undefined);
+    .filter((g) => selectProfile(g, input.gatewayClasses, opts.cluster) !== undefined);
   const servedListeners = served.flatMap((g) =>
     g.spec.listeners.map((listener, index) => ({ gateway: objectKey(g.metadata), listener, index })),
   );
   const conflictMap = findConflicts(servedListeners);
   const tlsOverlaps = findTlsOverlaps(servedListeners, conflictMap);
   for (const gateway of served) {
-    const profileName = selectProfile(gateway, input.gatewayClasses);
+    const profileName = selectProfile(gateway, input.gatewayClasses, opts.cluster);
     if (profileName === undefined) continue;
     const profile = profileFor(profileName);
     const ctx: ProfileContext = { gateway, resources: input, options: opts };
@@ -143,7 +143,7 @@ export function translate(input: ResourceSet, opts: TranslateOptions = {}): Tran
       if (info === undefined) {
         // Another controller's Gateway gets no entry from us; a Gateway that does not exist at all is
         // reported, so a typo in parentRefs does not pass `validate` silently.
-        if (allGatewayKeys.has(gwKey)) continue;
+        if (allGatewayKeys.has(gwKey) || opts.cluster !== undefined) continue;
         parents.push(
           parentStatus({
             parentRef: ref,
@@ -164,7 +164,7 @@ export function translate(input: ResourceSet, opts: TranslateOptions = {}): Tran
       const a = attach(idx, route, ref, info.gateway, info.listeners);
       const outcome = {
         parentRef: ref,
-        controllerName,
+        controllerName: parentControllerName(info.profile.name, controllerName, opts.cluster),
         generation,
         listeners: a.ok ? a.listeners.map((l) => l.state.listener.name) : [],
         gateway: gwKey,

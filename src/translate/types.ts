@@ -15,6 +15,13 @@ export interface TranslateOptions {
   version?: number;
   /** Controller name written into route status. Default CONTROLLER_NAME. */
   controllerName?: string;
+  /**
+   * Controller mode: the objects come from a cluster. A Gateway is served only when its GatewayClass object
+   * names our controller (or the AWS controller, with `lattice`); a route's entry for a Lattice-profile
+   * parent carries the AWS controller's name, as users' tooling expects; a parentRef to a Gateway that does
+   * not exist gets no entry (it may be another controller's, not created yet).
+   */
+  cluster?: { lattice: boolean };
   /** Addresses reported in Gateway `status.addresses` when the Gateway lists none. Default `[]`. */
   addresses?: { type: string; value: string }[];
   /** Lattice profile options. */

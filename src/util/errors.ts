@@ -22,6 +22,12 @@ export const GW_ERR_TLS = "GW_ERR_TLS";
 export const GW_ERR_CONFIG = "GW_ERR_CONFIG";
 /** A Kubernetes API request failed. */
 export const GW_ERR_KUBE_API = "GW_ERR_KUBE_API";
+/** The kubeconfig cannot be found, read or used (no cluster, a missing certificate file, a bad context). */
+export const GW_ERR_KUBE_CONFIG = "GW_ERR_KUBE_CONFIG";
+/** The API server answered 401 or 403: the credentials or the RBAC rules do not allow a request. */
+export const GW_ERR_KUBE_FORBIDDEN = "GW_ERR_KUBE_FORBIDDEN";
+/** The API server cannot be reached (connection refused or reset, DNS, TLS handshake, timeout). */
+export const GW_ERR_KUBE_UNREACHABLE = "GW_ERR_KUBE_UNREACHABLE";
 /** A Kubernetes watch expired (HTTP 410 Gone): the source must list again. */
 export const GW_ERR_KUBE_WATCH_GONE = "GW_ERR_KUBE_WATCH_GONE";
 /** Writing status (to the API server or a file) failed. */
@@ -39,6 +45,9 @@ export const ERROR_CODES = [
   GW_ERR_TLS,
   GW_ERR_CONFIG,
   GW_ERR_KUBE_API,
+  GW_ERR_KUBE_CONFIG,
+  GW_ERR_KUBE_FORBIDDEN,
+  GW_ERR_KUBE_UNREACHABLE,
   GW_ERR_KUBE_WATCH_GONE,
   GW_ERR_STATUS_WRITE,
   GW_ERR_ABORTED,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ErrorCode, Flag } from "../../src/dataplane/relay/frames.js";
+import { FLOOD_FRAMES, repeat } from "../helpers/attacker.js";
 import { type Backend, startBackend } from "../helpers/index.js";
 import {
   Attacker,
@@ -36,8 +37,7 @@ describe("attack: CONTINUATION flood without bytes", { timeout: 60_000 }, () => 
     const before = await gw.memory();
     const a = await Attacker.open(gw.port);
     await a.send(frame(FrameType.HEADERS, 0, 1, requestBlock(a.enc)));
-    const empty = frame(FrameType.CONTINUATION, 0, 1);
-    const batch = Buffer.concat(Array.from({ length: 4096 }, () => empty));
+    const batch = repeat(FLOOD_FRAMES.continuation(1), 4096);
     for (let sent = 0; sent < FRAMES && !a.isClosed; sent += 4096) await a.send(batch);
     const during = await gw.memoryAfter(a, "the flood");
     await good.more(5, "during the attack");

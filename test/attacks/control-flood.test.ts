@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { ErrorCode, Flag, settingsFrame, windowUpdateFrame } from "../../src/dataplane/relay/frames.js";
+import { ErrorCode, Flag, windowUpdateFrame } from "../../src/dataplane/relay/frames.js";
+import { FLOOD_FRAMES, repeat } from "../helpers/attacker.js";
 import { type Backend, startBackend } from "../helpers/index.js";
 import {
   Attacker,
@@ -42,13 +43,13 @@ const floods: Flood[] = [
   // (about 4 MiB on loopback) and then queue in the gateway.
   {
     name: "PING, never reading the ACKs",
-    unit: frame(FrameType.PING, 0, 0, Buffer.alloc(8)),
+    unit: FLOOD_FRAMES.ping(),
     count: 400_000,
     unread: true,
   },
-  { name: "SETTINGS, never reading the ACKs", unit: settingsFrame([]), count: 700_000, unread: true },
-  { name: "PRIORITY", unit: frame(FrameType.PRIORITY, 0, 3, Buffer.alloc(5)), count: 20_000 },
-  { name: "unknown frame types", unit: frame(0x20, 0, 0, Buffer.alloc(4)), count: 20_000 },
+  { name: "SETTINGS, never reading the ACKs", unit: FLOOD_FRAMES.settings(), count: 700_000, unread: true },
+  { name: "PRIORITY", unit: FLOOD_FRAMES.priority(), count: 20_000 },
+  { name: "unknown frame types", unit: FLOOD_FRAMES.unknown(), count: 20_000 },
   {
     name: "WINDOW_UPDATE on a closed stream",
     unit: windowUpdateFrame(1, 1),
@@ -57,7 +58,7 @@ const floods: Flood[] = [
   },
   {
     name: "empty DATA without END_STREAM",
-    unit: frame(FrameType.DATA, 0, 1),
+    unit: FLOOD_FRAMES.emptyData(1),
     count: 20_000,
     prepare: (a) => a.send(frame(FrameType.HEADERS, Flag.END_HEADERS, 1, requestBlock(a.enc))),
   },
@@ -84,7 +85,7 @@ describe("attack: control-frame and useless-frame floods", { timeout: 120_000 },
       if (f.unread) a.socket.pause();
       await f.prepare?.(a);
       const per = Math.max(1, Math.floor(65536 / f.unit.length));
-      const batch = Buffer.concat(Array.from({ length: per }, () => f.unit));
+      const batch = repeat(f.unit, per);
       for (let sent = 0; sent < f.count && !a.isClosed; sent += per) await a.send(batch);
       const during = await gw.memoryAfter(a, "the flood");
       await good.more(5, "during the attack");

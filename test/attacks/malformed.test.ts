@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ErrorCode, Flag } from "../../src/dataplane/relay/frames.js";
+import { malformedRequests } from "../helpers/attacker.js";
 import { closeAll, TESTER_SERVICE, testerClient, unary } from "../helpers/index.js";
 import {
   Attacker,
@@ -18,55 +19,7 @@ const BASE = [":method", "POST", ":scheme", "http", ":path", PATH, ":authority",
 const GRPC = ["content-type", "application/grpc", "te", "trailers"];
 
 /** Malformed requests (RFC 9113 sections 8.2 and 8.3): each must get RST_STREAM(PROTOCOL_ERROR) and never reach the backend. */
-const requests: { name: string; fields: string[]; data?: Buffer }[] = [
-  { name: "an uppercase header name", fields: [...BASE, ...GRPC, "X-Upper", "1"] },
-  { name: "connection", fields: [...BASE, ...GRPC, "connection", "close"] },
-  { name: "keep-alive", fields: [...BASE, ...GRPC, "keep-alive", "5"] },
-  { name: "proxy-connection", fields: [...BASE, ...GRPC, "proxy-connection", "close"] },
-  { name: "transfer-encoding", fields: [...BASE, ...GRPC, "transfer-encoding", "chunked"] },
-  { name: "upgrade", fields: [...BASE, ...GRPC, "upgrade", "h2c"] },
-  { name: "te other than trailers", fields: [...BASE, "content-type", "application/grpc", "te", "gzip"] },
-  {
-    name: "a pseudo-header after a regular header",
-    fields: [
-      ":method",
-      "POST",
-      ":scheme",
-      "http",
-      "content-type",
-      "application/grpc",
-      ":path",
-      PATH,
-      ":authority",
-      "x",
-    ],
-  },
-  { name: "an unknown pseudo-header", fields: [...BASE, ":foo", "bar", ...GRPC] },
-  { name: "a duplicated pseudo-header", fields: [...BASE, ":path", PATH, ...GRPC] },
-  { name: "a response pseudo-header (:status)", fields: [...BASE, ":status", "200", ...GRPC] },
-  { name: "no :method", fields: [":scheme", "http", ":path", PATH, ":authority", "x", ...GRPC] },
-  { name: "no :scheme", fields: [":method", "POST", ":path", PATH, ":authority", "x", ...GRPC] },
-  { name: "no :path", fields: [":method", "POST", ":scheme", "http", ":authority", "x", ...GRPC] },
-  {
-    name: "an empty :path",
-    fields: [":method", "POST", ":scheme", "http", ":path", "", ":authority", "x", ...GRPC],
-  },
-  { name: "a value with NUL", fields: [...BASE, ...GRPC, "x-v", "a\u0000b"] },
-  { name: "a value with CR LF", fields: [...BASE, ...GRPC, "x-v", "a\r\nx-injected: 1"] },
-  { name: "a value with leading whitespace", fields: [...BASE, ...GRPC, "x-v", " a"] },
-  { name: "a value with trailing whitespace", fields: [...BASE, ...GRPC, "x-v", "a\t"] },
-  { name: "a name with a space", fields: [...BASE, ...GRPC, "x v", "a"] },
-  {
-    name: "content-length above the DATA",
-    fields: [...BASE, ...GRPC, "content-length", "10"],
-    data: Buffer.alloc(5),
-  },
-  {
-    name: "content-length below the DATA",
-    fields: [...BASE, ...GRPC, "content-length", "2"],
-    data: Buffer.alloc(5),
-  },
-];
+const requests = malformedRequests(PATH);
 
 describe("attack: malformed requests are reset, never forwarded", { timeout: 60_000 }, () => {
   let backend: RawBackend;

@@ -1,7 +1,7 @@
 /**
- * The attack kit: the gateway in a child process (its memory measured apart from the attacker's), a raw
- * HTTP/2 attacker over node:net that builds frames with the relay's own encoders and counts what comes back,
- * and a well-behaved grpc-js client that keeps calling through the same gateway meanwhile.
+ * The attack kit: the gateway in a child process (its memory measured apart from the attacker's), the raw
+ * HTTP/2 attacker (test/helpers/attacker.ts, shared with the benchmark's attacks phase), and a well-behaved
+ * grpc-js client that keeps calling through the same gateway meanwhile.
  * @internal test-only
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -9,9 +9,15 @@ import { once } from "node:events";
 import * as net from "node:net";
 import { fileURLToPath } from "node:url";
 import { type ConnectionHandler, H2Connection, type H2Stream } from "../../src/dataplane/relay/connection.js";
-import { FrameType, frame, PREFACE, settingsFrame } from "../../src/dataplane/relay/frames.js";
-import { HpackDecoder, HpackEncoder } from "../../src/dataplane/relay/hpack.js";
+import type { HpackEncoder } from "../../src/dataplane/relay/hpack.js";
 import type { ProtocolLimits } from "../../src/dataplane/relay/limits.js";
+import {
+  Attacker,
+  requestBlock as attackRequest,
+  EMPTY_MESSAGE,
+  FrameType,
+  frame,
+} from "../helpers/attacker.js";
 import { closeAll, type grpc, TESTER_SERVICE, testerClient, unary } from "../helpers/index.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -123,177 +129,12 @@ export function growthMiB(before: Memory, after: Memory): number {
   return (after.heap + after.external - before.heap - before.external) / (1 << 20);
 }
 
-/** A frame the attacker received (payload kept only for control frames and headers). */
-export interface SeenFrame {
-  type: number;
-  flags: number;
-  id: number;
-  payload: Buffer;
-}
-
-/**
- * A hand-driven HTTP/2 client: writes raw bytes, counts every frame the gateway answers and keeps the
- * interesting ones (GOAWAY, RST_STREAM, HEADERS), so a flood of ACKs does not fill the test's memory.
- */
-export class Attacker {
-  readonly counts = new Map<number, number>();
-  readonly kept: SeenFrame[] = [];
-  private buf: Buffer = Buffer.alloc(0);
-  readonly closed: Promise<void>;
-  isClosed = false;
-  readonly enc = new HpackEncoder();
-  private readonly dec = new HpackDecoder();
-  private notify: (() => void) | null = null;
-
-  private constructor(readonly socket: net.Socket) {
-    socket.on("data", (d: Buffer) => this.onData(d));
-    socket.on("error", () => {});
-    this.closed = new Promise((resolve) =>
-      socket.on("close", () => {
-        this.isClosed = true;
-        this.wake();
-        resolve();
-      }),
-    );
-  }
-
-  /** Connects; sends the preface and an empty SETTINGS unless `preface` is false. */
-  static async open(port: number, preface = true): Promise<Attacker> {
-    const socket = net.connect(port, "127.0.0.1");
-    await once(socket, "connect");
-    const a = new Attacker(socket);
-    if (preface) socket.write(Buffer.concat([PREFACE, settingsFrame([])]));
-    return a;
-  }
-
-  private onData(d: Buffer): void {
-    this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
-    let p = 0;
-    while (this.buf.length - p >= 9) {
-      const len = this.buf.readUIntBE(p, 3);
-      if (this.buf.length - p < 9 + len) break;
-      const type = this.buf[p + 3]!;
-      this.counts.set(type, (this.counts.get(type) ?? 0) + 1);
-      if (type === FrameType.GOAWAY || type === FrameType.RST_STREAM || type === FrameType.HEADERS) {
-        this.kept.push({
-          type,
-          flags: this.buf[p + 4]!,
-          id: this.buf.readUInt32BE(p + 5) & 0x7fffffff,
-          payload: Buffer.from(this.buf.subarray(p + 9, p + 9 + len)),
-        });
-      }
-      p += 9 + len;
-    }
-    this.buf = this.buf.subarray(p);
-    this.wake();
-  }
-
-  private wake(): void {
-    const n = this.notify;
-    this.notify = null;
-    n?.();
-  }
-
-  /** Frames of `type` received so far. */
-  count(type: number): number {
-    return this.counts.get(type) ?? 0;
-  }
-
-  /** The GOAWAY's error code, if one came. */
-  goawayCode(): number | undefined {
-    return this.kept.find((f) => f.type === FrameType.GOAWAY)?.payload.readUInt32BE(4);
-  }
-
-  /** The RST_STREAM code the gateway sent on stream `id`, if any. */
-  resetCode(id: number): number | undefined {
-    return this.kept.find((f) => f.type === FrameType.RST_STREAM && f.id === id)?.payload.readUInt32BE(0);
-  }
-
-  /** The decoded header blocks received on stream `id` (decoded in arrival order, once). */
-  headerBlocks(id: number): string[][] {
-    const out: string[][] = [];
-    for (const f of this.kept) {
-      if (f.type !== FrameType.HEADERS) continue;
-      const fields = this.decoded.get(f) ?? this.dec.decode(f.payload, 0, f.payload.length).fields;
-      this.decoded.set(f, fields);
-      if (f.id === id) out.push(fields);
-    }
-    return out;
-  }
-  private readonly decoded = new Map<SeenFrame, string[]>();
-
-  /** Resolves once `done()` holds (checked after every read and at close); rejects naming `what` after `ms`. */
-  async until(done: () => boolean, what: string, ms = 10_000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!done()) {
-      if (this.isClosed && !done()) throw new Error(`the connection closed before ${what}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.notify = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-    }
-  }
-
-  /** Resolves when the gateway closed the connection; rejects naming `what` after `ms`. */
-  async closedWithin(ms: number, what: string): Promise<void> {
-    let t: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.closed,
-      new Promise<never>((_, reject) => {
-        t = setTimeout(
-          () => reject(new Error(`the gateway kept the connection open ${ms} ms after ${what}`)),
-          ms,
-        );
-      }),
-    ]).finally(() => clearTimeout(t));
-  }
-
-  /** Bytes written so far (the preface included). */
-  get sentBytes(): number {
-    return this.socket.bytesWritten;
-  }
-
-  /** Writes and waits until the socket took it (the gateway may close mid-way: errors are ignored). */
-  async send(b: Buffer): Promise<void> {
-    if (this.socket.destroyed) return;
-    if (!this.socket.write(b)) {
-      await Promise.race([once(this.socket, "drain"), this.closed]);
-    }
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-}
-
 /** A gRPC request header list for the Tester service's Unary method, as a header block. */
 export function requestBlock(enc: HpackEncoder, extra: string[] = []): Buffer {
-  return enc.encode([
-    ":method",
-    "POST",
-    ":scheme",
-    "http",
-    ":path",
-    `/${TESTER_SERVICE}/Unary`,
-    ":authority",
-    "x",
-    "content-type",
-    "application/grpc",
-    "te",
-    "trailers",
-    ...extra,
-  ]);
+  return attackRequest(enc, `/${TESTER_SERVICE}/Unary`, extra);
 }
 
-/** An empty Tester request message (5-byte gRPC prefix, no payload). */
-export const EMPTY_MESSAGE = Buffer.alloc(5);
-
-export { FrameType, frame };
+export { Attacker, EMPTY_MESSAGE, FrameType, frame };
 
 /**
  * A well-behaved grpc-js client calling the gateway over and over until `stop()`: every result is kept, so

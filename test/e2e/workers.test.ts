@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { ErrorCode, PREFACE, settingsFrame } from "../../src/dataplane/relay/frames.js";
-import { Attacker } from "../attacks/support.js";
+import { Attacker } from "../helpers/attacker.js";
 import {
   type Backend,
   closeAll,

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { loadPaths } from "../../src/api/parse.js";
 import { routeAuthorities } from "../../src/lattice/domains.js";
-import { planDocument, planLattice } from "../../src/lattice/plan.js";
+import { planDocument, planLattice } from "../../src/plan/lattice.js";
 import { translate } from "../../src/translate/translator.js";
 
 const EXAMPLE = fileURLToPath(new URL("../../examples/lattice/", import.meta.url));

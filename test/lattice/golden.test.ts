@@ -8,7 +8,7 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { formatIssue, loadPaths } from "../../src/api/parse.js";
-import { planDocument, planLattice } from "../../src/lattice/plan.js";
+import { planDocument, planLattice } from "../../src/plan/lattice.js";
 import { translate } from "../../src/translate/translator.js";
 import { goldenSuite } from "../helpers/golden.js";
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { loadPaths } from "../../src/api/parse.js";
-import { planLattice } from "../../src/lattice/plan.js";
+import { planLattice } from "../../src/plan/lattice.js";
 import { translate } from "../../src/translate/translator.js";
 
 const TESTDATA = fileURLToPath(new URL("../../testdata/", import.meta.url));

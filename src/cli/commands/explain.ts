@@ -8,10 +8,10 @@
  */
 import { formatIssue, loadPaths } from "../../api/parse.js";
 import { explainCall, renderExplanation } from "../../dataplane/explain.js";
+import { applyLatticeFlag, LATTICE_FLAGS, LATTICE_FLAGS_HELP } from "../../runner/lattice-flags.js";
 import { translate } from "../../translate/translator.js";
 import type { TranslateOptions } from "../../translate/types.js";
 import { scanOptions } from "../flags.js";
-import { applyLatticeFlag, LATTICE_FLAGS, LATTICE_FLAGS_HELP } from "../lattice-flags.js";
 
 export const EXPLAIN_USAGE = `usage: grpcroute explain -f PATH [-f PATH ...] --authority HOST[:PORT] --path /SERVICE/METHOD
                          [-H NAME=VALUE ...] [--port N] [-o text|json]

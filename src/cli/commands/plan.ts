@@ -7,11 +7,11 @@
  */
 import { stringify } from "yaml";
 import { formatIssue, loadPaths } from "../../api/parse.js";
-import { type LatticePlanOptions, planDocument, planLattice } from "../../lattice/plan.js";
+import { type LatticePlanOptions, planDocument, planLattice } from "../../plan/lattice.js";
+import { applyLatticeFlag, LATTICE_FLAGS } from "../../runner/lattice-flags.js";
 import { translate } from "../../translate/translator.js";
 import type { TranslateOptions } from "../../translate/types.js";
 import { scanOptions } from "../flags.js";
-import { applyLatticeFlag, LATTICE_FLAGS } from "../lattice-flags.js";
 
 export const PLAN_USAGE = `usage: grpcroute plan -f PATH [-f PATH ...] [-o yaml|json] [options]
 

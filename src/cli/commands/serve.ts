@@ -14,16 +14,8 @@ import { FileSource } from "../../sources/file-source.js";
 import { translate } from "../../translate/translator.js";
 import { renderStatusJson } from "../output.js";
 
-/** The real pipeline: files, the translator and the relay data plane (in-process or in workers). */
-const deps: GatewayDeps = {
-  createSource: (files, { watch, debounceMs, pollIntervalMs, log }) =>
-    new FileSource(files, {
-      watch,
-      debounceMs,
-      pollIntervalMs,
-      onError: (err) =>
-        log.warn({ code: err.code, reason: err.message }, "watching the files failed; retrying"),
-    }),
+/** The translator and the relay data plane (in-process or in workers), shared with `controller`. */
+export const pipelineDeps: Omit<GatewayDeps, "createSource"> = {
   translate: (resources, opts) => translate(resources, opts),
   renderStatus: (resources, status, issues) => renderStatusJson(resources, status, issues),
   createDataplane: (opts, ctx) => {
@@ -52,6 +44,19 @@ const deps: GatewayDeps = {
     }
     return new Dataplane(opts);
   },
+};
+
+/** The real pipeline: files, the translator and the relay data plane. */
+const deps: GatewayDeps = {
+  ...pipelineDeps,
+  createSource: (files, { watch, debounceMs, pollIntervalMs, log }) =>
+    new FileSource(files, {
+      watch,
+      debounceMs,
+      pollIntervalMs,
+      onError: (err) =>
+        log.warn({ code: err.code, reason: err.message }, "watching the files failed; retrying"),
+    }),
 };
 
 export async function run(argv: string[]): Promise<number> {

@@ -7,10 +7,10 @@
  * line is wrong.
  */
 import { formatIssue, loadPaths } from "../../api/parse.js";
+import { applyLatticeFlag, LATTICE_FLAGS } from "../../runner/lattice-flags.js";
 import { translate } from "../../translate/translator.js";
 import type { TranslateOptions } from "../../translate/types.js";
 import { scanOptions } from "../flags.js";
-import { applyLatticeFlag, LATTICE_FLAGS } from "../lattice-flags.js";
 import { renderStatusJson, renderStatusText, renderStatusYaml, statusProblems } from "../output.js";
 
 export const VALIDATE_USAGE = `usage: grpcroute validate -f PATH [-f PATH ...] [-o text|yaml|json]

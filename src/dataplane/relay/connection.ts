@@ -24,9 +24,10 @@ import {
   settingsFrame,
   windowUpdateFrame,
 } from "./frames.js";
+import { ClientGuards, destroySocket, GOAWAY_LINGER_MS, ResetFence } from "./guards.js";
 import { HpackDecoder, HpackEncoder } from "./hpack.js";
 import { Inbound } from "./inbound.js";
-import { DEFAULT_LIMITS, type ProtocolLimits, TokenBucket } from "./limits.js";
+import { DEFAULT_LIMITS, type ProtocolLimits } from "./limits.js";
 import { H2Stream } from "./stream.js";
 import { StreamTable } from "./stream-table.js";
 
@@ -89,10 +90,6 @@ export interface ConnectionOptions {
  */
 export const DEFAULT_STREAM_WINDOW = 128 << 10;
 
-/** Payload of the PINGs that tell when a backend has read our RST_STREAMs (keepalive PINGs carry zeros). */
-const FENCE = Buffer.from("grpcrte!", "latin1");
-/** How long a peer that is sent GOAWAY for a connection error gets to read it before the socket is dropped. */
-const GOAWAY_LINGER_MS = 1000;
 /** Client streams a server connection remembers having reset, to ignore their late HEADERS. */
 const RESET_MEMORY = 64;
 
@@ -135,28 +132,16 @@ export class H2Connection implements FlowOwner {
   owner: unknown = undefined;
   /** @internal The limits this connection enforces. */
   readonly limits: ProtocolLimits;
-  /** Server side: streams the client reset before their answer, and useless frames (null client side). */
-  private readonly resets: TokenBucket | null = null;
-  private readonly glitches: TokenBucket | null = null;
-  /** Server side: control frames answered while the socket still had bytes to write, since it last drained. */
-  private queuedControl = 0;
-  /** Server side: the preface and the ACK of our SETTINGS must come in time. */
-  private handshakeTimer: NodeJS.Timeout | undefined = undefined;
-  /** @internal Server side: the client preface arrived. */
-  prefaceSeen = false;
-  /** Server side: closes the connection once it has had no stream for the idle timeout. */
-  private idleTimer: NodeJS.Timeout | undefined = undefined;
-  /** Times a header block left incomplete. */
-  private headerTimer: NodeJS.Timeout | undefined = undefined;
+  /** @internal Server side: the limits against abusive clients and their timers (null client side). */
+  readonly guards: ClientGuards | null = null;
   /**
    * Server side: streams the client reset before the backend answered, whose upstream streams the backend is
    * not yet known to have dropped. They still count against SETTINGS_MAX_CONCURRENT_STREAMS, so a client that
    * resets streams cannot open them upstream faster than the backend takes in the resets.
    */
   held = 0;
-  /** Client side: client connections released by the ACK of the fence PING in flight, and by the next one. */
-  private fenced: H2Connection[] | null = null;
-  private fenceNext: H2Connection[] | null = null;
+  /** Client side: holds client streams reset before the backend answered until it has read the reset. */
+  private fence: ResetFence | null = null;
   /** Client side: the connect timeout, cleared once the peer's SETTINGS arrive. */
   connectTimer: NodeJS.Timeout | undefined = undefined;
   /** Client side: keepalive PING interval and the pending PING's timeout. */
@@ -189,7 +174,7 @@ export class H2Connection implements FlowOwner {
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.reader.read(chunk));
     socket.on("drain", () => {
-      this.queuedControl = 0;
+      if (this.guards !== null) this.guards.drained();
       this.flow.pumpBlocked();
     });
     socket.on("error", () => {
@@ -203,15 +188,7 @@ export class H2Connection implements FlowOwner {
     if (isServer) settings.push([Setting.MAX_CONCURRENT_STREAMS, this.maxConcurrentStreams]);
     else settings.push([Setting.ENABLE_PUSH, 0]);
     if (!isServer) this.out.push(PREFACE);
-    else {
-      this.resets = new TokenBucket(limits.resetBurst, limits.resetRate);
-      this.glitches = new TokenBucket(limits.glitchBurst, limits.glitchRate);
-      // A client that never sends the preface, or never acknowledges our SETTINGS, must not hold the socket.
-      this.handshakeTimer = setTimeout(onHandshakeTimeout, limits.settingsTimeoutMs, this);
-      this.handshakeTimer.unref();
-      this.idleTimer = setTimeout(onIdleCheck, limits.idleTimeoutMs, this);
-      this.idleTimer.unref();
-    }
+    else this.guards = new ClientGuards(this, limits);
     this.out.push(settingsFrame(settings));
     if (connWindow > DEFAULT_WINDOW) {
       this.out.push(windowUpdateFrame(0, connWindow - DEFAULT_WINDOW));
@@ -346,92 +323,36 @@ export class H2Connection implements FlowOwner {
   // --------------------------------------------------------------------------------- limits (docs/security.md)
 
   /**
-   * Server side: queues the answer to a peer's control frame (a SETTINGS or PING ACK, an RST_STREAM). A peer
-   * that does not read while it keeps asking for answers gets GOAWAY(ENHANCE_YOUR_CALM) past the limit.
+   * Queues the answer to a peer's control frame (a SETTINGS or PING ACK, an RST_STREAM); a client that does
+   * not read while it keeps asking for answers is cut off past its limit (`guards.ts`).
    */
   answerControl(frame: Buffer): void {
-    if (
-      this.isServer &&
-      this.socket.writableLength > 0 &&
-      ++this.queuedControl > this.limits.maxQueuedControlFrames
-    ) {
-      this.fail(
-        ErrorCode.ENHANCE_YOUR_CALM,
-        `more than ${this.limits.maxQueuedControlFrames} control frames queued for a peer that does not read`,
-      );
-      return;
-    }
-    this.out.push(frame);
+    if (this.guards === null || this.guards.answer()) this.out.push(frame);
   }
 
-  /**
-   * Server side: the peer sent something that costs work and does nothing useful (`what`). False, and the
-   * connection failed with GOAWAY(ENHANCE_YOUR_CALM), once it has done so past its budget.
-   */
+  /** The peer sent something useless (`what`): false once past its budget, the connection failed. */
   glitch(what: string): boolean {
-    if (this.glitches === null || this.glitches.take()) return true;
-    this.fail(ErrorCode.ENHANCE_YOUR_CALM, `too many useless frames (last: ${what})`);
-    return false;
+    return this.guards === null || this.guards.glitch(what);
   }
 
-  /**
-   * Server side: the client reset a stream before its response was complete. False, and the connection
-   * failed with GOAWAY(ENHANCE_YOUR_CALM), once it has done so past its budget (CVE-2023-44487).
-   */
+  /** The client reset a stream before its response: false once past its budget, the connection failed. */
   prematureReset(): boolean {
-    if (this.resets === null || this.resets.take()) return true;
-    this.fail(ErrorCode.ENHANCE_YOUR_CALM, "too many streams reset before their response");
-    return false;
+    return this.guards === null || this.guards.prematureReset();
   }
 
   /**
-   * Client side: `client` reset a stream we carried for it before the backend answered. The stream keeps
-   * counting against `client`'s concurrency until the backend has read our RST_STREAM, which the ACK of a
-   * PING sent after it proves (PINGs are answered in order, RFC 9113 section 6.7): one PING per batch of
-   * resets, none per call.
+   * Client side: `client` reset a stream we carried for it before the backend answered; the stream keeps
+   * counting against `client`'s concurrency until the backend has read our reset (`ResetFence`).
    */
   holdForBackend(client: H2Connection): void {
     if (this.destroyed) return;
-    client.held++;
-    if (this.fenced === null) {
-      this.fenced = [client];
-      this.out.push(pingFrame(FENCE, false));
-    } else {
-      if (this.fenceNext === null) this.fenceNext = [];
-      this.fenceNext.push(client);
-    }
+    this.fence ??= new ResetFence(this.out);
+    this.fence.hold(client);
   }
 
   /** @internal A PING ACK with `data` arrived: true when it was a fence's (its held streams are released). */
   fenceAcked(data: Buffer, start: number): boolean {
-    if (this.fenced === null || !FENCE.equals(data.subarray(start, start + 8))) return false;
-    release(this.fenced);
-    this.fenced = this.fenceNext;
-    this.fenceNext = null;
-    if (this.fenced !== null) this.out.push(pingFrame(FENCE, false));
-    return true;
-  }
-
-  /** @internal The idle timer fired early: check again in `ms`. */
-  rearmIdle(ms: number): void {
-    this.idleTimer = setTimeout(onIdleCheck, ms, this);
-    this.idleTimer.unref();
-  }
-
-  /** @internal Server side: the peer acknowledged our SETTINGS: the handshake is complete. */
-  settingsAcked(): void {
-    if (this.handshakeTimer === undefined) return;
-    clearTimeout(this.handshakeTimer);
-    this.handshakeTimer = undefined;
-  }
-
-  /** @internal A header block was left open (true) or completed (false): an open one is timed. */
-  headerBlockOpen(open: boolean): void {
-    if (this.headerTimer !== undefined) clearTimeout(this.headerTimer);
-    this.headerTimer = undefined;
-    if (!open) return;
-    this.headerTimer = setTimeout(onHeaderTimeout, this.limits.headerTimeoutMs, this);
-    this.headerTimer.unref();
+    return this.fence?.acked(data, start) === true;
   }
 
   /** Closes the socket now. */
@@ -499,13 +420,8 @@ export class H2Connection implements FlowOwner {
 
   private onSocketClose(): void {
     this.markDestroyed();
-    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    if (this.headerTimer !== undefined) clearTimeout(this.headerTimer);
-    if (this.fenced !== null) release(this.fenced);
-    if (this.fenceNext !== null) release(this.fenceNext);
-    this.fenced = null;
-    this.fenceNext = null;
+    if (this.guards !== null) this.guards.close();
+    if (this.fence !== null) this.fence.close();
     this.out.discard();
     const open = this.streams.toArray();
     this.streams.clear();
@@ -518,41 +434,4 @@ export class H2Connection implements FlowOwner {
     this.flow.blocked.clear();
     this.handler.onClose(this);
   }
-}
-
-function destroySocket(s: Socket): void {
-  s.destroy();
-}
-
-function release(clients: readonly H2Connection[]): void {
-  for (let i = 0; i < clients.length; i++) clients[i]!.held--;
-}
-
-function onHandshakeTimeout(c: H2Connection): void {
-  if (c.destroyed) return;
-  if (!c.prefaceSeen) {
-    c.destroy();
-    return;
-  }
-  c.fail(ErrorCode.SETTINGS_TIMEOUT, `SETTINGS not acknowledged within ${c.limits.settingsTimeoutMs} ms`);
-}
-
-function onHeaderTimeout(c: H2Connection): void {
-  c.fail(ErrorCode.ENHANCE_YOUR_CALM, `header block incomplete after ${c.limits.headerTimeoutMs} ms`);
-}
-
-/**
- * The idle timer: one per server connection, re-armed when it fires rather than on every stream, so calls
- * pay nothing for it. A connection with an open stream is never idle, however quiet the stream.
- */
-function onIdleCheck(c: H2Connection): void {
-  if (c.destroyed) return;
-  const timeout = c.limits.idleTimeoutMs;
-  const idleFor = c.streams.size === 0 ? Date.now() - c.idleSince : 0;
-  if (idleFor >= timeout) {
-    c.shutdown();
-    setTimeout(destroySocket, GOAWAY_LINGER_MS, c.socket).unref();
-    return;
-  }
-  c.rearmIdle(timeout - idleFor);
 }

@@ -50,12 +50,12 @@ export class Inbound implements FrameSink, HeaderBlockSink {
 
   /** FrameSink: the client preface arrived. */
   prefaceReceived(): void {
-    this.c.prefaceSeen = true;
+    if (this.c.guards !== null) this.c.guards.prefaceSeen = true;
   }
 
   /** HeaderBlockSink: a block was left open or completed. */
   blockOpen(open: boolean): void {
-    this.c.headerBlockOpen(open);
+    if (this.c.guards !== null) this.c.guards.headerBlockOpen(open);
   }
 
   /** FrameSink: a cut DATA frame may be handed on in pieces unless a header block is open. */
@@ -324,7 +324,7 @@ export class Inbound implements FrameSink, HeaderBlockSink {
         this.c.fail(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with payload");
         return;
       }
-      this.c.settingsAcked();
+      if (this.c.guards !== null) this.c.guards.settingsAcked();
       return;
     }
     if ((end - start) % 6 !== 0) {

@@ -8,6 +8,7 @@
  * (Go: 10000) control frames queue up unsent; Go's server also refuses to run more handlers than its stream
  * limit for a client that resets streams, and closes the connection when it keeps going.
  */
+import { MAX_CLIENT_STREAMS } from "../types.js";
 
 /** Every limit, with defaults applied. */
 export interface ProtocolLimits {
@@ -29,6 +30,14 @@ export interface ProtocolLimits {
   idleTimeoutMs: number;
   /** How long a header block may stay incomplete (HEADERS without END_HEADERS), in ms. */
   headerTimeoutMs: number;
+  /**
+   * Largest decoded header list (RFC 9113 section 6.5.2 counting) of a request, and of a backend's response:
+   * SETTINGS_MAX_HEADER_LIST_SIZE. A larger request gets RESOURCE_EXHAUSTED; compressed header blocks may
+   * be twice as large before the connection is closed.
+   */
+  maxHeaderListSize: number;
+  /** Streams one client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
@@ -41,6 +50,8 @@ export const DEFAULT_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
   settingsTimeoutMs: 10_000,
   idleTimeoutMs: 180_000,
   headerTimeoutMs: 10_000,
+  maxHeaderListSize: 65_536,
+  maxConcurrentStreams: MAX_CLIENT_STREAMS,
 });
 
 /** One `serve` flag per limit: its name, the limit it sets, its range and what it means. */
@@ -49,7 +60,7 @@ export interface LimitFlag {
   readonly key: keyof ProtocolLimits;
   readonly min: number;
   readonly max: number;
-  readonly unit: "N" | "MS";
+  readonly unit: "N" | "MS" | "BYTES";
   readonly help: string;
 }
 
@@ -126,6 +137,23 @@ export const LIMIT_FLAGS: readonly LimitFlag[] = [
     unit: "MS",
     help: "time a header block may stay incomplete",
   },
+  {
+    flag: "max-header-list-size",
+    key: "maxHeaderListSize",
+    // gRPC's own metadata needs a few hundred bytes; Envoy allows up to 8 MiB (max_request_headers_kb).
+    min: 1024,
+    max: 8 << 20,
+    unit: "BYTES",
+    help: "decoded header list of a call; larger: RESOURCE_EXHAUSTED",
+  },
+  {
+    flag: "max-concurrent-streams",
+    key: "maxConcurrentStreams",
+    min: 1,
+    max: 1_000_000,
+    unit: "N",
+    help: "calls open at once per connection; more: REFUSED_STREAM",
+  },
 ];
 
 /** `given` over the defaults (undefined values ignored). */
@@ -143,7 +171,12 @@ export function resolveLimits(given: Partial<ProtocolLimits> | undefined): Proto
 export function parseLimitFlag(f: LimitFlag, text: string): number | string {
   const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
   if (!(n >= f.min && n <= f.max)) {
-    const what = f.unit === "MS" ? "a whole number of milliseconds" : "a whole number";
+    const what =
+      f.unit === "MS"
+        ? "a whole number of milliseconds"
+        : f.unit === "BYTES"
+          ? "a whole number of bytes"
+          : "a whole number";
     return `--${f.flag} "${text}": expected ${what}, ${f.min}..${f.max}`;
   }
   return n;

@@ -94,11 +94,19 @@ export class RelayDataplane implements DataplaneApi, CallHost {
     upstream: UpstreamOptions = {},
   ) {
     this.generated = new GeneratedCertificates(opts.onCertificateGenerated);
+    const limits = resolveLimits({ ...opts.connection?.limits, ...opts.limits });
+    // A limit given as a flag wins over the connection options (tests), which win over the defaults.
     this.connOpts = {
       ...opts.connection,
-      limits: resolveLimits({ ...opts.connection?.limits, ...opts.limits }),
+      maxHeaderListSize:
+        opts.limits?.maxHeaderListSize ?? opts.connection?.maxHeaderListSize ?? limits.maxHeaderListSize,
+      maxConcurrentStreams:
+        opts.limits?.maxConcurrentStreams ??
+        opts.connection?.maxConcurrentStreams ??
+        limits.maxConcurrentStreams,
+      limits,
     };
-    this.maxHeaderListSize = this.connOpts.maxHeaderListSize ?? 65536;
+    this.maxHeaderListSize = this.connOpts.maxHeaderListSize ?? limits.maxHeaderListSize;
     this.retryBuffer = new RetryBuffer(opts.retryBufferBytes ?? DEFAULT_RETRY_BUFFER_BYTES);
     const given = Object.fromEntries(Object.entries(upstream).filter(([, v]) => v !== undefined));
     this.upOpts = { ...DEFAULT_UPSTREAM, ...given };

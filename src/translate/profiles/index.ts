@@ -29,11 +29,31 @@ export function profileFor(name: IrProfile): GatewayProfile {
  * - another controllerName -> not ours;
  * - no GatewayClass object of that name is given (file mode): class `amazon-vpc-lattice` -> lattice,
  *   anything else -> standard.
+ *
+ * In a cluster (`cluster` given) a Gateway needs its GatewayClass object, and Lattice classes belong to the
+ * AWS controller unless `cluster.lattice` (clusters without it, such as CI clusters that emulate Lattice).
  */
-export function selectProfile(gateway: Gateway, classes: readonly GatewayClass[]): IrProfile | undefined {
+export function selectProfile(
+  gateway: Gateway,
+  classes: readonly GatewayClass[],
+  cluster?: { lattice: boolean },
+): IrProfile | undefined {
   const cls = classes.find((c) => c.metadata.name === gateway.spec.gatewayClassName);
-  if (cls === undefined) return gateway.spec.gatewayClassName === LATTICE_CLASS_NAME ? "lattice" : "standard";
+  if (cls === undefined) {
+    if (cluster !== undefined) return undefined;
+    return gateway.spec.gatewayClassName === LATTICE_CLASS_NAME ? "lattice" : "standard";
+  }
   if (cls.spec.controllerName === CONTROLLER_NAME) return "standard";
-  if (cls.spec.controllerName === LATTICE_CONTROLLER_NAME) return "lattice";
+  if (cls.spec.controllerName === LATTICE_CONTROLLER_NAME && (cluster === undefined || cluster.lattice))
+    return "lattice";
   return undefined;
+}
+
+/** The controllerName a profile's route parent entries carry: in a cluster, Lattice's are the AWS controller's. */
+export function parentControllerName(
+  profile: IrProfile,
+  ours: string,
+  cluster: { lattice: boolean } | undefined,
+): string {
+  return cluster !== undefined && profile === "lattice" ? LATTICE_CONTROLLER_NAME : ours;
 }

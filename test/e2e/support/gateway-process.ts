@@ -36,11 +36,11 @@ export class GatewayProcess {
    * `args` are `serve`'s. Unless they choose `--workers`, GRPCROUTE_E2E_WORKERS does, so the whole suite can
    * run against any worker count (the default is serve's own: one worker per core).
    */
-  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}, command: "serve" | "controller" = "serve") {
     const workers = process.env.GRPCROUTE_E2E_WORKERS;
     if (workers !== undefined && workers !== "" && !args.includes("--workers"))
       args = [...args, "--workers", workers];
-    this.child = spawn(process.execPath, ["--import", "tsx", CLI, "serve", ...args], {
+    this.child = spawn(process.execPath, ["--import", "tsx", CLI, command, ...args], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...env },

@@ -13,12 +13,10 @@
  */
 import { type Gateway, type GRPCRoute, objectKey, type ResourceSet, type Service } from "../api/types.js";
 import type { IrAction, IrCluster, IrListener, IrRoute, RoutingTable } from "../ir/routing-table.js";
-import { selectProfile } from "../translate/profiles/index.js";
-import type { TranslateResult } from "../translate/types.js";
-import { checkLatticeRoute, latticePath } from "./checks.js";
-import { routeDomains } from "./domains.js";
-import { MAX_LISTENERS_PER_SERVICE } from "./limits.js";
-import { type MethodCase, methodCaseInsensitive } from "./method-case.js";
+import { checkLatticeRoute, latticePath } from "../lattice/checks.js";
+import { routeDomains } from "../lattice/domains.js";
+import { MAX_LISTENERS_PER_SERVICE } from "../lattice/limits.js";
+import { type MethodCase, methodCaseInsensitive } from "../lattice/method-case.js";
 import {
   AWS_PREFIX,
   DEFAULT_DOMAIN_SUFFIX,
@@ -36,7 +34,9 @@ import {
   TAG_SERVICE_NAMESPACE,
   TAG_SOURCE_TYPE,
   unixSeconds,
-} from "./names.js";
+} from "../lattice/names.js";
+import { selectProfile } from "../translate/profiles/index.js";
+import type { TranslateResult } from "../translate/types.js";
 
 /** Options of a plan: the AWS controller's environment, which a file-based plan cannot know. */
 export interface LatticePlanOptions {

@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { Condition } from "../../api/types.js";
+import { stampConditions, stampParents } from "./transition.js";
+
+const NOW = "2026-12-07T10:00:00Z";
+const BEFORE = "2026-01-01T00:00:00Z";
+
+function c(type: string, status: Condition["status"], generation = 1): Condition {
+  return { type, status, reason: type, message: "", observedGeneration: generation };
+}
+
+test("lastTransitionTime changes only when a condition's status changes", () => {
+  const cases: { name: string; desired: Condition[]; previous: unknown; want: string[] }[] = [
+    { name: "no previous status", desired: [c("Accepted", "True")], previous: undefined, want: [NOW] },
+    {
+      name: "same status keeps the time, even with a new generation",
+      desired: [c("Accepted", "True", 2)],
+      previous: [{ type: "Accepted", status: "True", lastTransitionTime: BEFORE }],
+      want: [BEFORE],
+    },
+    {
+      name: "another status takes now",
+      desired: [c("Accepted", "False")],
+      previous: [{ type: "Accepted", status: "True", lastTransitionTime: BEFORE }],
+      want: [NOW],
+    },
+    {
+      name: "a new condition type takes now, the others keep theirs",
+      desired: [c("Accepted", "True"), c("ResolvedRefs", "True")],
+      previous: [{ type: "Accepted", status: "True", lastTransitionTime: BEFORE }],
+      want: [BEFORE, NOW],
+    },
+    {
+      name: "a previous condition without a time takes now",
+      desired: [c("Accepted", "True")],
+      previous: [{ type: "Accepted", status: "True" }],
+      want: [NOW],
+    },
+    { name: "garbage previous status", desired: [c("Accepted", "True")], previous: "x", want: [NOW] },
+  ];
+  for (const tc of cases) {
+    const got = stampConditions(tc.desired, tc.previous, NOW).map((x) => x.lastTransitionTime);
+    assert.deepEqual(got, tc.want, tc.name);
+  }
+});
+
+test("route parent entries are stamped against the entry of the same parentRef and controller", () => {
+  const ref = { group: "gateway.networking.k8s.io", kind: "Gateway", name: "gw" };
+  const parents = [{ parentRef: ref, controllerName: "ours", conditions: [c("Accepted", "True")] }];
+  const current = [
+    {
+      parentRef: { name: "gw" },
+      controllerName: "theirs",
+      conditions: [{ type: "Accepted", status: "True", lastTransitionTime: "x" }],
+    },
+    {
+      parentRef: { name: "gw" },
+      controllerName: "ours",
+      conditions: [{ type: "Accepted", status: "True", lastTransitionTime: BEFORE }],
+    },
+  ];
+  assert.equal(stampParents(parents, current, NOW)[0]?.conditions[0]?.lastTransitionTime, BEFORE);
+  assert.equal(stampParents(parents, [current[0]], NOW)[0]?.conditions[0]?.lastTransitionTime, NOW);
+});
