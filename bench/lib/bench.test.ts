@@ -324,6 +324,21 @@ describe("results file", () => {
     assert.match(text, /\(2 times\) x stalled/);
     assert.match(text, /\| fixed {3}\| grpcroute \| +950 \| +0\.95x \|/);
   });
+  it("a retrying TrafficPolicy is judged against the same gateway without one: under 5 % more CPU per call", () => {
+    const cases: { cpu: number; want: RegExp }[] = [
+      {
+        cpu: 36.5,
+        want: /MET {2}grpcroute-retry: CPU per call under a retrying TrafficPolicy .* fixed backend \(1\.04x: 36\.5 vs 35\.0 us\)/,
+      },
+      { cpu: 37, want: /MISS grpcroute-retry: CPU per call .* \(1\.06x: 37\.0 vs 35\.0 us\)/ },
+    ];
+    for (const c of cases) {
+      const r = results("retry");
+      const relay = { ...r.unary[1]!, target: "grpcroute-relay" };
+      r.unary.push(relay, { ...relay, target: "grpcroute-retry", proxyCpuUs: c.cpu });
+      assert.match(renderReport(r), c.want);
+    }
+  });
   it("a latency-only run checks the half-load target from its latency rows", () => {
     const r = results("latency");
     r.unary = r.unary.filter((u) => u.target === "direct");

@@ -69,8 +69,8 @@ const HELP = `usage: npm run bench -- [options]     (node scripts/bench.mjs [opt
   --phases LIST           unary,latency,streaming,attacks,micro (all)          BENCH_PHASES
   --backends LIST         greeter,fixed,nghttpd (smoke: fixed)                 BENCH_BACKENDS
                           (nghttpd: nghttp2's C server, no collector; Debian nghttp2-server)
-  --targets LIST          direct,grpcroute-relay,haproxy,nginx  BENCH_TARGETS
-                          (grpcroute-relay and grpcroute both run serve)
+  --targets LIST          direct,grpcroute-relay,grpcroute-retry,haproxy,nginx  BENCH_TARGETS
+                          (grpcroute-relay and grpcroute both run serve; grpcroute-retry adds a TrafficPolicy)
                           floors, not in the default list: node-pipe, haproxy-tcp
   --stream-targets LIST  targets of the streaming phase (all; smoke: direct, grpcroute*) BENCH_STREAM_TARGETS
   --connections N         h2load connections (8)                               BENCH_CONNECTIONS
@@ -215,7 +215,9 @@ export function parseOptions(
     if (!(BACKENDS as readonly string[]).includes(b))
       throw new UsageError(`--backends: unknown backend "${b}" (${BACKENDS.join(", ")})`);
   }
-  const targets = list(str("targets", "BENCH_TARGETS", "direct,grpcroute-relay,haproxy,nginx"));
+  const targets = list(
+    str("targets", "BENCH_TARGETS", "direct,grpcroute-relay,grpcroute-retry,haproxy,nginx"),
+  );
   if (!targets.includes("direct")) targets.unshift("direct");
   const streamTargets = list(
     str("stream-targets", "BENCH_STREAM_TARGETS", smoke ? "direct,grpcroute-relay" : targets.join(",")),

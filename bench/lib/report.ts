@@ -351,6 +351,18 @@ function rateNotes(rows: LatencyRow[]): string {
 function goals(r: Results): string[] {
   const out: string[] = [];
   const mark = (ok: boolean | undefined) => (ok === undefined ? "n/a " : ok ? "MET " : "MISS");
+  // A retrying TrafficPolicy whose retries are never taken costs under 5 % CPU per call (issue 18), judged
+  // against the same gateway without a policy in the same run.
+  for (const b of ["fixed", "greeter", "nghttpd"]) {
+    const base = r.unary.find((u) => u.backend === b && u.target === "grpcroute-relay");
+    const pol = r.unary.find((u) => u.backend === b && u.target === "grpcroute-retry");
+    if (base === undefined || pol === undefined) continue;
+    const rc = ratio(pol.proxyCpuUs, base.proxyCpuUs);
+    const line = `grpcroute-retry: CPU per call under a retrying TrafficPolicy (no retry taken) <= 1.05x grpcroute-relay, ${b} backend (${fmtRatio(rc)}: ${fmt(pol.proxyCpuUs, 1)} vs ${fmt(base.proxyCpuUs, 1)} us)`;
+    out.push(
+      b === "fixed" ? `${mark(Number.isFinite(rc) ? rc <= 1.05 : undefined)} ${line}` : `info ${line}`,
+    );
+  }
   // A run of the latency phase alone has direct's saturated rate but no gateway at saturation: its gateways
   // come from the latency rows, and only the checks it has figures for are listed.
   const gateways = [

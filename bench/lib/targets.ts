@@ -315,7 +315,7 @@ const SERVICE_PORT = 50051;
  * a GRPCRoute (Greeter SayHello, and the bench.Streamer service) to a Service, and its EndpointSlice on
  * 127.0.0.1. The benchmark thereby goes through the real routing path.
  */
-export function gatewayManifests(backendPort: number): string {
+export function gatewayManifests(backendPort: number, retryPolicy = false): string {
   return `# Written by the benchmark (bench/lib/targets.ts): grpcroute in front of one local backend.
 apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
@@ -383,8 +383,28 @@ endpoints:
   - addresses: ["127.0.0.1"]
     conditions:
       ready: true
-`;
+${retryPolicy ? RETRY_POLICY : ""}`;
 }
+
+/**
+ * A TrafficPolicy that retries the route's calls (the \`grpcroute-retry\` target): every call runs under it,
+ * and since the backend answers at once no retry is ever taken, so what it costs is the bookkeeping alone.
+ */
+const RETRY_POLICY = `---
+apiVersion: grpcroute.dev/v1alpha1
+kind: TrafficPolicy
+metadata:
+  name: bench-retry
+  namespace: default
+spec:
+  targetRefs:
+    - group: gateway.networking.k8s.io
+      kind: GRPCRoute
+      name: bench
+  retry:
+    attempts: 3
+    on: [UNAVAILABLE, RESOURCE_EXHAUSTED]
+`;
 
 async function waitReady(adminPort: number, proc: Proc, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -416,6 +436,8 @@ export interface GatewayTargetOptions {
   profile: boolean;
   /** Extra `serve` arguments. */
   extraArgs: string[];
+  /** Attach a retrying TrafficPolicy to the route (retries never taken: the backend answers OK). */
+  retryPolicy?: boolean;
 }
 
 /**
@@ -432,7 +454,7 @@ export function grpcroute(o: GatewayTargetOptions): TargetKind {
     async start(backend, outDir) {
       const dir = join(outDir, `${o.name}-${backend.kind}`);
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, "gateway.yaml"), gatewayManifests(backend.port));
+      writeFileSync(join(dir, "gateway.yaml"), gatewayManifests(backend.port, o.retryPolicy === true));
       const port = await freePort();
       const adminPort = await freePort();
       const args = [

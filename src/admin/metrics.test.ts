@@ -104,3 +104,56 @@ test("reloads by result: an applied configuration with kept objects counts as ke
     if (s.want.ok !== "") assert.equal(ok, s.want.ok, `step ${i}: last reload successful`);
   }
 });
+
+test("traffic policy metrics: retries, endpoint health, panic, ejections, retry buffer", async () => {
+  const worker = (healthy: boolean) => {
+    const m = new GatewayMetrics({
+      processMetrics: false,
+      stats: () => ({
+        activeCalls: 0,
+        upstreamSessions: 0,
+        retryBufferedBytes: 100,
+        endpointHealth: [
+          { backend: "service/default/s/port/80", endpoint: "10.0.0.1:80", healthy },
+          { backend: "service/default/s/port/80", endpoint: "10.0.0.2:80", healthy: true },
+        ],
+        panicBackends: healthy ? [] : ["service/default/t/port/80"],
+      }),
+    });
+    m.observeCall({ ...call, attempts: 3 });
+    m.observeCall(call);
+    m.endpointEvent({
+      kind: "ejected",
+      backend: "service/default/s/port/80",
+      endpoint: "10.0.0.1:80",
+      reason: "",
+    });
+    m.endpointEvent({
+      kind: "returned",
+      backend: "service/default/s/port/80",
+      endpoint: "10.0.0.1:80",
+      reason: "",
+    });
+    return m;
+  };
+  const one = await worker(true).render();
+  assert.deepEqual(samples(one, "grpcroute_retries_total"), [`grpcroute_retries_total{${labels}} 2`]);
+  assert.deepEqual(samples(one, "grpcroute_ejections_total"), [
+    'grpcroute_ejections_total{backend="service/default/s/port/80"} 1',
+  ]);
+  assert.deepEqual(samples(one, "grpcroute_retry_buffer_bytes"), ["grpcroute_retry_buffer_bytes 100"]);
+  // Two workers: an endpoint is healthy only when every worker sees it healthy; panic when one is in it.
+  const a = worker(true);
+  const b = worker(false);
+  const primary = new GatewayMetrics({ processMetrics: false });
+  primary.gatherFrom(async () => [await a.registry.getMetricsAsJSON(), await b.registry.getMetricsAsJSON()]);
+  const both = await primary.render();
+  assert.deepEqual(samples(both, "grpcroute_endpoint_healthy"), [
+    'grpcroute_endpoint_healthy{backend="service/default/s/port/80",endpoint="10.0.0.1:80"} 0',
+    'grpcroute_endpoint_healthy{backend="service/default/s/port/80",endpoint="10.0.0.2:80"} 1',
+  ]);
+  assert.deepEqual(samples(both, "grpcroute_backend_panic"), [
+    'grpcroute_backend_panic{backend="service/default/t/port/80"} 1',
+  ]);
+  assert.deepEqual(samples(both, "grpcroute_retries_total"), [`grpcroute_retries_total{${labels}} 4`]);
+});

@@ -8,6 +8,7 @@
  */
 import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { grpcCodeName } from "../dataplane/grpc-status.js";
+import type { EndpointEvent } from "../dataplane/relay/endpoint-group.js";
 import type { CallInfo, DataplaneStats } from "../dataplane/types.js";
 import { gatewayOf, PerTarget, routeParts } from "../log/call-fields.js";
 
@@ -94,6 +95,10 @@ export class GatewayMetrics {
   readonly #version: Gauge;
   readonly #lastReloadOk: Gauge;
   readonly #kept: Gauge;
+  /** `grpcroute_retries_total` series by listener, route and backend. */
+  readonly #retries = new PerTarget<{ labels: RouteLabels; retries: number }>();
+  readonly #retrySeries: { labels: RouteLabels; retries: number }[] = [];
+  readonly #ejections: Counter<"backend">;
   #gather: (() => Promise<RegistryJson[]>) | undefined;
 
   constructor(opts: GatewayMetricsOptions = {}) {
@@ -114,7 +119,53 @@ export class GatewayMetrics {
         () => this.#durationValues(),
       ) as unknown as Counter,
     );
+    this.registry.registerMetric(
+      new SeriesMetric(
+        "grpcroute_retries_total",
+        "Retries made under a TrafficPolicy (attempts after the first), by gateway, route, rule and backend.",
+        "counter",
+        () => this.#retrySeries.map((r) => ({ value: r.retries, labels: { ...r.labels } })),
+      ) as unknown as Counter,
+    );
     const stats = opts.stats;
+    new Gauge({
+      name: "grpcroute_endpoint_healthy",
+      help: "1 when a health-checked endpoint passes its TrafficPolicy health checks, 0 when not (with several workers: 1 only when every worker sees it healthy).",
+      labelNames: ["backend", "endpoint"],
+      registers,
+      aggregator: "min",
+      collect() {
+        this.reset();
+        for (const e of stats?.()?.endpointHealth ?? []) {
+          this.labels({ backend: e.backend, endpoint: e.endpoint }).set(e.healthy ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: "grpcroute_backend_panic",
+      help: "1 while every endpoint of a health-checked backend is unhealthy and calls go to them anyway (panic routing).",
+      labelNames: ["backend"],
+      registers,
+      aggregator: "max",
+      collect() {
+        this.reset();
+        for (const b of stats?.()?.panicBackends ?? []) this.labels({ backend: b }).set(1);
+      },
+    });
+    this.#ejections = new Counter({
+      name: "grpcroute_ejections_total",
+      help: "Endpoints ejected by TrafficPolicy outlier detection, by backend.",
+      labelNames: ["backend"],
+      registers,
+    });
+    new Gauge({
+      name: "grpcroute_retry_buffer_bytes",
+      help: "Request bytes kept for retries now (bounded by --retry-buffer-limit per data-plane process).",
+      registers,
+      collect() {
+        this.set(stats?.()?.retryBufferedBytes ?? 0);
+      },
+    });
     new Gauge({
       name: "grpcroute_active_calls",
       help: "Calls in flight.",
@@ -163,6 +214,7 @@ export class GatewayMetrics {
 
   /** Records a finished call. Hot path: one map lookup and a few additions. */
   observeCall(info: CallInfo): void {
+    if (info.attempts !== undefined) this.#retried(info);
     const byStatus = this.#series.get(info, newStatusList);
     let pair = byStatus[info.grpcStatus];
     if (pair === undefined) {
@@ -181,6 +233,25 @@ export class GatewayMetrics {
         break;
       }
     }
+  }
+
+  /** A call a TrafficPolicy retried: its attempts after the first. */
+  #retried(info: CallInfo): void {
+    const r = this.#retries.get(info, (i) => {
+      const parts = i.route !== undefined ? routeParts(i.route) : { route: "", rule: "" };
+      const series = {
+        labels: { gateway: gatewayOf(i), route: parts.route, rule: parts.rule, backend: i.backend ?? "" },
+        retries: 0,
+      };
+      this.#retrySeries.push(series);
+      return series;
+    });
+    r.retries += (info.attempts ?? 1) - 1;
+  }
+
+  /** An endpoint event of health checks or outlier detection. */
+  endpointEvent(e: EndpointEvent): void {
+    if (e.kind === "ejected") this.#ejections.labels({ backend: e.backend }).inc();
   }
 
   #newSeries(info: CallInfo): SeriesPair {

@@ -33,7 +33,7 @@ export const ADMIN_ENDPOINTS: Record<string, string> = {
   "/readyz": "200 once every listener is bound and the first configuration is applied, else 503 and why",
   "/config": "the routing table being served (JSON, private keys redacted)",
   "/status":
-    "status of every Gateway and GRPCRoute (as `grpcroute validate -o json`), with the input's issues under `issues`",
+    "status of every Gateway, GRPCRoute and policy (as `grpcroute validate -o json`), with the input's issues under `issues`",
   "/metrics": "Prometheus metrics",
 };
 

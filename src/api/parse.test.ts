@@ -331,8 +331,8 @@ describe("documents", () => {
       severity: "note",
     },
     {
-      name: "ConfigMap is skipped",
-      text: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+      name: "a kind of another API is skipped",
+      text: "apiVersion: v1\nkind: Pod\nmetadata: {name: c}\n",
       issue: "skipped",
       severity: "note",
     },
@@ -450,7 +450,7 @@ describe("documents", () => {
       { name: "no name: nothing to find it by", docs: [svc("{namespace: a}")], want: [] },
       {
         name: "another API's kind",
-        docs: ["apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}"],
+        docs: ["apiVersion: v1\nkind: Pod\nmetadata: {name: c}"],
         want: [],
       },
       {

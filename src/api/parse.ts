@@ -12,7 +12,9 @@ import { LineCounter, parseAllDocuments } from "yaml";
 import { GW_ERR_PARSE } from "../util/errors.js";
 import { listManifestFiles, readIssue } from "./files.js";
 import { findJsonError } from "./json-position.js";
+import { readBackendTLSPolicySpec } from "./schema/backend-tls-policy.js";
 import {
+  readConfigMapSpec,
   readEndpointSliceSpec,
   readReferenceGrantSpec,
   readSecretSpec,
@@ -30,10 +32,12 @@ import {
   SUBDOMAIN_NAME,
 } from "./schema/meta.js";
 import { isObj, type Obj, Reader } from "./schema/reader.js";
+import { readTrafficPolicySpec } from "./schema/traffic-policy.js";
 import {
   apiGroup,
   emptyResourceSet,
   GATEWAY_GROUP,
+  GRPCROUTE_GROUP,
   type Issue,
   type K8sObject,
   type ObjectMeta,
@@ -145,6 +149,31 @@ const KINDS: Record<string, KindDef> = {
     name: LABEL_NAME,
     read: () => ({}),
     list: (s) => s.namespaces,
+  },
+  ConfigMap: {
+    group: "",
+    versions: ["v1"],
+    namespaced: true,
+    name: SUBDOMAIN_NAME,
+    read: (r, o) => readConfigMapSpec(r, o),
+    list: (s) => s.configMaps,
+  },
+  BackendTLSPolicy: {
+    group: GATEWAY_GROUP,
+    // v1 since Gateway API v1.4; the experimental v1alpha3 has the same shape.
+    versions: ["v1", "v1alpha3"],
+    namespaced: true,
+    name: SUBDOMAIN_NAME,
+    read: (r, o) => readBackendTLSPolicySpec(r, o),
+    list: (s) => s.backendTLSPolicies,
+  },
+  TrafficPolicy: {
+    group: GRPCROUTE_GROUP,
+    versions: ["v1alpha1"],
+    namespaced: true,
+    name: SUBDOMAIN_NAME,
+    read: (r, o) => readTrafficPolicySpec(r, o),
+    list: (s) => s.trafficPolicies,
   },
 };
 

@@ -242,6 +242,92 @@ export type ReferenceGrant = K8sObject<"ReferenceGrant", ReferenceGrantSpec>;
 
 export type Namespace = K8sObject<"Namespace", Record<string, never>>;
 
+export interface ConfigMapSpec {
+  /** `data` merged with the decoded `binaryData` (UTF-8). */
+  data: Record<string, string>;
+}
+/** ConfigMap has no `spec`: its data is gathered here (BackendTLSPolicy reads `ca.crt` from it). */
+export type ConfigMap = K8sObject<"ConfigMap", ConfigMapSpec>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Policies (GEP-713 policy attachment): TrafficPolicy (grpcroute.dev/v1alpha1) and BackendTLSPolicy (v1)
+
+/** API group of grpcroute's own kinds. */
+export const GRPCROUTE_GROUP = "grpcroute.dev";
+
+/** A `LocalPolicyTargetReferenceWithSectionName`: a target in the policy's own namespace. */
+export interface PolicyTargetRef {
+  /** "" for the core group (Service). */
+  group: string;
+  kind: string;
+  name: string;
+  /** Gateway: a listener name; GRPCRoute: a rule name; Service: a port name. */
+  sectionName?: string;
+}
+
+/** TrafficPolicy `spec.timeouts`, in milliseconds (a Gateway API Duration, GEP-2257; 0 = no limit). */
+export interface PolicyTimeouts {
+  request?: number;
+  streamIdle?: number;
+  connect?: number;
+}
+
+export interface PolicyRetry {
+  /** Attempts in all, the first one included (gRFC A6 `maxAttempts`), 1..5. */
+  attempts: number;
+  /** Time an attempt may wait for the backend's response headers (ms). */
+  perTryTimeout?: number;
+  /** gRPC status code names that are retried. Default `[UNAVAILABLE]`. */
+  on: string[];
+  backoff: { base: number; max: number };
+  maxBufferedBytes: number;
+  budgetPercent: number;
+}
+
+export interface PolicyHealthCheck {
+  grpc: { service: string };
+  interval: number;
+  timeout: number;
+  unhealthyThreshold: number;
+  healthyThreshold: number;
+}
+
+export interface PolicyOutlierDetection {
+  consecutiveFailures: number;
+  interval: number;
+  baseEjectionTime: number;
+  maxEjectionPercent: number;
+}
+
+export interface TrafficPolicySpec {
+  targetRefs: PolicyTargetRef[];
+  timeouts?: PolicyTimeouts;
+  retry?: PolicyRetry;
+  healthCheck?: PolicyHealthCheck;
+  outlierDetection?: PolicyOutlierDetection;
+}
+export type TrafficPolicy = K8sObject<"TrafficPolicy", TrafficPolicySpec>;
+
+export interface SubjectAltName {
+  type: "Hostname" | "URI";
+  hostname?: string;
+  uri?: string;
+}
+
+export interface BackendTLSPolicySpec {
+  targetRefs: PolicyTargetRef[];
+  validation: {
+    /** `LocalObjectReference`s; Core support: one ConfigMap holding `ca.crt`. */
+    caCertificateRefs: { group: string; kind: string; name: string }[];
+    wellKnownCACertificates?: "System";
+    /** SNI, and the name the certificate must match unless `subjectAltNames` are given. */
+    hostname: string;
+    subjectAltNames: SubjectAltName[];
+  };
+  options: Record<string, string>;
+}
+export type BackendTLSPolicy = K8sObject<"BackendTLSPolicy", BackendTLSPolicySpec>;
+
 /** Every object grpcroute reads, grouped by kind. Arrays are in input order. */
 export interface ResourceSet {
   gatewayClasses: GatewayClass[];
@@ -252,6 +338,9 @@ export interface ResourceSet {
   secrets: Secret[];
   referenceGrants: ReferenceGrant[];
   namespaces: Namespace[];
+  configMaps: ConfigMap[];
+  trafficPolicies: TrafficPolicy[];
+  backendTLSPolicies: BackendTLSPolicy[];
 }
 
 export function emptyResourceSet(): ResourceSet {
@@ -264,6 +353,9 @@ export function emptyResourceSet(): ResourceSet {
     secrets: [],
     referenceGrants: [],
     namespaces: [],
+    configMaps: [],
+    trafficPolicies: [],
+    backendTLSPolicies: [],
   };
 }
 
@@ -318,6 +410,17 @@ export interface ListenerStatus {
   supportedKinds: RouteGroupKind[];
   attachedRoutes: number;
   conditions: Condition[];
+}
+
+/** A policy's status for one ancestor (GEP-713 `PolicyAncestorStatus`). */
+export interface PolicyAncestorStatus {
+  ancestorRef: ParentReference;
+  controllerName: string;
+  conditions: Condition[];
+}
+
+export interface PolicyStatus {
+  ancestors: PolicyAncestorStatus[];
 }
 
 export interface GatewayStatus {

@@ -15,7 +15,7 @@ const COMMANDS: Record<
     load: () => import("./commands/controller.js"),
   },
   validate: {
-    summary: "print every Gateway and GRPCRoute with its status",
+    summary: "print every Gateway, GRPCRoute and policy with its status",
     load: () => import("./commands/validate.js"),
   },
   explain: {

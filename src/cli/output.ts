@@ -10,8 +10,10 @@ import {
   type Gateway,
   type GRPCRoute,
   type Issue,
+  type K8sObject,
   objectKey,
   type ParentReference,
+  type PolicyStatus,
   type ResourceSet,
 } from "../api/types.js";
 import type { StatusIssue } from "../runner/issues.js";
@@ -66,6 +68,43 @@ function routeItem(r: GRPCRoute, report: StatusReport, ours: Set<string>): Recor
 }
 
 /**
+ * A policy with its status: ancestor entries of other controllers are kept, ours replaced (GEP-713: the list
+ * is a map keyed by ancestorRef and controllerName, each controller owning its entries).
+ */
+function policyItem(
+  p: K8sObject<string, unknown>,
+  statuses: ReadonlyMap<string, PolicyStatus>,
+  ours: ReadonlySet<string>,
+): Record<string, unknown> {
+  const item: Record<string, unknown> = { ...p.raw };
+  const st = statuses.get(objectKey(p.metadata));
+  const rawStatus = isRecord(item.status) ? item.status : {};
+  const rawAncestors = Array.isArray(rawStatus.ancestors) ? rawStatus.ancestors : [];
+  const others = rawAncestors.filter(
+    (a: unknown) => !(isRecord(a) && typeof a.controllerName === "string" && ours.has(a.controllerName)),
+  );
+  item.status = { ...rawStatus, ancestors: [...others, ...(st?.ancestors ?? [])] };
+  return item;
+}
+
+/** The policies of the input with their status, TrafficPolicies then BackendTLSPolicies, each sorted. */
+function policyItems(
+  resources: ResourceSet,
+  report: StatusReport,
+  ours: Set<string>,
+): Record<string, unknown>[] {
+  for (const m of [report.trafficPolicies, report.backendTLSPolicies]) {
+    for (const st of m.values()) for (const a of st.ancestors) ours.add(a.controllerName);
+  }
+  return [
+    ...[...resources.trafficPolicies].sort(byKey).map((p) => policyItem(p, report.trafficPolicies, ours)),
+    ...[...resources.backendTLSPolicies]
+      .sort(byKey)
+      .map((p) => policyItem(p, report.backendTLSPolicies, ours)),
+  ];
+}
+
+/**
  * The Gateways and GRPCRoutes as a `v1` `List` with `.status` filled (ours replace stale entries of ours;
  * other controllers' route parent entries are kept) and the route annotations we set. Gateways first,
  * then routes, each sorted by namespace/name. Conditions without `lastTransitionTime` (file mode) get
@@ -80,6 +119,7 @@ export function statusList(resources: ResourceSet, unstamped: StatusReport): Rec
     items: [
       ...[...resources.gateways].sort(byKey).map((g) => gatewayItem(g, report)),
       ...[...resources.grpcRoutes].sort(byKey).map((r) => routeItem(r, report, ours)),
+      ...policyItems(resources, report, new Set(ours)),
     ],
   };
 }
@@ -144,6 +184,22 @@ export function statusProblems(report: StatusReport, issues: readonly Issue[] = 
       if (partial !== undefined) out.push({ object, message: `PartiallyInvalid: ${partial.message}` });
     }
   }
+  for (const [kind, statuses] of [
+    ["TrafficPolicy", report.trafficPolicies],
+    ["BackendTLSPolicy", report.backendTLSPolicies],
+  ] as const) {
+    for (const [key, st] of statuses) {
+      for (const a of st.ancestors) {
+        for (const c of a.conditions) {
+          if (c.status === "True") continue;
+          out.push({
+            object: `${kind} ${key} ancestor ${parentName(a.ancestorRef, key)}`,
+            message: `${c.type}=${c.status} ${c.reason}: ${c.message}`,
+          });
+        }
+      }
+    }
+  }
   for (const i of issues) if (i.severity === "error") out.push({ object: "input", message: formatIssue(i) });
   return out;
 }
@@ -154,6 +210,11 @@ function parentName(ref: ParentReference, routeKey: string): string {
   if (ref.sectionName !== undefined) s += ` section ${ref.sectionName}`;
   if (ref.port !== undefined) s += ` port ${ref.port}`;
   return s;
+}
+
+function policyCount(resources: ResourceSet): string {
+  const n = resources.trafficPolicies.length + resources.backendTLSPolicies.length;
+  return n === 0 ? "" : `, ${n} polic${n === 1 ? "y" : "ies"} (every one Accepted)`;
 }
 
 function conditionLine(c: Condition): string {
@@ -213,6 +274,24 @@ export function renderStatusText(
     }
     lines.push("");
   }
+  for (const [kind, list, statuses] of [
+    ["TrafficPolicy", resources.trafficPolicies, report.trafficPolicies],
+    ["BackendTLSPolicy", resources.backendTLSPolicies, report.backendTLSPolicies],
+  ] as const) {
+    for (const p of [...list].sort(byKey)) {
+      const key = objectKey(p.metadata);
+      lines.push(`${kind} ${key}`);
+      const st = statuses.get(key);
+      if (st === undefined || st.ancestors.length === 0) {
+        lines.push("  no ancestor: it reaches no Gateway served by grpcroute");
+      }
+      for (const a of st?.ancestors ?? []) {
+        lines.push(`  ancestor ${parentName(a.ancestorRef, key)}`);
+        for (const c of a.conditions) lines.push(`    ${conditionLine(c)}`);
+      }
+      lines.push("");
+    }
+  }
   if (issues.length > 0) {
     lines.push("Input issues:");
     for (const i of issues) lines.push(`  ${i.severity}: ${formatIssue(i)}`);
@@ -221,7 +300,7 @@ export function renderStatusText(
   const problems = statusProblems(report, issues);
   lines.push(
     problems.length === 0
-      ? `OK: ${resources.gateways.length} Gateway(s), ${resources.grpcRoutes.length} GRPCRoute(s); every route Accepted with references resolved, every listener Programmed`
+      ? `OK: ${resources.gateways.length} Gateway(s), ${resources.grpcRoutes.length} GRPCRoute(s)${policyCount(resources)}; every route Accepted with references resolved, every listener Programmed`
       : `NOT OK: ${problems.length} problem(s)`,
   );
   for (const p of problems) lines.push(`  ${p.object}: ${p.message}`);

@@ -13,6 +13,14 @@ import type {
   IrRoute,
   RoutingTable,
 } from "../ir/routing-table.js";
+import {
+  backendPolicyLines,
+  callPolicyLines,
+  type ExplainedBackendPolicy,
+  type ExplainedCallPolicy,
+  explainBackendPolicy,
+  explainCallPolicy,
+} from "./explain-policy.js";
 import { grpcCodeName } from "./grpc-status.js";
 import {
   type CompiledListener,
@@ -62,6 +70,8 @@ export interface ExplainedBackend {
   answer?: ExplainedAnswer;
   /** Set when this backend's share goes to the rule's other backendRefs instead: why. */
   failover?: string;
+  /** Its Service's policies: BackendTLSPolicy, and a TrafficPolicy's connect timeout, health checks, outlier detection. */
+  policy?: ExplainedBackendPolicy;
 }
 
 export interface ExplainedAnswer {
@@ -96,6 +106,8 @@ export interface PortExplanation {
   backends: ExplainedBackend[];
   mirrors: { cluster: string; percent: number }[];
   answer: ExplainedAnswer | null;
+  /** The rule's TrafficPolicy timeouts and retries; null when none applies. */
+  policy: ExplainedCallPolicy | null;
   candidates: ExplainedCandidate[];
 }
 
@@ -186,6 +198,7 @@ function explainPort(router: CompiledRouter, table: RoutingTable, call: ExplainC
     backends: [],
     mirrors: [],
     answer: null,
+    policy: null,
     candidates: [],
   };
   for (const l of router.compiled) {
@@ -224,6 +237,7 @@ function explainPort(router: CompiledRouter, table: RoutingTable, call: ExplainC
     return out;
   }
   out.result = "forward";
+  out.policy = explainCallPolicy(match.route?.policy) ?? null;
   const total = action.backends.reduce((s, b) => s + Math.max(b.weight, 0), 0);
   // Standard profile: a valid backendRef that cannot take calls hands them to the others that can.
   const ready = (b: IrBackend): boolean =>
@@ -245,6 +259,8 @@ function explainPort(router: CompiledRouter, table: RoutingTable, call: ExplainC
       e.failover = "no ready endpoint";
     else if (c.endpoints.length === 0)
       e.answer = { grpcStatus: 14, message: `no ready endpoint for backend ${c.name}` };
+    const policy = explainBackendPolicy(c);
+    if (policy !== undefined) e.policy = policy;
     out.backends.push(e);
   }
   if (total === 0) out.answer = { grpcStatus: 14, message: "every backend of the rule has weight 0" };
@@ -305,6 +321,11 @@ export function renderExplanation(e: Explanation): string {
         if (b.answer !== undefined) lines.push(`      its share gets ${describeAnswer(b.answer)}`);
         if (b.failover !== undefined)
           lines.push(`      its share goes to the other backendRefs: ${b.failover}`);
+        if (b.policy !== undefined) lines.push(...backendPolicyLines(b.policy, "      "));
+      }
+      if (p.policy !== null) {
+        lines.push("  traffic policy:");
+        lines.push(...callPolicyLines(p.policy, "    "));
       }
       for (const m of p.mirrors) lines.push(`  mirror: ${m.cluster} (${m.percent}% of calls)`);
       if (p.answer !== null) lines.push(`  answer: ${describeAnswer(p.answer)}`);

@@ -1,4 +1,5 @@
 import type { RoutingTable } from "../ir/routing-table.js";
+import type { EndpointEvent } from "./relay/endpoint-group.js";
 import type { ProtocolLimits } from "./relay/limits.js";
 
 /**
@@ -35,6 +36,8 @@ export interface CallInfo {
   httpStatus: number;
   /** Set when the gateway made the answer itself (no route, no endpoint, timeout, reset, ...). */
   gatewayError?: string;
+  /** Attempts the call took when a TrafficPolicy retried it (2 or more); absent when it took one. */
+  attempts?: number;
   durationMs: number;
   requestBytes: number;
   responseBytes: number;
@@ -62,12 +65,28 @@ export interface DataplaneOptions {
    * `relay/limits.ts`. Plain data, so worker processes get them as given.
    */
   limits?: Partial<ProtocolLimits>;
+  /**
+   * Request bytes all calls may keep for retries at once (`serve --retry-buffer-limit`; docs/security.md).
+   * Default `DEFAULT_RETRY_BUFFER_BYTES` (32 MiB).
+   */
+  retryBufferBytes?: number;
+  /**
+   * Called when an endpoint turns healthy or unhealthy, is ejected or returns, and when a backend enters or
+   * leaves panic routing (TrafficPolicy health checks and outlier detection). Must be cheap.
+   */
+  onEndpointEvent?: (e: EndpointEvent) => void;
 }
 
 /** Counters the admin `/metrics` endpoint reads. */
 export interface DataplaneStats {
   activeCalls: number;
   upstreamSessions: number;
+  /** Request bytes kept for retries now. */
+  retryBufferedBytes?: number;
+  /** Every health-checked endpoint (TrafficPolicy `healthCheck`) and whether it is healthy now. */
+  endpointHealth?: { backend: string; endpoint: string; healthy: boolean }[];
+  /** Backends whose endpoints are all unhealthy: calls go to them anyway (panic routing). */
+  panicBackends?: string[];
 }
 
 /**

@@ -65,6 +65,47 @@ export interface IrRoute {
   hostnames: string[];
   match: IrMatch;
   action: IrAction;
+  /**
+   * The traffic policy in effect for the calls of this rule on this listener: the TrafficPolicies of the
+   * Gateway, the listener, the route and the rule, merged by the translator field group by field group (the
+   * most specific target wins each group). Absent when none applies: the data plane then does no policy work.
+   * The entries of one rule on one listener share one object.
+   */
+  policy?: IrCallPolicy;
+}
+
+/** What a TrafficPolicy asks of each call of a rule, merged and in milliseconds. */
+export interface IrCallPolicy {
+  timeouts?: IrCallTimeouts;
+  retry?: IrRetryPolicy;
+}
+
+/** `timeouts.request` and `timeouts.streamIdle` (0: no limit, which a more specific policy may set). */
+export interface IrCallTimeouts {
+  /** The call's deadline from its request headers; the earlier of this and the client's `grpc-timeout` wins. */
+  requestMs: number;
+  /** The call ends when no DATA moved either way for this long. */
+  streamIdleMs: number;
+  /** `TrafficPolicy <ns>/<name>` (for messages, logs and `explain`). */
+  source: string;
+}
+
+/** `retry`, as gRFC A6 retries: only before the backend's response headers, with a replay of the request. */
+export interface IrRetryPolicy {
+  /** Attempts in all, the first included (1..5). */
+  attempts: number;
+  /** gRPC status codes that are retried (1..16): TrafficPolicy `retry.on`. */
+  retryOn: number[];
+  /** How long an attempt may wait for the backend's response headers; 0: until the call's deadline. */
+  perTryTimeoutMs: number;
+  /** Backoff before retry n: random in [0, min(base x 2^(n-1), max)). */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** A call whose request bytes so far exceed this is no longer retried (its replay is dropped). */
+  maxBufferedBytes: number;
+  /** Retries in flight at most this share (percent) of the calls in flight under this policy (at least 3). */
+  budgetPercent: number;
+  source: string;
 }
 
 export interface IrMatch {
@@ -154,6 +195,57 @@ export interface IrCluster {
   tls: boolean;
   /** SNI / authority for TLS backends (ExternalName host or Service DNS name). */
   serverName?: string;
+  /** A BackendTLSPolicy targets this Service port: how the backend's certificate is checked (`tls` is true). */
+  backendTls?: IrBackendTls;
+  /** The TrafficPolicy of this Service (port): connect timeout, health checks, outlier detection. */
+  policy?: IrClusterPolicy;
+}
+
+export interface IrBackendTls {
+  /** SNI; also the name the certificate must carry, unless `subjectAltNames` are given. */
+  hostname: string;
+  /** CA certificates (PEM) from the policy's ConfigMaps. */
+  caPem?: string;
+  /** Trust the system's CA store (`wellKnownCACertificates: System`). */
+  system?: boolean;
+  /** When given, the certificate must carry one of these (instead of `hostname`). */
+  subjectAltNames: { type: "Hostname" | "URI"; value: string }[];
+  /** Set when no CA could be resolved: connections fail with this message, never fall back to cleartext. */
+  invalid?: string;
+  /** `BackendTLSPolicy <ns>/<name>`. */
+  source: string;
+}
+
+export interface IrClusterPolicy {
+  /** `timeouts.connect`: time a connection to an endpoint may take, TLS and HTTP/2 handshake included. */
+  connectTimeoutMs?: number;
+  healthCheck?: IrHealthCheck;
+  outlierDetection?: IrOutlierDetection;
+  /** `TrafficPolicy <ns>/<name>` of each group, for messages and `explain`. */
+  sources: { timeouts?: string; healthCheck?: string; outlierDetection?: string };
+}
+
+/** gRPC health checks (`grpc.health.v1.Health/Check`) of every endpoint, over its pooled connection. */
+export interface IrHealthCheck {
+  /** The `service` asked about ("" = the server as a whole). */
+  service: string;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Failed checks in a row that take an endpoint out (NOT_SERVING takes it out at once). */
+  unhealthyThreshold: number;
+  /** Passed checks in a row that bring it back. */
+  healthyThreshold: number;
+}
+
+/** Outlier ejection: endpoints that keep answering UNAVAILABLE or refusing connections are set aside. */
+export interface IrOutlierDetection {
+  consecutiveFailures: number;
+  /** An ejection's count decays by one per interval the endpoint is back without ejection. */
+  intervalMs: number;
+  /** An endpoint is set aside for this times the number of times it was ejected. */
+  baseEjectionMs: number;
+  /** At most this share of the endpoints is ejected at once (always at least one). */
+  maxEjectionPercent: number;
 }
 
 export interface IrEndpoint {

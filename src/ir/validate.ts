@@ -2,7 +2,7 @@
  * Invariants of a RoutingTable. A table that breaks one is a translator bug, not bad input, so this throws.
  * Run in tests on every translated table, and by the data plane before it applies a table.
  */
-import type { IrAction, IrDirect, RoutingTable } from "./routing-table.js";
+import type { IrAction, IrCallPolicy, IrCluster, IrDirect, RoutingTable } from "./routing-table.js";
 
 /** Thrown when a RoutingTable breaks an invariant. */
 export class RoutingTableInvariantError extends Error {
@@ -57,10 +57,68 @@ function checkAction(a: IrAction, where: string, clusters: RoutingTable["cluster
   });
 }
 
+function checkMs(v: number | undefined, what: string, min = 0): void {
+  if (v !== undefined && (!Number.isInteger(v) || v < min)) fail(`${what} ${v} is not an integer >= ${min}`);
+}
+
+function checkCallPolicy(p: IrCallPolicy, where: string): void {
+  if (p.timeouts !== undefined) {
+    checkMs(p.timeouts.requestMs, `${where}: timeouts.requestMs`);
+    checkMs(p.timeouts.streamIdleMs, `${where}: timeouts.streamIdleMs`);
+  }
+  const r = p.retry;
+  if (r === undefined) return;
+  if (!Number.isInteger(r.attempts) || r.attempts < 1 || r.attempts > 5) {
+    fail(`${where}: retry.attempts ${r.attempts} out of 1..5`);
+  }
+  if (r.retryOn.length === 0 || r.retryOn.some((c) => !Number.isInteger(c) || c < 1 || c > 16)) {
+    fail(`${where}: retry.retryOn must hold gRPC codes 1..16`);
+  }
+  checkMs(r.perTryTimeoutMs, `${where}: retry.perTryTimeoutMs`);
+  checkMs(r.backoffBaseMs, `${where}: retry.backoffBaseMs`, 1);
+  checkMs(r.backoffMaxMs, `${where}: retry.backoffMaxMs`, r.backoffBaseMs);
+  checkMs(r.maxBufferedBytes, `${where}: retry.maxBufferedBytes`);
+  if (!Number.isInteger(r.budgetPercent) || r.budgetPercent < 0 || r.budgetPercent > 100) {
+    fail(`${where}: retry.budgetPercent ${r.budgetPercent} out of 0..100`);
+  }
+}
+
+function checkClusterPolicies(c: IrCluster): void {
+  const where = `cluster ${c.name}`;
+  const t = c.backendTls;
+  if (t !== undefined) {
+    if (!c.tls) fail(`${where}: backendTls without tls`);
+    if (t.hostname === "") fail(`${where}: backendTls without hostname`);
+    const sources = [t.caPem !== undefined, t.system === true, t.invalid !== undefined].filter(Boolean);
+    if (sources.length !== 1) fail(`${where}: backendTls needs exactly one of caPem, system and invalid`);
+  }
+  const p = c.policy;
+  if (p === undefined) return;
+  checkMs(p.connectTimeoutMs, `${where}: connectTimeoutMs`);
+  const h = p.healthCheck;
+  if (h !== undefined) {
+    checkMs(h.intervalMs, `${where}: healthCheck.intervalMs`, 1);
+    checkMs(h.timeoutMs, `${where}: healthCheck.timeoutMs`, 1);
+    checkMs(h.unhealthyThreshold, `${where}: healthCheck.unhealthyThreshold`, 1);
+    checkMs(h.healthyThreshold, `${where}: healthCheck.healthyThreshold`, 1);
+  }
+  const o = p.outlierDetection;
+  if (o !== undefined) {
+    checkMs(o.consecutiveFailures, `${where}: outlierDetection.consecutiveFailures`, 1);
+    checkMs(o.intervalMs, `${where}: outlierDetection.intervalMs`, 1);
+    checkMs(o.baseEjectionMs, `${where}: outlierDetection.baseEjectionMs`, 1);
+    if (o.maxEjectionPercent < 0 || o.maxEjectionPercent > 100 || !Number.isInteger(o.maxEjectionPercent)) {
+      fail(`${where}: outlierDetection.maxEjectionPercent ${o.maxEjectionPercent} out of 0..100`);
+    }
+  }
+}
+
 /**
  * Checks: unique listener names and (listener) port/name pairs, unique route names in the table, weights
  * integers >= 0 with a positive sum per forward action, every referenced cluster exists and is named by
- * its key, every direct answer has a status, cluster keys are sorted.
+ * its key, every direct answer has a status, cluster keys are sorted, policy values in range (timeouts and
+ * counts whole numbers >= 0, retry attempts 1..5 on codes 1..16, backoff base <= max, a BackendTLSPolicy
+ * only on a TLS cluster with exactly one source of trust).
  */
 export function validateRoutingTable(table: RoutingTable): void {
   const listenerNames = new Set<string>();
@@ -80,6 +138,7 @@ export function validateRoutingTable(table: RoutingTable): void {
         fail(`${r.name}: header match names must be lowercase`);
       }
       checkAction(r.action, r.name, table.clusters);
+      if (r.policy !== undefined) checkCallPolicy(r.policy, r.name);
     }
   }
   const keys = Object.keys(table.clusters);
@@ -92,5 +151,6 @@ export function validateRoutingTable(table: RoutingTable): void {
         fail(`cluster ${k}: bad endpoint ${e.host}:${e.port}`);
       }
     }
+    checkClusterPolicies(c);
   }
 }

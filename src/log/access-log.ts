@@ -49,6 +49,8 @@ export interface AccessLine {
   endpoint?: string;
   /** The backendRefs the call failed over from, and why (see `CallInfo.failover`). */
   failover?: string;
+  /** Attempts the call took when a TrafficPolicy retried it (2 or more). */
+  attempts?: number;
   grpcStatus: number;
   /** Name of the gRPC status (`OK`, `UNAVAILABLE`, ...). */
   grpcCode: string;
@@ -83,6 +85,7 @@ export function accessLine(info: CallInfo): AccessLine {
   if (info.backend !== undefined) line.backend = info.backend;
   if (info.endpoint !== undefined) line.endpoint = info.endpoint;
   if (info.failover !== undefined) line.failover = info.failover;
+  if (info.attempts !== undefined) line.attempts = info.attempts;
   if (info.gatewayError !== undefined) line.gatewayError = info.gatewayError;
   return line;
 }
@@ -229,6 +232,11 @@ export class AccessLog {
       const f = `,"failover":${latin1Json(JSON.stringify(info.failover))}`;
       p.push(f);
       chars += f.length;
+    }
+    if (info.attempts !== undefined) {
+      const a = `,"attempts":${num(info.attempts)}`;
+      p.push(a);
+      chars += a.length;
     }
     p.push(status, duration, REQUEST_BYTES, requestBytes, RESPONSE_BYTES, responseBytes);
     if (info.gatewayError !== undefined) {

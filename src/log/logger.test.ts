@@ -156,6 +156,7 @@ test("access lines: every field as accessLine() has it, for awkward strings and 
         failover: "service/default/b/port/80: cannot connect to upstream 127.0.0.1:1: \u00e9",
       },
     },
+    { name: "retried", info: { ...call, attempts: 3 } },
     { name: "zero duration", info: { ...call, durationMs: 0 } },
     { name: "sub-microsecond duration", info: { ...call, durationMs: 0.0004 } },
     { name: "durations that round up", info: { ...call, durationMs: 0.9999 } },

@@ -11,6 +11,7 @@ import { AdminServer } from "../admin/server.js";
 import type { ResourceSet } from "../api/types.js";
 import type { CallInfo, DataplaneOptions } from "../dataplane/types.js";
 import { AccessLog } from "../log/access-log.js";
+import { logEndpointEvent } from "../log/endpoint-events.js";
 import { closeLogger, createLogger, type Logger } from "../log/logger.js";
 import type { StatusReport, TranslateOptions, TranslateResult } from "../translate/types.js";
 import { certificateWriter } from "./certificates.js";
@@ -147,9 +148,14 @@ export async function startPipeline(
       access.record(info);
     },
     onCertificateGenerated: certificateWriter(opts.certDir, log),
+    onEndpointEvent: (e) => {
+      metrics.endpointEvent(e);
+      logEndpointEvent(log, e);
+    },
   };
   if (opts.address !== undefined) dpOptions.address = opts.address;
   if (Object.keys(opts.limits).length > 0) dpOptions.limits = opts.limits;
+  if (opts.retryBufferBytes !== undefined) dpOptions.retryBufferBytes = opts.retryBufferBytes;
   const dp = deps.createDataplane(dpOptions, {
     workers: opts.workers,
     logFormat: opts.logFormat,

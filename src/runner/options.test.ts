@@ -40,7 +40,9 @@ test("serve options: valid command lines", { timeout: 120_000 }, () => {
     { argv: ["-f", "a"], want: { workers: defaultWorkers() } },
     { argv: ["-f", "a", "--workers", "1"], want: { workers: 1 } },
     { argv: ["-f", "a", "--workers", "8"], want: { workers: 8 } },
-    { argv: ["-f", "a"], want: { limits: {} } },
+    { argv: ["-f", "a"], want: { limits: {}, retryBufferBytes: undefined } },
+    { argv: ["-f", "a", "--retry-buffer-limit", "1048576"], want: { retryBufferBytes: 1048576 } },
+    { argv: ["-f", "a", "--retry-buffer-limit", "0"], want: { retryBufferBytes: 0 } },
     {
       argv: [
         "-f",
@@ -137,6 +139,10 @@ test("serve options: bad flags give a message naming the flag and what is expect
       error: /--domain-suffix must be a lowercase DNS name/,
     },
     { argv: ["-f"], error: /argument missing|-f/ },
+    {
+      argv: ["-f", "a", "--retry-buffer-limit", "1MiB"],
+      error: /--retry-buffer-limit "1MiB": expected a whole number of bytes, 0\.\.4294967296/,
+    },
     { argv: ["-f", "a", "--bogus"], error: /Unknown option '--bogus'/ },
     { argv: ["a.yaml"], error: /unexpected argument "a\.yaml": manifest paths are given with -f PATH/ },
     { argv: ["-f", "a", "--port-map", "443"], error: /--port-map "443": expected LISTENER_PORT=LOCAL_PORT/ },

@@ -11,6 +11,7 @@ import {
   type ProtocolLimits,
   parseLimitFlag,
 } from "../dataplane/relay/limits.js";
+import { DEFAULT_RETRY_BUFFER_BYTES } from "../dataplane/relay/retry.js";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../log/logger.js";
 import { DEFAULT_POLL_INTERVAL_MS } from "../sources/file-source.js";
 import { defaultCertDir } from "./certificates.js";
@@ -41,6 +42,11 @@ export interface DataplaneFlagOptions {
   workers: number;
   /** HTTP/2 limits against abusive clients given with `--h2-*` flags (the rest keep their defaults). */
   limits: Partial<ProtocolLimits>;
+  /**
+   * Request bytes all calls of one data-plane process may keep at once for TrafficPolicy retries
+   * (`--retry-buffer-limit`). Default: the data plane's, 32 MiB.
+   */
+  retryBufferBytes?: number;
 }
 
 /** Everything `serve` needs, with defaults applied. */
@@ -63,6 +69,8 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 export const DEFAULT_DEBOUNCE_MS = 200;
 export { DEFAULT_POLL_INTERVAL_MS };
 export const MAX_WORKERS = 256;
+/** Most `--retry-buffer-limit` takes: 4 GiB. */
+export const MAX_RETRY_BUFFER_BYTES = 4 * 1024 * 1024 * 1024;
 
 /** `--workers` when not given: one per core. */
 export function defaultWorkers(): number {
@@ -101,6 +109,9 @@ export function dataplaneUsage(): string {
       --domain-suffix SUFFIX   Lattice profile: suffix of assigned domain names (as validate and plan)
       --method-case CASE       Lattice profile: insensitive (default) or sensitive method matching
       --rules-per-listener N   Lattice profile: the account's rules-per-listener quota (default 10)
+      --retry-buffer-limit BYTES  request bytes all calls of a data-plane process may keep for
+                               TrafficPolicy retries at once (default ${DEFAULT_RETRY_BUFFER_BYTES}); past it,
+                               calls are no longer retried
 ${limitUsage()}`;
 }
 
@@ -135,6 +146,7 @@ export const DATAPLANE_ARGS = {
   "domain-suffix": { type: "string" },
   "method-case": { type: "string" },
   "rules-per-listener": { type: "string" },
+  "retry-buffer-limit": { type: "string" },
   ...Object.fromEntries(LIMIT_FLAGS.map((f) => [f.flag, { type: "string" as const }])),
 } as const satisfies Record<string, { type: "string" | "boolean"; multiple?: boolean }>;
 
@@ -278,6 +290,15 @@ export function readDataplaneFlags(values: FlagValues): DataplaneFlagOptions | s
     limits[f.key] = n;
   }
 
+  let retryBufferBytes: number | undefined;
+  const rbl = str(values["retry-buffer-limit"]);
+  if (rbl !== undefined) {
+    retryBufferBytes = /^\d+$/.test(rbl) ? Number(rbl) : Number.NaN;
+    if (!(retryBufferBytes >= 0 && retryBufferBytes <= MAX_RETRY_BUFFER_BYTES)) {
+      return `--retry-buffer-limit "${rbl}": expected a whole number of bytes, 0..${MAX_RETRY_BUFFER_BYTES} (0 = no retry keeps request bytes)`;
+    }
+  }
+
   const options: DataplaneFlagOptions = {
     portMap,
     admin,
@@ -290,6 +311,7 @@ export function readDataplaneFlags(values: FlagValues): DataplaneFlagOptions | s
     limits,
   };
   if (address !== undefined) options.address = address;
+  if (retryBufferBytes !== undefined) options.retryBufferBytes = retryBufferBytes;
   return options;
 }
 

@@ -3,6 +3,7 @@
  * structured-clone serialisation). Plain data only.
  */
 import type { RegistryJson } from "../admin/metrics.js";
+import type { EndpointEvent } from "../dataplane/relay/endpoint-group.js";
 import type { ProtocolLimits } from "../dataplane/relay/limits.js";
 import type { CallInfo, DataplaneStats } from "../dataplane/types.js";
 import type { RoutingTable } from "../ir/routing-table.js";
@@ -21,11 +22,13 @@ export interface WorkerInit {
   upstream?: Record<string, unknown>;
   /** HTTP/2 limits against abusive clients (`serve --h2-*`), passed to the data plane as given. */
   limits?: Partial<ProtocolLimits>;
+  /** Request bytes the worker's calls may keep for retries at once (`--retry-buffer-limit`). */
+  retryBufferBytes?: number;
   logFormat: LogFormat;
   logLevel: LogLevel;
   /**
-   * What the worker does with each finished call: `local` keeps metrics and writes access lines itself
-   * (`serve`); `forward` sends the report to the primary (tests); `none` drops it.
+   * What the worker does with each finished call and endpoint event: `local` keeps metrics and writes access
+   * and log lines itself (`serve`); `forward` sends them to the primary (tests); `none` drops them.
    */
   record: "local" | "forward" | "none";
 }
@@ -45,4 +48,5 @@ export type WorkerMessage =
   | { t: "stats"; seq: number; stats: DataplaneStats }
   | { t: "metrics"; seq: number; json: MetricsJson }
   | { t: "call"; info: CallInfo }
+  | { t: "endpoint"; event: EndpointEvent }
   | { t: "closed" };

@@ -16,6 +16,7 @@ import { Dataplane } from "../dataplane/index.js";
 import type { CallInfo, DataplaneApi, DataplaneOptions } from "../dataplane/types.js";
 import type { RoutingTable } from "../ir/routing-table.js";
 import { AccessLog } from "../log/access-log.js";
+import { logEndpointEvent } from "../log/endpoint-events.js";
 import { closeLogger, createLogger, type Logger } from "../log/logger.js";
 import { GatewayError } from "../util/errors.js";
 import type { PrimaryMessage, WorkerInit, WorkerMessage } from "./worker-protocol.js";
@@ -74,8 +75,10 @@ export function runWorker(): void {
     if (cfg.address !== undefined) opts.address = cfg.address;
     if (cfg.balancer !== undefined) opts.balancer = cfg.balancer;
     if (cfg.limits !== undefined) opts.limits = cfg.limits;
+    if (cfg.retryBufferBytes !== undefined) opts.retryBufferBytes = cfg.retryBufferBytes;
     if (cfg.record === "forward") {
       opts.onCallEnd = (info: CallInfo) => send({ t: "call", info });
+      opts.onEndpointEvent = (event) => send({ t: "endpoint", event });
     } else if (cfg.record === "local") {
       const m = new GatewayMetrics({ stats: () => dp?.stats() });
       const a = new AccessLog(log, { maxWriteBytes: PIPE_ATOMIC_BYTES, fields: { worker: id } });
@@ -84,6 +87,11 @@ export function runWorker(): void {
       opts.onCallEnd = (info: CallInfo) => {
         m.observeCall(info);
         a.record(info);
+      };
+      const l = log;
+      opts.onEndpointEvent = (event) => {
+        m.endpointEvent(event);
+        logEndpointEvent(l, event);
       };
     }
     const upstream = cfg.upstream ?? {};

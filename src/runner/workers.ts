@@ -13,6 +13,7 @@ import cluster, { type Worker } from "node:cluster";
 import { type AddressInfo, createServer } from "node:net";
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { EndpointEvent } from "../dataplane/relay/endpoint-group.js";
 import type { CallInfo, DataplaneApi, DataplaneStats } from "../dataplane/types.js";
 import type { IrListener, RoutingTable } from "../ir/routing-table.js";
 import type { Logger, LogLevel } from "../log/logger.js";
@@ -51,6 +52,10 @@ export interface ClusterDataplaneOptions {
   record: WorkerInit["record"];
   /** With `record: "forward"`: every finished call of every worker. */
   onCallEnd?: (info: CallInfo) => void;
+  /** With `record: "forward"`: every endpoint event (health, ejection, panic) of every worker. */
+  onEndpointEvent?: (event: EndpointEvent) => void;
+  /** Request bytes each worker's calls may keep for retries at once (`--retry-buffer-limit`). */
+  retryBufferBytes?: number;
   /** A certificate generated for a listener that asks for one (once per listener and names). */
   onCertificateGenerated?: (listener: string, dnsNames: string[], certPem: string) => void;
   /** The primary's logger, for workers starting and dying. */
@@ -251,6 +256,10 @@ export class ClusterDataplane implements DataplaneApi {
         this.#opts.onCallEnd?.(msg.info);
         return;
       }
+      if (msg.t === "endpoint") {
+        this.#opts.onEndpointEvent?.(msg.event);
+        return;
+      }
       if (msg.t === "closed") return;
       const q = this.#queries.get(msg.seq);
       if (q === undefined || !q.waiting.delete(member.id)) return;
@@ -275,6 +284,7 @@ export class ClusterDataplane implements DataplaneApi {
     if (o.balancer !== undefined) cfg.balancer = o.balancer;
     if (o.upstream !== undefined) cfg.upstream = o.upstream;
     if (o.limits !== undefined) cfg.limits = o.limits;
+    if (o.retryBufferBytes !== undefined) cfg.retryBufferBytes = o.retryBufferBytes;
     return cfg;
   }
 

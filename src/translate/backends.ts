@@ -15,7 +15,7 @@ import { RouteReason } from "./status/reasons.js";
 
 /** What a reference resolved to: a cluster, or a problem with its ResolvedRefs reason. */
 export type BackendResolution =
-  | { ok: true; cluster: IrCluster }
+  | { ok: true; cluster: IrCluster; unusable?: string }
   | { ok: false; reason: string; message: string };
 
 /** appProtocol values that mean h2c (prior knowledge); unset also means h2c (PRODUCT.md section 2). */
@@ -107,6 +107,17 @@ export function resolveBackendRef(
     endpoints: [],
     tls,
   };
+  // A BackendTLSPolicy decides TLS, SNI and trust for the port (kubernetes.io/h2c ports stay cleartext).
+  const policyTls = idx.backendTls.lookup(ns, ref.name, port);
+  const withTls = (c: IrCluster): BackendResolution => {
+    if (policyTls === undefined) return { ok: true, cluster: c };
+    c.tls = true;
+    c.serverName = policyTls.hostname;
+    c.backendTls = policyTls;
+    return policyTls.invalid === undefined
+      ? { ok: true, cluster: c }
+      : { ok: true, cluster: c, unusable: policyTls.invalid };
+  };
   if (svc.spec.type === "ExternalName") {
     const host = svc.spec.externalName ?? "";
     if (host === "") {
@@ -118,11 +129,11 @@ export function resolveBackendRef(
     }
     cluster.endpoints = [{ host, port: ref.port }];
     if (tls) cluster.serverName = host;
-    return { ok: true, cluster };
+    return withTls(cluster);
   }
   if (tls) cluster.serverName = `${ref.name}.${ns}.svc`;
   cluster.endpoints = readyEndpoints(idx, ns, ref.name, port?.name ?? "");
-  return { ok: true, cluster };
+  return withTls(cluster);
 }
 
 /**

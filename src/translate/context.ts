@@ -2,6 +2,7 @@
  * Read-only indexes over one ResourceSet, built once per translation so lookups are by key, not by scan.
  */
 import type { EndpointSlice, Namespace, ReferenceGrant, ResourceSet, Secret, Service } from "../api/types.js";
+import { BackendTlsPolicies } from "./policies/backend-tls.js";
 
 /** Label Kubernetes puts on every Namespace; we add it when a Namespace object is not given. */
 export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
@@ -15,6 +16,8 @@ export interface Indexes {
   /** ReferenceGrants by namespace (the target namespace they live in). */
   readonly referenceGrants: ReadonlyMap<string, ReferenceGrant[]>;
   readonly namespaces: ReadonlyMap<string, Namespace>;
+  /** The BackendTLSPolicies, resolved: the TLS each Service port gets. */
+  readonly backendTls: BackendTlsPolicies;
 }
 
 function key(ns: string, name: string): string {
@@ -44,7 +47,8 @@ export function buildIndexes(resources: ResourceSet): Indexes {
   }
   const namespaces = new Map<string, Namespace>();
   for (const n of resources.namespaces) namespaces.set(n.metadata.name, n);
-  return { resources, services, endpointSlices, secrets, referenceGrants, namespaces };
+  const backendTls = new BackendTlsPolicies(resources, services);
+  return { resources, services, endpointSlices, secrets, referenceGrants, namespaces, backendTls };
 }
 
 /** The labels of a namespace (its object's labels, plus the name label Kubernetes always sets). */

@@ -72,6 +72,12 @@ export interface ResolvedBackendRef {
    * Service has no ready endpoints is still valid (its cluster has no endpoints).
    */
   problem?: { reason: string; message: string };
+  /**
+   * Why calls cannot be sent to this valid ref (a BackendTLSPolicy without a valid CA certificate): its share
+   * is answered UNAVAILABLE, while the route's ResolvedRefs stays True (the Gateway API's conformance tests
+   * expect both).
+   */
+  unusable?: string;
   /** backendRef-level RequestHeaderModifier / ResponseHeaderModifier filters. */
   requestHeaders?: IrHeaderModifier;
   responseHeaders?: IrHeaderModifier;
@@ -211,4 +217,11 @@ export interface GatewayProfile {
    * `validate`). Standard: none; Lattice: `application-networking.k8s.aws/lattice-assigned-domain-name`.
    */
   routeAnnotations(route: GRPCRoute, ctx: ProfileContext): Record<string, string>;
+
+  /**
+   * Why a TrafficPolicy cannot apply to this Gateway, its listeners, its routes or the Services they use
+   * (the policy is then `Accepted=False` / `Invalid` for this Gateway, with this message, and does not apply
+   * through it), or undefined when it can. Standard: undefined; Lattice: VPC Lattice has no such feature.
+   */
+  trafficPolicySupport(ctx: ProfileContext): string | undefined;
 }

@@ -171,6 +171,7 @@ export function resolveRule(idx: Indexes, route: GRPCRoute, ruleIndex: number): 
     };
     if (r.ok) {
       b.cluster = r.cluster.name;
+      if (r.unusable !== undefined) b.unusable = r.unusable;
       out.clusters.push(r.cluster);
     } else {
       b.problem = { reason: r.reason, message: r.message };

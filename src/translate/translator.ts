@@ -23,6 +23,8 @@ import type { IrCluster, IrListener, IrRoute, RoutingTable } from "../ir/routing
 import { attach } from "./attachment.js";
 import { buildIndexes, type Indexes } from "./context.js";
 import { evaluateListeners, findConflicts, findTlsOverlaps, type ListenerState } from "./listeners.js";
+import { TrafficPolicies } from "./policies/traffic.js";
+import { ServiceUsage } from "./policies/usage.js";
 import type { GatewayProfile, ListenerEntry, ProfileContext, RuleProblem } from "./profile.js";
 import { parentControllerName, profileFor, selectProfile } from "./profiles/index.js";
 import { headerFilters, irMatch, type ResolvedRule, resolveRule, standardRuleProblems } from "./routes.js";
@@ -185,6 +187,9 @@ export function translate(input: ResourceSet, opts: TranslateOptions = {}): Tran
     if (Object.keys(annotations).length > 0) routeAnnotations.set(rk, sortRecord(annotations));
   }
 
+  const traffic = new TrafficPolicies(input, idx.services, gateways, allGatewayKeys);
+  const usage = new ServiceUsage();
+
   // Gateway status and the routing table.
   const gatewayStatuses = new Map<ObjectKey, GatewayStatus>();
   const listenersIr: IrListener[] = [];
@@ -201,16 +206,28 @@ export function translate(input: ResourceSet, opts: TranslateOptions = {}): Tran
     );
     for (const st of info.listeners) {
       if (!st.programmed) continue;
-      listenersIr.push(buildListener(info, gwKey, st, resolved, validityFor, clusters));
+      listenersIr.push(buildListener(info, gwKey, st, resolved, validityFor, clusters, traffic, usage));
     }
   }
 
+  const sorted = [...clusters.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const table: RoutingTable = {
     version: opts.version ?? 0,
     listeners: listenersIr,
-    clusters: Object.fromEntries([...clusters.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    clusters: Object.fromEntries(sorted),
   };
-  const status: StatusReport = { gateways: gatewayStatuses, grpcRoutes: routeStatus, routeAnnotations };
+  // Policies on Services: they apply, and report status, through the Gateways whose routes use the Service.
+  for (const [name, c] of sorted) {
+    const policy = traffic.clusterPolicy(c, usage);
+    if (policy !== undefined) table.clusters[name] = { ...c, policy };
+  }
+  const status: StatusReport = {
+    gateways: gatewayStatuses,
+    grpcRoutes: routeStatus,
+    routeAnnotations,
+    trafficPolicies: traffic.status(usage, controllerName),
+    backendTLSPolicies: idx.backendTls.status(usage, controllerName),
+  };
   return { table, status };
 }
 
@@ -226,6 +243,8 @@ function buildListener(
   resolved: (r: GRPCRoute) => ResolvedRule[],
   validityFor: (r: GRPCRoute, k: ObjectKey, i: GatewayInfo) => Validity,
   clusters: Map<string, IrCluster>,
+  traffic: TrafficPolicies,
+  usage: ServiceUsage,
 ): IrListener {
   const { gateway, profile, ctx } = info;
   const listener = st.listener;
@@ -261,7 +280,12 @@ function buildListener(
         for (const b of action.backends) if (b.cluster !== undefined) used.add(b.cluster);
         for (const m of action.mirrors) used.add(m.cluster);
       }
-      for (const c of res.clusters) if (used.has(c.name)) clusters.set(c.name, c);
+      for (const c of res.clusters) {
+        if (used.has(c.name)) clusters.set(c.name, c);
+        usage.add(gwKey, profile.name, c);
+      }
+      const policy =
+        action.kind === "forward" ? traffic.callPolicy(gwKey, listener.name, route, ruleIndex) : undefined;
       const matches = rule.matches.length > 0 ? rule.matches : [undefined];
       matches.forEach((m, matchIndex) => {
         const source: IrRoute["source"] = {
@@ -273,19 +297,15 @@ function buildListener(
           match: matchIndex,
         };
         if (rule.name !== undefined) source.ruleName = rule.name;
-        entries.push({
-          route,
-          ruleIndex,
-          matchIndex,
-          rulePosition,
-          ir: {
-            name: routeName(route.metadata.namespace, route.metadata.name, ruleIndex, matchIndex),
-            source,
-            hostnames: hosts,
-            match: irMatch(m, methodCi, headerCi),
-            action,
-          },
-        });
+        const ir: IrRoute = {
+          name: routeName(route.metadata.namespace, route.metadata.name, ruleIndex, matchIndex),
+          source,
+          hostnames: hosts,
+          match: irMatch(m, methodCi, headerCi),
+          action,
+        };
+        if (policy !== undefined) ir.policy = policy;
+        entries.push({ route, ruleIndex, matchIndex, rulePosition, ir });
       });
     });
   }

@@ -1,4 +1,4 @@
-import type { GatewayStatus, ObjectKey, ResourceSet, RouteStatus } from "../api/types.js";
+import type { GatewayStatus, ObjectKey, PolicyStatus, ResourceSet, RouteStatus } from "../api/types.js";
 import type { RoutingTable } from "../ir/routing-table.js";
 
 /** Our controller name: Gateways of a GatewayClass with this controllerName are ours. */
@@ -38,12 +38,16 @@ export interface TranslateOptions {
   };
 }
 
-/** Status of every Gateway and GRPCRoute we own, by `namespace/name`. Sorted keys. */
+/** Status of every Gateway, GRPCRoute and policy we own, by `namespace/name`. */
 export interface StatusReport {
   gateways: Map<ObjectKey, GatewayStatus>;
   grpcRoutes: Map<ObjectKey, RouteStatus>;
   /** Annotations we set on routes (Lattice assigned domain name), by `namespace/name`. */
   routeAnnotations: Map<ObjectKey, Record<string, string>>;
+  /** Status of every TrafficPolicy (GEP-713 ancestors), by `namespace/name`. */
+  trafficPolicies: Map<ObjectKey, PolicyStatus>;
+  /** Status of every BackendTLSPolicy, by `namespace/name`. */
+  backendTLSPolicies: Map<ObjectKey, PolicyStatus>;
 }
 
 export interface TranslateResult {

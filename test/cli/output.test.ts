@@ -59,3 +59,69 @@ test("statusProblems: a partly invalid route fails validate", () => {
     /^PartiallyInvalid: Dropped Rule 0: spec\.rules\[0\]\.matches\[1\]\.method\.service/,
   );
 });
+
+const POLICIES = `
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: grpcroute
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: r}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{matches: [{method: {service: c.D}}]}]
+---
+apiVersion: grpcroute.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: ok}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: GRPCRoute, name: r}]
+  timeouts: {request: 5s}
+status:
+  ancestors:
+    - ancestorRef: {name: gw}
+      controllerName: example.com/other
+      conditions: [{type: Accepted, status: "True", reason: Accepted, message: "", lastTransitionTime: "2024-01-01T00:00:00Z"}]
+---
+apiVersion: grpcroute.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: lost}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: GRPCRoute, name: missing}]
+  timeouts: {request: 5s}
+`;
+
+test("policies are listed with their ancestors; one not Accepted fails validate", () => {
+  const { resources, issues } = parseText(POLICIES, "p.yaml");
+  assert.deepEqual(
+    issues.filter((i) => i.severity === "error"),
+    [],
+  );
+  const { status } = translate(resources);
+  const list = statusList(resources, status) as {
+    items: {
+      kind: string;
+      metadata: { name: string };
+      status: { ancestors?: { controllerName: string }[] };
+    }[];
+  };
+  const ok = list.items.find((i) => i.kind === "TrafficPolicy" && i.metadata.name === "ok");
+  assert.deepEqual(
+    ok?.status.ancestors?.map((a) => a.controllerName),
+    ["example.com/other", "grpcroute.dev/gateway-controller"],
+    "another controller's ancestor entry is kept beside ours",
+  );
+  const problems = statusProblems(status);
+  assert.deepEqual(
+    problems.map((p) => p.object),
+    ["TrafficPolicy default/lost ancestor GRPCRoute default/missing"],
+  );
+  assert.match(
+    problems[0]?.message ?? "",
+    /^Accepted=False TargetNotFound: spec\.targetRefs\[0\]: GRPCRoute default\/missing not found/,
+  );
+});

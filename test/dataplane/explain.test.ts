@@ -134,6 +134,41 @@ describe("grpcroute explain", { timeout: 120_000 }, () => {
     );
   });
 
+  it("shows the traffic policies in effect: the rule's timeouts and retries, each backend's", async () => {
+    const args = ["-f", FIXTURE, "-f", "test/dataplane/explain/policies.yaml"];
+    const call = ["--authority", "greet.example.com", "--path", "/helloworld.Greeter/SayHello"];
+    const json = await explain([...args, ...call, "-o", "json"]);
+    assert.equal(json.code, 0, json.stderr);
+    const p = (JSON.parse(json.stdout) as Explanation).ports[0]!;
+    assert.deepEqual(p.policy, {
+      timeouts: { request: "30s", streamIdle: "5m", source: "TrafficPolicy default/gateway-timeouts" },
+      retry: {
+        attempts: 3,
+        on: ["UNAVAILABLE", "RESOURCE_EXHAUSTED"],
+        perTryTimeout: "1s",
+        backoff: "25ms doubling to 250ms",
+        maxBufferedBytes: 65536,
+        budgetPercent: 20,
+        source: "TrafficPolicy default/greeter-retry",
+      },
+    });
+    const [greeter, canary] = p.backends;
+    assert.equal(greeter?.policy?.connectTimeout?.value, "2s");
+    assert.match(greeter?.policy?.healthCheck?.summary ?? "", /Check of "helloworld.Greeter" every 5s/);
+    assert.match(greeter?.policy?.outlierDetection?.summary ?? "", /after 3 UNAVAILABLE answers/);
+    assert.equal(canary?.policy?.tls?.source, "BackendTLSPolicy default/canary-tls");
+    assert.equal(canary?.tls, true);
+    const text = await explain([...args, ...call]);
+    assert.match(
+      text.stdout,
+      /traffic policy:\n {4}timeouts: request 30s .*TrafficPolicy default\/gateway-timeouts/,
+    );
+    assert.match(text.stdout, /retry: 3 attempts in all on UNAVAILABLE, RESOURCE_EXHAUSTED/);
+    assert.match(text.stdout, /TLS \(ALPN h2\), SNI canary\.example\.com, trusting the system's CAs/);
+    const none = await explain(["-f", FIXTURE, ...call, "-o", "json"]);
+    assert.equal((JSON.parse(none.stdout) as Explanation).ports[0]?.policy, null);
+  });
+
   const errors: { name: string; args: string[]; message: RegExp }[] = [
     { name: "no file", args: ["--authority", "x", "--path", "/a/b"], message: /-f PATH is required/ },
     { name: "no path", args: ["-f", FIXTURE, "--authority", "x"], message: /--path/ },

@@ -6,7 +6,15 @@
  */
 import { EventEmitter } from "node:events";
 import * as grpc from "@grpc/grpc-js";
-import { Greeter, type HelloRequest, Other, Tester, type TestReply, type TestRequest } from "./protos.js";
+import {
+  Greeter,
+  Health,
+  type HelloRequest,
+  Other,
+  Tester,
+  type TestReply,
+  type TestRequest,
+} from "./protos.js";
 
 /** What a backend saw of one call. */
 export interface SeenCall {
@@ -39,6 +47,11 @@ export interface BackendOptions {
   delayMs?: number;
   /** Answer every call with this error instead. */
   error?: { code: number; message: string };
+  /**
+   * Unary, ClientStream and SayHello: send no response headers before the answer, so an error is a trailers-only response
+   * (what a backend that refuses a call at once sends, and what gRFC A6 retries).
+   */
+  trailersOnly?: boolean;
   /** Extra trailing metadata on every answer. */
   trailers?: Record<string, string>;
   /** Extra response header metadata on every answer. */
@@ -47,9 +60,21 @@ export interface BackendOptions {
   readDelayMs?: number;
   /** Server options passed to grpc-js (e.g. `grpc.max_concurrent_streams`). */
   serverOptions?: grpc.ServerOptions;
+  /**
+   * Serve `grpc.health.v1.Health/Check`, answering this status for every service name (change it with
+   * `setHealth`). Without it the Health service is not served (UNIMPLEMENTED).
+   */
+  health?: HealthStatus;
 }
 
-/** Events: `call` (SeenCall) when a call starts; `end` (SeenCall) when it ends; `blocked` ({sentBytes}) when a server-stream write must wait for drain. */
+/** `grpc.health.v1.HealthCheckResponse.ServingStatus`. */
+export type HealthStatus = "SERVING" | "NOT_SERVING" | "SERVICE_UNKNOWN";
+
+/**
+ * Events: `call` (SeenCall) when a call starts; `message` (SeenCall) when it received a request message; `end`
+ * (SeenCall) when it ends; `blocked` ({sentBytes}) when a server-stream write must wait for drain; `health`
+ * (status) when it answered a health check.
+ */
 export interface Backend extends EventEmitter {
   readonly name: string;
   readonly port: number;
@@ -67,6 +92,10 @@ export interface Backend extends EventEmitter {
   close(): Promise<void>;
   /** Abrupt shutdown: every connection is closed at once, calls in flight are cut. */
   kill(): void;
+  /** What Health/Check answers from now on (when the backend serves it). */
+  setHealth(status: HealthStatus): void;
+  /** Health/Check calls answered so far, with the peer each came from. */
+  readonly healthChecks: { peer: string; service: string }[];
 }
 
 const MAX_MESSAGE = 64 * 1024 * 1024;
@@ -164,6 +193,7 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
   function count(seen: SeenCall, req: TestRequest): void {
     seen.messages++;
     seen.bytes += req.payload?.length ?? 0;
+    events.emit("message", seen);
   }
   /** Reads a request stream, pausing after each message when readDelayMs is set. */
   function readAll(
@@ -188,7 +218,7 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
     Unary(call: grpc.ServerUnaryCall<TestRequest, TestReply>, cb: grpc.sendUnaryData<TestReply>) {
       const seen = begin(call);
       count(seen, call.request);
-      call.sendMetadata(answerMetadata(name, opts.headers));
+      if (!opts.trailersOnly) call.sendMetadata(answerMetadata(name, opts.headers));
       after(call.request.delayMs, () => {
         const err = failure(call.request);
         finish(seen, err ? "error" : "ok");
@@ -198,7 +228,7 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
     },
     ClientStream(call: grpc.ServerReadableStream<TestRequest, TestReply>, cb: grpc.sendUnaryData<TestReply>) {
       const seen = begin(call);
-      call.sendMetadata(answerMetadata(name, opts.headers));
+      if (!opts.trailersOnly) call.sendMetadata(answerMetadata(name, opts.headers));
       let last: TestRequest = {};
       readAll(
         seen,
@@ -281,7 +311,7 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
     SayHello(call: grpc.ServerUnaryCall<HelloRequest, unknown>, cb: grpc.sendUnaryData<unknown>) {
       const seen = begin(call);
       seen.messages = 1;
-      call.sendMetadata(answerMetadata(name, opts.headers));
+      if (!opts.trailersOnly) call.sendMetadata(answerMetadata(name, opts.headers));
       after(0, () => {
         const err = failure(undefined);
         finish(seen, err ? "error" : "ok");
@@ -295,6 +325,17 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
       });
     },
   };
+  let health = opts.health;
+  const healthChecks: { peer: string; service: string }[] = [];
+  if (health !== undefined) {
+    server.addService(Health.service, {
+      Check(call: grpc.ServerUnaryCall<{ service: string }, unknown>, cb: grpc.sendUnaryData<unknown>) {
+        healthChecks.push({ peer: call.getPeer(), service: call.request.service });
+        events.emit("health", health);
+        cb(null, { status: health });
+      },
+    });
+  }
   server.addService(Tester.service, testerImpl);
   server.addService(Other.service, otherImpl);
   server.addService(Greeter.service, greeterImpl);
@@ -342,6 +383,10 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
       closed = true;
       server.forceShutdown();
     },
+    setHealth: (status: HealthStatus) => {
+      health = status;
+    },
+    healthChecks,
   });
   return backend as Backend;
 }

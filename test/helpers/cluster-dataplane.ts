@@ -20,6 +20,8 @@ export class Dataplane extends ClusterDataplane {
     if (opts.balancer !== undefined) cfg.balancer = opts.balancer;
     if (opts.onCallEnd !== undefined) cfg.onCallEnd = opts.onCallEnd;
     if (opts.onCertificateGenerated !== undefined) cfg.onCertificateGenerated = opts.onCertificateGenerated;
+    if (opts.onEndpointEvent !== undefined) cfg.onEndpointEvent = opts.onEndpointEvent;
+    if (opts.retryBufferBytes !== undefined) cfg.retryBufferBytes = opts.retryBufferBytes;
     super(cfg);
   }
 }

@@ -9,4 +9,5 @@ export * from "./protos.js";
 export * from "./raw.js";
 export * from "./recovery.js";
 export * from "./tables.js";
+export * from "./tls.js";
 export * from "./wait.js";

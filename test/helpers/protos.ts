@@ -30,12 +30,16 @@ function lookup(root: grpc.GrpcObject, dotted: string): grpc.ServiceClientConstr
 }
 
 const helloRoot = load("helloworld.proto");
+const healthRoot = load("health.proto");
 const testRoot = load("test.proto");
 
 /** `helloworld.Greeter` client constructor (service definition on `.service`). */
 export const Greeter = lookup(helloRoot, "helloworld.Greeter");
 /** `grpcroute.test.Tester`: one method of each call kind. */
 export const Tester = lookup(testRoot, "grpcroute.test.Tester");
+/** `grpc.health.v1.Health`: what the gateway's health checks call. */
+export const Health = lookup(healthRoot, "grpc.health.v1.Health");
+
 /** `grpcroute.test.Other`: a second service with a Unary method, for routing by service. */
 export const Other = lookup(testRoot, "grpcroute.test.Other");
 

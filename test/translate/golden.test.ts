@@ -22,8 +22,17 @@ const ADDRESSES = [{ type: "IPAddress", value: "192.0.2.10" }];
 
 /** PEM blocks are long and say nothing to a reviewer: show where they came from and their size. */
 function redactTable(table: RoutingTable): unknown {
+  const clusters = Object.fromEntries(
+    Object.entries(table.clusters).map(([k, c]) => {
+      const t = c.backendTls;
+      if (t?.caPem === undefined) return [k, c];
+      const n = t.caPem.match(/BEGIN CERTIFICATE/g)?.length ?? 0;
+      return [k, { ...c, backendTls: { ...t, caPem: `<PEM, ${n} certificate(s)>` } }];
+    }),
+  );
   return {
     ...table,
+    clusters,
     listeners: table.listeners.map((l) =>
       l.tls === undefined
         ? l
@@ -65,6 +74,16 @@ export async function renderCase(inFile: string): Promise<string> {
         status: status.grpcRoutes.get(key) ?? "(no parent of ours: no status)",
       };
     });
+  const policies = [
+    ...[...loaded.resources.trafficPolicies].map((p) => ({ kind: "TrafficPolicy", p })),
+    ...[...loaded.resources.backendTLSPolicies].map((p) => ({ kind: "BackendTLSPolicy", p })),
+  ]
+    .sort((a, b) => (objectKey(a.p.metadata) < objectKey(b.p.metadata) ? -1 : 1))
+    .map(({ kind, p }) => {
+      const key = objectKey(p.metadata);
+      const st = (kind === "TrafficPolicy" ? status.trafficPolicies : status.backendTLSPolicies).get(key);
+      return { name: `${kind} ${key}`, status: st ?? "(no status)" };
+    });
   const doc = {
     // Objects the reader rejected never reach the translator: show why, with file names relative to testdata.
     inputIssues: [...loaded.fatal, ...loaded.issues].map((i) =>
@@ -74,6 +93,8 @@ export async function renderCase(inFile: string): Promise<string> {
     ),
     gateways,
     grpcRoutes,
+    // Only cases with policies show them, so the other cases read as before.
+    ...(policies.length === 0 ? {} : { policies }),
     routingTable: redactTable(table),
   };
   return stringify(doc, { lineWidth: 0 });

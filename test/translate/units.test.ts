@@ -286,7 +286,94 @@ describe("validateRoutingTable", () => {
         if (l) l.noRoute = { kind: "direct", message: "" };
       },
     ],
+    ["retry attempts 6", (t) => setRetry(t, { attempts: 6 })],
+    ["retry on OK", (t) => setRetry(t, { retryOn: [0] })],
+    ["retry backoff base above max", (t) => setRetry(t, { backoffBaseMs: 300, backoffMaxMs: 200 })],
+    ["retry budget 101 %", (t) => setRetry(t, { budgetPercent: 101 })],
+    [
+      "a negative request timeout",
+      (t) => {
+        const r = t.listeners[0]?.routes[0];
+        if (r) r.policy = { timeouts: { requestMs: -1, streamIdleMs: 0, source: "p" } };
+      },
+    ],
+    [
+      "a BackendTLSPolicy on a cleartext cluster",
+      (t) => {
+        const c = t.clusters.c;
+        if (c) c.backendTls = { hostname: "h", system: true, subjectAltNames: [], source: "p" };
+      },
+    ],
+    [
+      "a BackendTLSPolicy with two sources of trust",
+      (t) => {
+        const c = t.clusters.c;
+        if (c) {
+          c.tls = true;
+          c.backendTls = { hostname: "h", system: true, caPem: "x", subjectAltNames: [], source: "p" };
+        }
+      },
+    ],
+    [
+      "a health check every 0 ms",
+      (t) => {
+        const c = t.clusters.c;
+        if (c) {
+          c.policy = {
+            sources: {},
+            healthCheck: {
+              service: "",
+              intervalMs: 0,
+              timeoutMs: 1,
+              unhealthyThreshold: 1,
+              healthyThreshold: 1,
+            },
+          };
+        }
+      },
+    ],
+    [
+      "an ejection cap of 101 %",
+      (t) => {
+        const c = t.clusters.c;
+        if (c) {
+          c.policy = {
+            sources: {},
+            outlierDetection: {
+              consecutiveFailures: 1,
+              intervalMs: 1,
+              baseEjectionMs: 1,
+              maxEjectionPercent: 101,
+            },
+          };
+        }
+      },
+    ],
   ];
+  const retry = {
+    attempts: 3,
+    retryOn: [14],
+    perTryTimeoutMs: 0,
+    backoffBaseMs: 25,
+    backoffMaxMs: 250,
+    maxBufferedBytes: 65536,
+    budgetPercent: 20,
+    source: "TrafficPolicy default/p",
+  };
+  const setRetry = (t: RoutingTable, patch: Partial<typeof retry>): void => {
+    const r = t.listeners[0]?.routes[0];
+    if (r) r.policy = { retry: { ...retry, ...patch } };
+  };
+  test("a table with policies in range passes", () => {
+    const t = good();
+    setRetry(t, {});
+    const c = t.clusters.c;
+    if (c) {
+      c.tls = true;
+      c.backendTls = { hostname: "h", caPem: "x", subjectAltNames: [], source: "p" };
+    }
+    validateRoutingTable(t);
+  });
   for (const [name, breakIt] of breakers) {
     test(`throws on ${name}`, () => {
       const t = good();

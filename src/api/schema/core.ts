@@ -4,6 +4,7 @@
  */
 import { isIPv4, isIPv6 } from "node:net";
 import type {
+  ConfigMapSpec,
   Endpoint,
   EndpointSlicePort,
   EndpointSliceSpec,
@@ -220,6 +221,54 @@ export function readSecretSpec(r: Reader, o: Obj): SecretSpec {
     }
   }
   return { type, data };
+}
+
+/** Total size of a ConfigMap's data the API server accepts (1 MiB). */
+export const CONFIGMAP_MAX_BYTES = 1024 * 1024;
+
+/**
+ * ConfigMap has no `spec`: `data` (strings) merged with `binaryData` (base64, decoded as UTF-8) are gathered
+ * here. Keys follow the Secret key rule; a key may not be in both maps; the whole is at most 1 MiB.
+ */
+export function readConfigMapSpec(r: Reader, o: Obj): ConfigMapSpec {
+  const data: Record<string, string> = {};
+  let bytes = 0;
+  const d = readObj(r, o, "data", "");
+  if (d !== undefined) {
+    for (const [k, v] of Object.entries(d)) {
+      const p = `data[${k}]`;
+      if (!checkKey(r, k, p)) continue;
+      if (typeof v !== "string") {
+        r.fail(p, `Invalid value: ${show(v)}: must be of type string`);
+        continue;
+      }
+      data[k] = v;
+      bytes += k.length + Buffer.byteLength(v);
+    }
+  }
+  const b = readObj(r, o, "binaryData", "");
+  if (b !== undefined) {
+    for (const [k, v] of Object.entries(b)) {
+      const p = `binaryData[${k}]`;
+      if (!checkKey(r, k, p)) continue;
+      if (k in data) {
+        r.fail(p, `Invalid value: ${show(k)}: duplicate of key present in data`);
+        continue;
+      }
+      const compact = typeof v === "string" ? v.replace(/[\r\n]/g, "") : "";
+      if (typeof v !== "string" || compact.length % 4 !== 0 || !BASE64.test(compact)) {
+        r.fail(p, "Invalid value: must be a base64 string");
+        continue;
+      }
+      const decoded = Buffer.from(compact, "base64");
+      data[k] = decoded.toString("utf8");
+      bytes += k.length + decoded.length;
+    }
+  }
+  if (bytes > CONFIGMAP_MAX_BYTES) {
+    r.fail("data", `Too long: must have at most ${CONFIGMAP_MAX_BYTES} bytes (got ${bytes})`);
+  }
+  return { data };
 }
 
 function checkKey(r: Reader, k: string, p: string): boolean {

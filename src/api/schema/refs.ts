@@ -1,5 +1,10 @@
 /** Object references and label selectors shared by several kinds. */
-import type { BackendObjectReference, LabelSelector, SecretObjectReference } from "../types.js";
+import type {
+  BackendObjectReference,
+  LabelSelector,
+  PolicyTargetRef,
+  SecretObjectReference,
+} from "../types.js";
 import { checkLabelKey } from "./meta.js";
 import {
   checkStr,
@@ -92,4 +97,53 @@ export function readLabelSelector(r: Reader, o: Obj, path: string): LabelSelecto
     });
   }
   return sel;
+}
+
+/** Targets a policy may name at most (`targetRefs`, GEP-713 and BackendTLSPolicy). */
+export const MAX_TARGET_REFS = 16;
+
+/**
+ * `targetRefs` of a policy: `LocalPolicyTargetReferenceWithSectionName` items (group, kind and name
+ * required, group may be "" for the core group) and the two CEL rules of BackendTLSPolicy's CRD on them.
+ */
+export function readPolicyTargetRefs(r: Reader, spec: Obj, path: string): PolicyTargetRef[] {
+  const items = readObjList(r, spec, "targetRefs", path, { required: true, min: 1, max: MAX_TARGET_REFS });
+  const refs = items.map(({ obj, path: p }) => {
+    noteUnknown(r, obj, p, ["group", "kind", "name", "sectionName"]);
+    const ref: PolicyTargetRef = {
+      group: readStr(r, obj, "group", p, { required: true, max: 253, pattern: PATTERNS.group }) ?? "",
+      kind: readStr(r, obj, "kind", p, { required: true, min: 1, max: 63, pattern: PATTERNS.kind }) ?? "",
+      name: readStr(r, obj, "name", p, { required: true, min: 1, max: 253 }) ?? "",
+    };
+    const section = readStr(r, obj, "sectionName", p, { min: 1, max: 253, pattern: PATTERNS.sectionName });
+    if (section !== undefined) ref.sectionName = section;
+    return ref;
+  });
+  let mustSpecify = false;
+  let mustBeUnique = false;
+  for (let i = 0; i < refs.length; i++) {
+    for (let j = i + 1; j < refs.length; j++) {
+      const a = refs[i]!;
+      const b = refs[j]!;
+      if (a.group !== b.group || a.kind !== b.kind || a.name !== b.name) continue;
+      const sa = a.sectionName ?? "";
+      const sb = b.sectionName ?? "";
+      if ((sa === "") !== (sb === "")) mustSpecify = true;
+      else if (sa === sb) mustBeUnique = true;
+    }
+  }
+  const p = join(path, "targetRefs");
+  if (mustSpecify) {
+    r.fail(
+      p,
+      "Invalid value: array: sectionName must be specified when targetRefs includes 2 or more references to the same target",
+    );
+  }
+  if (mustBeUnique) {
+    r.fail(
+      p,
+      "Invalid value: array: sectionName must be unique when targetRefs includes 2 or more references to the same target",
+    );
+  }
+  return refs;
 }

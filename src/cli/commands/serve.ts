@@ -29,6 +29,7 @@ export const pipelineDeps: Omit<GatewayDeps, "createSource"> = {
       };
       if (opts.address !== undefined) cluster.address = opts.address;
       if (opts.limits !== undefined) cluster.limits = opts.limits;
+      if (opts.retryBufferBytes !== undefined) cluster.retryBufferBytes = opts.retryBufferBytes;
       if (opts.portMap !== undefined) cluster.portMap = opts.portMap;
       if (opts.onCertificateGenerated !== undefined)
         cluster.onCertificateGenerated = opts.onCertificateGenerated;

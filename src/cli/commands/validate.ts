@@ -18,7 +18,8 @@ export const VALIDATE_USAGE = `usage: grpcroute validate -f PATH [-f PATH ...] [
                           [--rules-per-listener N]
 
 Reads Gateway, GRPCRoute and related manifests (files or folders of YAML or JSON), computes the
-status the Gateway API defines and prints every Gateway and GRPCRoute with it.
+status the Gateway API defines and prints every Gateway, GRPCRoute, TrafficPolicy and
+BackendTLSPolicy with it.
 
 options:
   -f, --filename PATH   a manifest file or folder (repeatable)
@@ -36,7 +37,7 @@ options:
 
 exit codes:
   0  every route Accepted and ResolvedRefs on every parent with no rule dropped, every
-     listener Programmed, no input object rejected
+     listener Programmed, every policy Accepted, no input object rejected
   1  some route, listener or input object is not
   2  a file cannot be read or parsed, or the command line is wrong
 `;

@@ -9,14 +9,25 @@ import type {
   IrDirect,
   IrForward,
   IrListener,
+  IrRetryPolicy,
   IrRoute,
   RoutingTable,
 } from "../../ir/routing-table.js";
-import { encodeGrpcMessage, GrpcCode, grpcCodeFromHttpStatus } from "../grpc-status.js";
+import { encodeGrpcMessage, formatGrpcTimeout, GrpcCode, grpcCodeFromHttpStatus } from "../grpc-status.js";
 import type { H2Connection, H2Stream } from "./connection.js";
+import type { CallLimits } from "./deadlines.js";
 import { failOver, unsentMessage } from "./failover.js";
 import { ErrorCode } from "./frames.js";
 import type { MirrorStream } from "./mirror.js";
+import {
+  endRetries,
+  onPerTryTimeout,
+  REPLAY_LIMIT,
+  type RetryBudget,
+  type RetryState,
+  retryReset,
+  retryState,
+} from "./retry.js";
 import type { PoolWaiter, UpstreamPool } from "./upstream.js";
 
 /** What a call needs of the data plane it runs on. */
@@ -31,6 +42,20 @@ export interface CallHost {
   callStarted(): void;
   /** The call is over: count it and report it. */
   callEnded(call: RelayCall): void;
+  /** The budget of a retry policy of the table (one per policy object), which counts its calls. */
+  retryBudget(policy: IrRetryPolicy): RetryBudget;
+}
+
+/** Sets (or adds) `grpc-timeout` in a request's fields to `ms` (at least 1 ms: the time is not up yet). */
+function setGrpcTimeout(fields: string[], ms: number): void {
+  const v = formatGrpcTimeout(Math.max(1, ms));
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === "grpc-timeout") {
+      fields[i + 1] = v;
+      return;
+    }
+  }
+  fields.push("grpc-timeout", v);
 }
 
 /** The client fields of calls that keep none (never read). */
@@ -38,9 +63,6 @@ const EMPTY_FIELDS: string[] = [];
 
 /** The request queue of calls that have none (never pushed to). */
 export const EMPTY_QUEUE: Buffer[] = [];
-
-/** Request bytes kept per call until the backend answers, so a stream refused by GOAWAY can be replayed. */
-const REPLAY_LIMIT = 64 * 1024;
 
 /** One relayed call: a downstream stream and (once bound) its upstream stream. */
 export class RelayCall implements PoolWaiter {
@@ -87,6 +109,13 @@ export class RelayCall implements PoolWaiter {
   gatewayError: string | undefined = undefined;
   timer: NodeJS.Timeout | undefined = undefined;
   timeoutMs = 0;
+  /** The deadline and idle limit of a call that has either (`deadlines.ts`); null for every other call. */
+  limits: CallLimits | null = null;
+  /** The retry policy's budget of a call under one (its policy, counts and buffer); null for every other call. */
+  retryBudget: RetryBudget | null = null;
+  /** Retry state, made at a call's first retry or per-try timeout; null until then. */
+  retry: RetryState | null = null;
+  /** Replays of streams the backend refused (REFUSED_STREAM, GOAWAY). */
   attempts = 0;
   requestBytes = 0;
   /** The request's content-length, which its DATA must match; -1 when it has none. */
@@ -108,6 +137,15 @@ export class RelayCall implements PoolWaiter {
     if (this.done) return;
     this.uconn = conn;
     this.endpoint = this.pool?.address;
+    // The backend gets the time left, not the client's whole timeout (waits for a connection, retries).
+    const l = this.limits;
+    if (l !== null && l.deadlineAt !== 0) setGrpcTimeout(this.reqFields, l.deadlineAt - performance.now());
+    const rb = this.retryBudget;
+    if (rb !== null && rb.policy.perTryTimeoutMs > 0) {
+      const r = retryState(this);
+      r.clearTimer();
+      r.timer = setTimeout(onPerTryTimeout, rb.policy.perTryTimeoutMs, this);
+    }
     const q = this.reqQueue;
     const endNow = this.reqEnded && q.length === 0 && this.reqTrailers === null;
     const st = conn.openStream(this.reqFields, endNow, this);
@@ -146,17 +184,19 @@ export class RelayCall implements PoolWaiter {
       next.acquire(this);
       return;
     }
+    if (this.retryBudget !== null && retryReset(this, GrpcCode.UNAVAILABLE, reason)) return;
     this.fail(GrpcCode.UNAVAILABLE, unsentMessage(this, cluster, reason));
   }
 
   /** Sends request DATA on the upstream stream, keeping it for a replay while that is possible. */
   sendUp(data: Buffer, end: boolean): void {
     if (this.replayable && data.length > 0) {
-      this.replayBytes += data.length;
-      if (this.replayBytes > REPLAY_LIMIT) {
-        this.replayable = false;
-        this.replay = null;
+      const total = this.replayBytes + data.length;
+      const b = this.retryBudget;
+      if (b === null ? total > REPLAY_LIMIT : !b.keep(data.length, total)) {
+        this.dropReplay();
       } else {
+        this.replayBytes = total;
         const r = this.replay;
         if (r === null) this.replay = data;
         else if (Array.isArray(r)) r.push(data);
@@ -164,6 +204,35 @@ export class RelayCall implements PoolWaiter {
       }
     }
     this.uconn!.writeData(this.ust!, data, end);
+  }
+
+  /**
+   * Puts the request bytes already sent upstream back in front of the queue, for another attempt (their
+   * downstream window was returned when they were first sent).
+   */
+  requeueReplay(): void {
+    const r = this.replay;
+    if (r !== null) this.reqQueue = (Array.isArray(r) ? r : [r]).concat(this.reqQueue);
+    this.skipConsume += this.replayBytes;
+    // The bytes are counted again when they are sent again.
+    if (this.retryBudget !== null) this.retryBudget.buffer.held -= this.replayBytes;
+    this.replay = null;
+    this.replayBytes = 0;
+  }
+
+  /** Request bytes are no longer kept: the call cannot be replayed or retried from now on. */
+  dropReplay(): void {
+    if (!this.replayable) return;
+    if (this.retryBudget !== null) this.retryBudget.buffer.held -= this.replayBytes;
+    this.replayable = false;
+    this.replay = null;
+    this.replayBytes = 0;
+  }
+
+  /** The attempt on `pool` ended with gRPC `code`: outlier detection counts it. */
+  attemptEnded(code: number): void {
+    const p = this.pool;
+    if (p !== undefined && p.group !== null) p.group.outcome(p, code, Date.now());
   }
 
   /** Ends the call with a gateway-made status: trailers-only, or trailers when the response already began. */
@@ -239,17 +308,19 @@ export class RelayCall implements PoolWaiter {
     this.done = true;
     this.grpcStatus = grpcStatus;
     if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.limits !== null && this.limits.idleTimer !== undefined) clearTimeout(this.limits.idleTimer);
+    if (this.retryBudget !== null) endRetries(this, this.retryBudget);
     const ust = this.ust;
     const uconn = this.uconn;
     if (uconn !== null && ust !== null) {
       if (!ust.closed) uconn.resetStream(ust, ErrorCode.CANCEL);
+      this.attemptEnded(grpcStatus);
       this.pool?.release(uconn);
     } else if (this.pool !== undefined) {
       this.pool.cancel(this);
     }
     this.dropRequestQueue();
-    this.replayable = false;
-    this.replay = null;
+    this.dropReplay();
     if (this.mirrors !== null) for (const m of this.mirrors) if (!m.reqEnded) m.abandon();
     this.host.callEnded(this);
   }

@@ -9,7 +9,8 @@ import type { IrBackend, IrForward, IrListener } from "../../ir/routing-table.js
 import { GrpcCode, parseGrpcTimeout } from "../grpc-status.js";
 import { EMPTY_QUEUE, RelayCall } from "./call.js";
 import { CONNECTION_LOST, type ConnectionHandler, type H2Connection, type H2Stream } from "./connection.js";
-import { ALL_SET_ASIDE, failOver, NO_ENDPOINT, unsentMessage } from "./failover.js";
+import { startCallLimits } from "./deadlines.js";
+import { ALL_SET_ASIDE, ALL_UNHEALTHY, failOver, NO_ENDPOINT, unsentMessage } from "./failover.js";
 import { ErrorCode } from "./frames.js";
 import { applyModifier, fieldValue, headerRecord } from "./headers.js";
 import type { RelayListener } from "./listener.js";
@@ -144,10 +145,8 @@ function startCall(
   if (backend.requestHeaders !== undefined) applyModifier(up, backend.requestHeaders);
   call.reqFields = up;
   if (cluster !== undefined) call.cluster = cluster;
-  if (timeout !== undefined) {
-    call.timeoutMs = timeout;
-    call.timer = setTimeout(onDeadline, Math.max(0, Math.ceil(timeout)), call);
-  }
+  const policy = m.route?.policy;
+  if (timeout !== undefined || policy !== undefined) startCallLimits(host, call, timeout, policy);
   const pool = cluster === undefined ? undefined : host.pickPool(cluster, undefined);
   if (action.mirrors.length > 0 && (pool !== undefined || action.backends.length > 1))
     startMirrors(host, call, action.mirrors, state.table, up);
@@ -158,15 +157,13 @@ function startCall(
     call.answerGrpc(GrpcCode.UNAVAILABLE, unsentMessage(call, backend.cluster, why));
     return;
   }
-  // Every endpoint is set aside (round-robin then offers one anyway): another backendRef goes first.
-  if (pool.ejectedUntil !== 0 && pool.ejected(Date.now()) && failOver(call, ALL_SET_ASIDE)) return;
+  // Every endpoint is set aside or unhealthy (round-robin then offers one anyway): another backendRef goes
+  // first; when none can take the call it goes there all the same (for health checks: panic routing).
+  if (pool.suspect && !pool.usable(Date.now())) {
+    if (failOver(call, pool.healthy && pool.outlierUntil === 0 ? ALL_SET_ASIDE : ALL_UNHEALTHY)) return;
+  }
   call.pool = pool;
   pool.acquire(call);
-}
-
-function onDeadline(call: RelayCall): void {
-  call.timer = undefined;
-  call.fail(GrpcCode.DEADLINE_EXCEEDED, `deadline exceeded (grpc-timeout ${call.timeoutMs} ms)`);
 }
 
 /** Events of client connections. */
@@ -194,8 +191,9 @@ export const downstreamHandler: ConnectionHandler = {
     }
     call.reqEnded = true;
     if (call.mirrors !== null) for (const m of call.mirrors) m.write(EMPTY, true);
+    // Kept either way: a replay or a retry sends them again.
+    call.reqTrailers = trailers;
     if (call.ust !== null) call.uconn!.writeHeaders(call.ust, trailers, true);
-    else call.reqTrailers = trailers;
   },
   onData(conn, st, data, endStream) {
     const call = st.ctx as RelayCall | undefined;
@@ -214,6 +212,8 @@ export const downstreamHandler: ConnectionHandler = {
       return;
     }
     if (endStream) call.reqEnded = true;
+    const l = call.limits;
+    if (l !== null && l.idleMs !== 0) l.lastActive = performance.now();
     if (call.mirrors !== null) for (const m of call.mirrors) m.write(data, endStream);
     if (call.ust !== null) call.sendUp(data, endStream);
     else if (data.length > 0) {

@@ -23,6 +23,8 @@ import { applyModifier, forwardable } from "./headers.js";
 export const NO_ENDPOINT = "no ready endpoint";
 /** Why a backendRef could not take a call: each of its endpoints is set aside after failed connections. */
 export const ALL_SET_ASIDE = "every endpoint is set aside after failed connections";
+/** Why a backendRef could not take a call: each of its endpoints failed its health checks or was ejected. */
+export const ALL_UNHEALTHY = "every endpoint is unhealthy or ejected";
 
 /**
  * The index of a backendRef of `backends` drawn by weight among those `usable` accepts, other than `from` and
@@ -126,7 +128,9 @@ export function unsentMessage(
         ? `${NO_ENDPOINT} for ${name}`
         : reason === ALL_SET_ASIDE
           ? `every endpoint of ${name} is set aside after failed connections`
-          : reason;
+          : reason === ALL_UNHEALTHY
+            ? `every endpoint of ${name} is unhealthy or ejected`
+            : reason;
     const others = (call.forward?.backends.length ?? 0) > 1 && call.listener?.profile !== "lattice";
     return others ? `${last}; no other backendRef of the rule can take the call` : last;
   }

@@ -8,11 +8,21 @@ import type { H2Connection, H2Stream } from "./connection.js";
 import { ErrorCode } from "./frames.js";
 import type { PoolWaiter, UpstreamPool } from "./upstream.js";
 
+/**
+ * A stream the relay opens on a backend connection for itself rather than for a client's call (a mirror copy,
+ * a health check): the backend's frames on it go here.
+ */
+export interface SideStream {
+  sideHeaders(conn: H2Connection, st: H2Stream, fields: string[], endStream: boolean): void;
+  sideData(conn: H2Connection, st: H2Stream, data: Buffer, endStream: boolean): void;
+  sideReset(conn: H2Connection, st: H2Stream, code: number): void;
+}
+
 /** A mirror copy that falls this far behind is dropped rather than buffered or allowed to slow the call. */
 const MIRROR_BACKLOG_LIMIT = 1 << 20;
 
 /** A mirrored copy of a call's request; its answer is read and dropped. */
-export class MirrorStream implements PoolWaiter {
+export class MirrorStream implements PoolWaiter, SideStream {
   uconn: H2Connection | null = null;
   ust: H2Stream | null = null;
   queue: Buffer[] = [];
@@ -70,6 +80,19 @@ export class MirrorStream implements PoolWaiter {
     } else {
       this.pool.cancel(this);
     }
+  }
+
+  sideHeaders(_conn: H2Connection, _st: H2Stream, _fields: string[], endStream: boolean): void {
+    if (endStream) this.ended();
+  }
+
+  sideData(conn: H2Connection, st: H2Stream, data: Buffer, endStream: boolean): void {
+    conn.consume(st, data.length);
+    if (endStream) this.ended();
+  }
+
+  sideReset(): void {
+    this.ended();
   }
 
   /** The mirror backend's answer is complete (or its stream went away). */

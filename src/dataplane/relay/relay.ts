@@ -10,7 +10,7 @@
  * stream window and a slow reader slows the writer.
  */
 import { performance } from "node:perf_hooks";
-import type { IrCluster, IrListener, RoutingTable } from "../../ir/routing-table.js";
+import type { IrCluster, IrListener, IrRetryPolicy, RoutingTable } from "../../ir/routing-table.js";
 import { validateRoutingTable } from "../../ir/validate.js";
 import { GatewayError, GW_ERR_CONFIG } from "../../util/errors.js";
 import { GeneratedCertificates } from "../../util/self-signed.js";
@@ -19,6 +19,7 @@ import type { CallInfo, DataplaneApi, DataplaneOptions, DataplaneStats } from ".
 import type { CallHost, RelayCall } from "./call.js";
 import type { ConnectionOptions, H2Connection } from "./connection.js";
 import { downstreamHandler } from "./downstream.js";
+import { EndpointGroup } from "./endpoint-group.js";
 import { resolveLimits } from "./limits.js";
 import {
   type ListenerContext,
@@ -28,6 +29,7 @@ import {
   type RelayListener,
 } from "./listener.js";
 import { upstreamHandler } from "./responses.js";
+import { DEFAULT_RETRY_BUFFER_BYTES, RetryBudget, RetryBuffer } from "./retry.js";
 import {
   DEFAULT_UPSTREAM,
   type PoolSettings,
@@ -36,6 +38,12 @@ import {
   UpstreamPool,
 } from "./upstream.js";
 import { auditWindows, type WindowAudit } from "./window-audit.js";
+
+/** The endpoint group of a cluster with health checks or outlier detection: its name and its settings. */
+function groupId(c: IrCluster): string {
+  const p = c.policy;
+  return `${c.name}|${JSON.stringify([p?.healthCheck ?? null, p?.outlierDetection ?? null])}`;
+}
 
 /** The data plane options, plus the HTTP/2 limits the relay advertises (tests and tuning). */
 export interface RelayOptions extends DataplaneOptions {
@@ -59,6 +67,11 @@ export class RelayDataplane implements DataplaneApi, CallHost {
   private readonly pools = new Map<string, UpstreamPool>();
   private readonly poolCache = new WeakMap<IrCluster, UpstreamPool[]>();
   private readonly rr = new Map<string, number>();
+  /** Retry budgets by retry policy object (the policies of one rule share one object per table). */
+  private readonly budgets = new WeakMap<IrRetryPolicy, RetryBudget>();
+  /** The budget found last: calls of one rule come in runs, and this spares them the WeakMap. */
+  private lastBudget: RetryBudget | undefined = undefined;
+  readonly retryBuffer: RetryBuffer;
   private readonly generated: GeneratedCertificates;
   private readonly connOpts: ConnectionOptions;
   private readonly upOpts: PoolSettings;
@@ -69,6 +82,8 @@ export class RelayDataplane implements DataplaneApi, CallHost {
   private tableVersion: number | undefined = undefined;
   /** Pool keys of every endpoint of the table serving now (undefined before the first). */
   private tableKeys: Set<string> | undefined = undefined;
+  /** Health and outlier state of the backends whose TrafficPolicy asks for either, by pool-key suffix. */
+  private groups = new Map<string, EndpointGroup>();
 
   /**
    * @param opts listeners' address and port map, the per-call observer, HTTP/2 limits.
@@ -92,6 +107,7 @@ export class RelayDataplane implements DataplaneApi, CallHost {
       limits,
     };
     this.maxHeaderListSize = this.connOpts.maxHeaderListSize ?? limits.maxHeaderListSize;
+    this.retryBuffer = new RetryBuffer(opts.retryBufferBytes ?? DEFAULT_RETRY_BUFFER_BYTES);
     const given = Object.fromEntries(Object.entries(upstream).filter(([, v]) => v !== undefined));
     this.upOpts = { ...DEFAULT_UPSTREAM, ...given };
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
@@ -197,6 +213,44 @@ export class RelayDataplane implements DataplaneApi, CallHost {
         this.pools.delete(key);
       }
     }
+    // Backends with health checks or outlier detection: their endpoints' pools exist from now on (checks
+    // start at once), and each group knows its pools, for panic routing and the ejection cap.
+    const groups = new Map<string, EndpointGroup>();
+    const grouped: IrCluster[] = [];
+    for (const c of Object.values(table.clusters)) {
+      const hc = c.policy?.healthCheck;
+      const od = c.policy?.outlierDetection;
+      if ((hc === undefined && od === undefined) || c.endpoints.length === 0) continue;
+      const id = groupId(c);
+      const group =
+        this.groups.get(id) ??
+        new EndpointGroup(c.name, hc, od, (e) => {
+          this.opts.onEndpointEvent?.(e);
+        });
+      groups.set(id, group);
+      grouped.push(c);
+    }
+    this.groups = groups;
+    for (const c of grouped) {
+      const group = groups.get(groupId(c))!;
+      group.pools = c.endpoints.map((_, i) => this.pool(c, i));
+    }
+  }
+
+  /** @internal Health of every health-checked endpoint, and the backends in panic routing (metrics). */
+  endpointHealth(): {
+    endpoints: { backend: string; endpoint: string; healthy: boolean }[];
+    panic: string[];
+  } {
+    const endpoints: { backend: string; endpoint: string; healthy: boolean }[] = [];
+    const panic: string[] = [];
+    for (const g of this.groups.values()) {
+      if (g.health === undefined) continue;
+      if (g.panic) panic.push(g.backend);
+      for (const p of g.pools)
+        endpoints.push({ backend: g.backend, endpoint: p.address, healthy: p.healthy });
+    }
+    return { endpoints, panic };
   }
 
   /** Listener port -> locally bound port. */
@@ -209,7 +263,27 @@ export class RelayDataplane implements DataplaneApi, CallHost {
   stats(): DataplaneStats {
     let sessions = 0;
     for (const p of this.pools.values()) sessions += p.conns.length;
-    return { activeCalls: this.activeCalls, upstreamSessions: sessions };
+    const health = this.endpointHealth();
+    return {
+      activeCalls: this.activeCalls,
+      upstreamSessions: sessions,
+      retryBufferedBytes: this.retryBuffer.held,
+      endpointHealth: health.endpoints,
+      panicBackends: health.panic,
+    };
+  }
+
+  /** @internal CallHost: the budget of a retry policy. */
+  retryBudget(policy: IrRetryPolicy): RetryBudget {
+    const last = this.lastBudget;
+    if (last !== undefined && last.policy === policy) return last;
+    let b = this.budgets.get(policy);
+    if (b === undefined) {
+      b = new RetryBudget(policy, this.retryBuffer);
+      this.budgets.set(policy, b);
+    }
+    this.lastBudget = b;
+    return b;
   }
 
   /** Client connections open now: the client's port and the bytes read so far on each (tests, diagnostics). */
@@ -238,13 +312,18 @@ export class RelayDataplane implements DataplaneApi, CallHost {
       });
     }
     this.drained = null;
+    this.groups.clear();
     for (const l of this.listeners.values()) for (const c of l.conns) c.destroy();
     this.listeners.clear();
     for (const p of this.pools.values()) p.destroy();
     this.pools.clear();
   }
 
-  /** @internal Picks an endpoint pool of `cluster` round-robin, skipping set-aside endpoints and `exclude`. */
+  /**
+   * @internal Picks an endpoint pool of `cluster` round-robin, skipping `exclude` and endpoints that are set
+   * aside or unhealthy. When every other endpoint is, one of them is tried anyway rather than failing the call
+   * without an attempt (for health checks: "panic" routing).
+   */
   pickPool(cluster: IrCluster, exclude: UpstreamPool | undefined): UpstreamPool | undefined {
     const eps = cluster.endpoints;
     const n = eps.length;
@@ -257,22 +336,21 @@ export class RelayDataplane implements DataplaneApi, CallHost {
       const idx = (start + i) % n;
       const pool = this.pool(cluster, idx);
       if (pool === exclude) continue;
-      if (pool.ejected(now)) {
+      if (!pool.usable(now)) {
         fallback ??= pool;
         continue;
       }
       this.rr.set(cluster.name, idx + 1);
       return pool;
     }
-    // Every endpoint is set aside: try one anyway rather than fail without an attempt.
     if (fallback !== undefined) this.rr.set(cluster.name, start + 1);
     return fallback;
   }
 
-  /** @internal CallHost: whether some endpoint of `cluster` is not set aside. */
+  /** @internal CallHost: whether some endpoint of `cluster` is healthy and not set aside. */
   available(cluster: IrCluster): boolean {
     const now = Date.now();
-    for (let i = 0; i < cluster.endpoints.length; i++) if (!this.pool(cluster, i).ejected(now)) return true;
+    for (let i = 0; i < cluster.endpoints.length; i++) if (this.pool(cluster, i).usable(now)) return true;
     return false;
   }
 
@@ -285,15 +363,18 @@ export class RelayDataplane implements DataplaneApi, CallHost {
     let best: UpstreamPool | undefined;
     let bestLoad = Number.POSITIVE_INFINITY;
     let bestIdx = 0;
-    for (let i = 0; i < n; i++) {
-      const idx = (start + i) % n;
-      const pool = this.pool(cluster, idx);
-      if (pool === exclude || pool.ejected(now)) continue;
-      const load = pool.activeStreams();
-      if (load < bestLoad) {
-        best = pool;
-        bestLoad = load;
-        bestIdx = idx;
+    // Healthy endpoints first; when none is, the unhealthy ones not set aside (panic routing).
+    for (let pass = 0; pass < 2 && best === undefined; pass++) {
+      for (let i = 0; i < n; i++) {
+        const idx = (start + i) % n;
+        const pool = this.pool(cluster, idx);
+        if (pool === exclude || pool.ejected(now) || (pass === 0 && !pool.healthy)) continue;
+        const load = pool.activeStreams();
+        if (load < bestLoad) {
+          best = pool;
+          bestLoad = load;
+          bestIdx = idx;
+        }
       }
     }
     if (best === undefined) return undefined;
@@ -320,15 +401,8 @@ export class RelayDataplane implements DataplaneApi, CallHost {
     const key = poolKey(cluster, ep);
     let p = this.pools.get(key);
     if (p === undefined) {
-      p = new UpstreamPool(
-        key,
-        ep,
-        cluster.serverName,
-        cluster.tls,
-        upstreamHandler,
-        this.connOpts,
-        this.upOpts,
-      );
+      const group = cluster.policy === undefined ? null : (this.groups.get(groupId(cluster)) ?? null);
+      p = new UpstreamPool(key, ep, cluster, upstreamHandler, this.connOpts, this.upOpts, group);
       // A pool made for a call still on an older table, for an endpoint gone since, makes no background attempts.
       if (this.tableKeys !== undefined && !this.tableKeys.has(key)) p.setInTable(false);
       this.pools.set(key, p);
@@ -374,6 +448,7 @@ export class RelayDataplane implements DataplaneApi, CallHost {
       if (call.endpoint !== undefined) info.endpoint = call.endpoint;
       if (call.gatewayError !== undefined) info.gatewayError = call.gatewayError;
       if (call.failover !== undefined) info.failover = call.failover;
+      if (call.retry !== null && call.retry.tries > 1) info.attempts = call.retry.tries;
       try {
         cb(info);
       } catch {
@@ -387,8 +462,9 @@ export class RelayDataplane implements DataplaneApi, CallHost {
     const now = Date.now();
     for (const [key, p] of this.pools) {
       p.sweep(now);
-      // A failing endpoint's pool is kept (it remembers the backoff) while the table has the endpoint.
-      if (p.empty() && (p.failures === 0 || !p.listed)) {
+      // A failing endpoint's pool is kept (it remembers the backoff) while the table has the endpoint, and so
+      // is a health-checked or outlier-tracked one (it holds the endpoint's health and ejections).
+      if (p.empty() && ((p.failures === 0 && p.group === null) || !p.listed)) {
         p.retired = true;
         this.pools.delete(key);
       }

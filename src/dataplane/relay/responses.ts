@@ -4,11 +4,12 @@
  * and a stream the backend never processed (REFUSED_STREAM, or above a GOAWAY's last stream) is replayed.
  */
 import { GrpcCode, grpcCodeFromHttpStatus, grpcCodeFromRstCode } from "../grpc-status.js";
-import type { RelayCall } from "./call.js";
+import { RelayCall } from "./call.js";
 import { CONNECTION_LOST, type ConnectionHandler } from "./connection.js";
 import { ErrorCode } from "./frames.js";
 import { applyModifier } from "./headers.js";
-import { MirrorStream } from "./mirror.js";
+import type { SideStream } from "./mirror.js";
+import { retryReset, retryResponse } from "./retry.js";
 import type { UpstreamPool } from "./upstream.js";
 import { readResponse, responseHead } from "./validate.js";
 
@@ -16,11 +17,11 @@ import { readResponse, responseHead } from "./validate.js";
 export const upstreamHandler: ConnectionHandler = {
   onHeaders(conn, st, fields, endStream, oversized, malformed) {
     const ctx = st.ctx;
-    if (ctx instanceof MirrorStream) {
-      if (endStream) ctx.ended();
+    if (!(ctx instanceof RelayCall)) {
+      (ctx as SideStream).sideHeaders(conn, st, fields, endStream);
       return;
     }
-    const call = ctx as RelayCall;
+    const call = ctx;
     if (call.done) return;
     if (oversized) {
       call.fail(
@@ -51,9 +52,10 @@ export const upstreamHandler: ConnectionHandler = {
       const status = responseHead.status;
       // Informational (1xx) headers are not the response.
       if (status.charCodeAt(0) === 0x31 && !endStream) return;
+      // A retry policy may send a failed attempt again rather than answer it (before anything is forwarded).
+      if (call.retryBudget !== null && retryResponse(call, status, gs, endStream, fields)) return;
       call.upstreamResponded = true;
-      call.replayable = false;
-      call.replay = null;
+      call.dropReplay();
       if (status !== "200" && gs === "") {
         const code = grpcCodeFromHttpStatus(Number(status));
         call.fail(code, `upstream ${call.endpoint ?? ""} answered HTTP ${status} without a gRPC status`);
@@ -73,17 +75,18 @@ export const upstreamHandler: ConnectionHandler = {
   },
   onData(conn, st, data, endStream) {
     const ctx = st.ctx;
-    if (ctx instanceof MirrorStream) {
-      conn.consume(st, data.length);
-      if (endStream) ctx.ended();
+    if (!(ctx instanceof RelayCall)) {
+      (ctx as SideStream).sideData(conn, st, data, endStream);
       return;
     }
-    const call = ctx as RelayCall;
+    const call = ctx;
     if (call.done || !call.respStarted) {
       conn.consume(st, data.length);
       return;
     }
     call.responseBytes += data.length;
+    const l = call.limits;
+    if (l !== null && l.idleMs !== 0) l.lastActive = performance.now();
     call.dconn.writeData(call.dst, data, false);
     // A gRPC response always ends with trailers; one that ends without them is an INTERNAL error for the client
     // (as grpc-js reports it), and the client must learn it from a status rather than a bare end of stream.
@@ -92,11 +95,11 @@ export const upstreamHandler: ConnectionHandler = {
   },
   onReset(conn, st, code) {
     const ctx = st.ctx;
-    if (ctx instanceof MirrorStream) {
-      ctx.ended();
+    if (!(ctx instanceof RelayCall)) {
+      (ctx as SideStream).sideReset(conn, st, code);
       return;
     }
-    const call = ctx as RelayCall;
+    const call = ctx;
     if (call.done) return;
     if (
       code === ErrorCode.REFUSED_STREAM &&
@@ -106,17 +109,20 @@ export const upstreamHandler: ConnectionHandler = {
     ) {
       // The backend never processed the stream (REFUSED_STREAM, or above a GOAWAY's last stream id): replay it.
       call.attempts++;
-      const r = call.replay;
-      if (r !== null) call.reqQueue = (Array.isArray(r) ? r : [r]).concat(call.reqQueue);
-      call.skipConsume += call.replayBytes;
-      call.replay = null;
-      call.replayBytes = 0;
+      call.requeueReplay();
       call.ust = null;
       call.uconn = null;
       const pool = call.pool!;
       pool.release(conn);
       pool.acquire(call);
       return;
+    }
+    if (call.retryBudget !== null && !call.upstreamResponded) {
+      const lost = code === CONNECTION_LOST;
+      const why = lost
+        ? `connection to upstream ${call.endpoint ?? ""} lost`
+        : `upstream ${call.endpoint ?? ""} reset the stream (HTTP/2 error ${code})`;
+      if (retryReset(call, lost ? GrpcCode.UNAVAILABLE : grpcCodeFromRstCode(code), why)) return;
     }
     if (code === CONNECTION_LOST) {
       call.fail(GrpcCode.UNAVAILABLE, `connection to upstream ${call.endpoint ?? ""} lost`);
@@ -129,8 +135,8 @@ export const upstreamHandler: ConnectionHandler = {
   },
   onDataReleased(_conn, st, n) {
     const ctx = st.ctx;
-    if (ctx instanceof MirrorStream) return;
-    const call = ctx as RelayCall;
+    if (!(ctx instanceof RelayCall)) return;
+    const call = ctx;
     if (call.skipConsume > 0) {
       const skip = Math.min(call.skipConsume, n);
       call.skipConsume -= skip;

@@ -4,10 +4,14 @@
  * endpoints over a few connections (`streamsPerConnection`), draining connections that got GOAWAY, closing
  * idle ones, and setting aside endpoints whose connections keep failing.
  */
+import { createHash } from "node:crypto";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import type { IrCluster, IrEndpoint } from "../../ir/routing-table.js";
+import type { IrBackendTls, IrCluster, IrEndpoint } from "../../ir/routing-table.js";
+import { GrpcCode } from "../grpc-status.js";
 import { type ConnectionHandler, type ConnectionOptions, H2Connection } from "./connection.js";
+import type { EndpointGroup } from "./endpoint-group.js";
+import { HealthChecker } from "./health.js";
 
 /** Something waiting for a stream on a pool's connections (a relayed call or a mirror copy). */
 export interface PoolWaiter {
@@ -92,6 +96,20 @@ export class UpstreamPool {
   lastError = "";
   /** Set when the data plane dropped this (empty) pool: a new one serves the endpoint from then on. */
   retired = false;
+  /** Health checks (TrafficPolicy `healthCheck`) say calls may come here. Always true without checks. */
+  healthy = true;
+  /** Outlier detection (TrafficPolicy `outlierDetection`): UNAVAILABLE answers or failed connections in a row, ... */
+  outlierFailures = 0;
+  /** ... times ejected (decaying), until when ejected now, and when the last ejection ended. */
+  outlierEjections = 0;
+  outlierUntil = 0;
+  outlierBackAt = 0;
+  readonly tlsServerName: string | undefined;
+  /** TLS to the endpoint (appProtocol or a BackendTLSPolicy). */
+  readonly secure: boolean;
+  private readonly backendTls: IrBackendTls | undefined;
+  private readonly connectTimeoutMs: number;
+  private checker: HealthChecker | null = null;
   /** Whether the routing table serving now has this endpoint: background attempts stop when it has not. */
   private inTable = true;
   /** The next background connection attempt while the endpoint is set aside. */
@@ -106,21 +124,41 @@ export class UpstreamPool {
   constructor(
     readonly key: string,
     readonly endpoint: IrEndpoint,
-    readonly tlsServerName: string | undefined,
-    private readonly useTls: boolean,
+    cluster: IrCluster,
     private readonly handler: ConnectionHandler,
     private readonly connOpts: ConnectionOptions,
     private readonly opts: PoolSettings,
-  ) {}
+    /** The backend's health and outlier state, when its TrafficPolicy asks for either. */
+    readonly group: EndpointGroup | null = null,
+  ) {
+    this.tlsServerName = cluster.serverName;
+    this.secure = cluster.tls;
+    this.backendTls = cluster.backendTls;
+    this.connectTimeoutMs = cluster.policy?.connectTimeoutMs ?? opts.connectTimeoutMs;
+    const hc = group?.health;
+    if (group !== null && hc !== undefined) {
+      this.checker = new HealthChecker(this, hc, (p, why) => group.healthChanged(p, why));
+    }
+  }
 
   /** `host:port` for logs and CallInfo. */
   get address(): string {
     return `${this.endpoint.host}:${this.endpoint.port}`;
   }
 
-  /** Whether the endpoint is set aside after repeated failures. */
+  /** Whether the endpoint is set aside: its connections keep failing, or outlier detection ejected it. */
   ejected(now: number): boolean {
-    return this.ejectedUntil > now;
+    return this.ejectedUntil > now || this.outlierUntil > now;
+  }
+
+  /** Whether the endpoint may be set aside or unhealthy (cheap: no clock); `usable` tells for sure. */
+  get suspect(): boolean {
+    return this.ejectedUntil !== 0 || this.outlierUntil !== 0 || !this.healthy;
+  }
+
+  /** Whether calls may be sent here now by choice (not only for want of another endpoint): healthy, not set aside. */
+  usable(now: number): boolean {
+    return this.healthy && this.ejectedUntil <= now && this.outlierUntil <= now;
   }
 
   /** Streams open on this endpoint. */
@@ -176,13 +214,27 @@ export class UpstreamPool {
     this.connecting++;
     const { host, port } = this.endpoint;
     let socket: net.Socket;
-    if (this.useTls) {
+    const bt = this.backendTls;
+    if (bt?.invalid !== undefined) {
+      // A BackendTLSPolicy without a valid CA: no connection at all, never one in cleartext.
+      this.connecting--;
+      this.lastError = bt.invalid;
+      this.connectFailure();
+      return;
+    }
+    if (this.secure) {
       const name = this.tlsServerName ?? host;
       const o: tls.ConnectionOptions = { host, port, ALPNProtocols: ["h2"] };
       // SNI carries names only; the certificate is checked against `name` either way.
       if (!net.isIP(name)) o.servername = name;
-      if (this.opts.ca !== undefined) o.ca = this.opts.ca;
-      o.checkServerIdentity = (_host, cert) => tls.checkServerIdentity(name, cert);
+      if (bt !== undefined) {
+        // BackendTLSPolicy: its CA bundle, or the system's store, whatever the data plane's own `ca`.
+        if (bt.caPem !== undefined) o.ca = bt.caPem;
+        o.checkServerIdentity = (_host, cert) => checkBackendIdentity(bt, cert);
+      } else {
+        if (this.opts.ca !== undefined) o.ca = this.opts.ca;
+        o.checkServerIdentity = (_host, cert) => tls.checkServerIdentity(name, cert);
+      }
       socket = tls.connect(o);
     } else {
       socket = net.connect({ host, port });
@@ -194,10 +246,10 @@ export class UpstreamPool {
     });
     const timer = setTimeout(() => {
       if (!conn.ready) {
-        this.lastError = `no answer within ${this.opts.connectTimeoutMs} ms`;
+        this.lastError = `no answer within ${this.connectTimeoutMs} ms`;
         conn.destroy();
       }
-    }, this.opts.connectTimeoutMs);
+    }, this.connectTimeoutMs);
     timer.unref();
     conn.connectTimer = timer;
     this.conns.push(conn);
@@ -257,26 +309,35 @@ export class UpstreamPool {
         this.pump();
         return;
       }
-      this.failures++;
-      // Set aside 1 s, 2 s, 4 s ... up to 30 s (by default) after repeated failures, and checked meanwhile.
-      if (this.failures >= 2) {
-        const { backoffBaseMs: base, backoffMaxMs: max } = this.opts;
-        this.ejectedUntil = Date.now() + Math.min(max, base * 2 ** (this.failures - 2));
-        this.scheduleProbe();
-      }
-      const reason = `cannot connect to upstream ${this.address}: ${this.lastError || "connection closed"}`;
-      const waiting = this.waiters.splice(0);
-      for (const w of waiting) w.connectFailed(reason);
+      this.connectFailure();
       return;
     }
     this.pump();
   }
 
+  /** No connection could be made: count it, set the endpoint aside after repeated failures, fail the waiters. */
+  private connectFailure(): void {
+    this.failures++;
+    // Set aside 1 s, 2 s, 4 s ... up to 30 s (by default) after repeated failures, and checked meanwhile.
+    if (this.failures >= 2) {
+      const { backoffBaseMs: base, backoffMaxMs: max } = this.opts;
+      this.ejectedUntil = Date.now() + Math.min(max, base * 2 ** (this.failures - 2));
+      this.scheduleProbe();
+    }
+    this.group?.outcome(this, GrpcCode.UNAVAILABLE, Date.now());
+    const reason = `cannot connect to upstream ${this.address}: ${this.lastError || "connection closed"}`;
+    const waiting = this.waiters.splice(0);
+    for (const w of waiting) w.connectFailed(reason);
+  }
+
   /** The routing table serving now has this endpoint (`true`) or not: background attempts stop when not. */
   setInTable(inTable: boolean): void {
     this.inTable = inTable;
-    if (!inTable) this.stopProbing();
-    else if (this.ejectedUntil !== 0) this.scheduleProbe();
+    if (!inTable) {
+      this.stopProbing();
+      this.checker?.stop();
+      this.checker = null;
+    } else if (this.ejectedUntil !== 0) this.scheduleProbe();
   }
 
   /** Whether the routing table serving now has this endpoint. */
@@ -288,6 +349,8 @@ export class UpstreamPool {
   private scheduleProbe(): void {
     const every = this.opts.probeIntervalMs;
     if (this.probeTimer !== undefined || !this.inTable || this.retired || every <= 0) return;
+    // Nothing to wait for: a connection is not even tried without a valid CA.
+    if (this.backendTls?.invalid !== undefined) return;
     this.probeTimer = setTimeout(probe, every, this);
     this.probeTimer.unref();
   }
@@ -324,6 +387,8 @@ export class UpstreamPool {
   destroy(): void {
     this.inTable = false;
     this.stopProbing();
+    this.checker?.stop();
+    this.checker = null;
     for (const c of [...this.conns]) c.destroy();
   }
 }
@@ -379,7 +444,48 @@ function onKeepaliveTimeout(conn: H2Connection): void {
   conn.destroy();
 }
 
-/** The pool key of an endpoint of a cluster. */
+/**
+ * Whether a backend's certificate passes a BackendTLSPolicy: it carries one of `subjectAltNames` (DNS names
+ * with wildcards as TLS allows them, or exact URIs) when the policy lists some, else `hostname`. Returns the
+ * error that fails the handshake, or undefined.
+ */
+export function checkBackendIdentity(bt: IrBackendTls, cert: tls.PeerCertificate): Error | undefined {
+  if (bt.subjectAltNames.length === 0) return tls.checkServerIdentity(bt.hostname, cert);
+  const uris = (cert.subjectaltname ?? "")
+    .split(", ")
+    .filter((s) => s.startsWith("URI:"))
+    .map((s) => s.slice(4));
+  for (const san of bt.subjectAltNames) {
+    if (
+      san.type === "URI" ? uris.includes(san.value) : tls.checkServerIdentity(san.value, cert) === undefined
+    ) {
+      return undefined;
+    }
+  }
+  const want = bt.subjectAltNames.map((s) => `${s.type} ${s.value}`).join(", ");
+  const err = new Error(
+    `the backend's certificate carries none of the subjectAltNames of ${bt.source} (${want}); it has: ${cert.subjectaltname ?? "none"}`,
+  ) as Error & { code: string };
+  err.code = "ERR_TLS_CERT_ALTNAME_INVALID";
+  return err;
+}
+
+/** Pool-key suffixes of clusters with their own connection settings, per (immutable) cluster object. */
+const settingsKeys = new WeakMap<IrCluster, string>();
+
+/**
+ * The pool key of an endpoint of a cluster. A cluster with its own connection settings (a BackendTLSPolicy,
+ * a TrafficPolicy's connect timeout, health checks or outlier detection) gets pools of its own, named after
+ * it and its settings, so its endpoints' state is its own and a change of settings starts afresh.
+ */
 export function poolKey(cluster: IrCluster, ep: IrEndpoint): string {
-  return `${cluster.tls ? "tls" : "h2c"}|${ep.host}|${ep.port}|${cluster.serverName ?? ""}`;
+  const base = `${cluster.tls ? "tls" : "h2c"}|${ep.host}|${ep.port}|${cluster.serverName ?? ""}`;
+  if (cluster.backendTls === undefined && cluster.policy === undefined) return base;
+  let suffix = settingsKeys.get(cluster);
+  if (suffix === undefined) {
+    const settings = JSON.stringify([cluster.backendTls ?? null, cluster.policy ?? null]);
+    suffix = `|${cluster.name}|${createHash("sha256").update(settings).digest("hex").slice(0, 16)}`;
+    settingsKeys.set(cluster, suffix);
+  }
+  return base + suffix;
 }

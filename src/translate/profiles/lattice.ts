@@ -179,4 +179,6 @@ export const latticeProfile: GatewayProfile = {
   routeAnnotations: (route, ctx) => ({
     [ANNOTATION_ASSIGNED_DOMAIN]: routeAuthorities(route, ctx.options.lattice?.domainSuffix)[0] ?? "",
   }),
+  trafficPolicySupport: (ctx) =>
+    `Gateway ${ctx.gateway.metadata.namespace}/${ctx.gateway.metadata.name} uses the VPC Lattice profile, and VPC Lattice has no such feature: a Lattice service takes no timeouts, retries, health checks or outlier detection from a TrafficPolicy (its target groups' health checks come from TargetGroupPolicy)`,
 };

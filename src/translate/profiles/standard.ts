@@ -57,6 +57,12 @@ export function standardRuleAction(input: RuleActionInput): IrAction {
         grpcStatus: GRPC_UNAVAILABLE,
         message: `backendRef ${b.index} of ${where} is invalid: ${b.problem?.message ?? "not resolved"}`,
       };
+    } else if (b.unusable !== undefined) {
+      out.invalid = {
+        kind: "direct",
+        grpcStatus: GRPC_UNAVAILABLE,
+        message: `backendRef ${b.index} of ${where} cannot be reached: ${b.unusable}`,
+      };
     } else {
       out.cluster = b.cluster;
       if (b.requestHeaders !== undefined) out.requestHeaders = b.requestHeaders;
@@ -93,4 +99,5 @@ export const standardProfile: GatewayProfile = {
   missingCertificates: () => "invalid",
   generatedTlsNames: () => [],
   routeAnnotations: () => ({}),
+  trafficPolicySupport: () => undefined,
 };

@@ -49,3 +49,16 @@ export const GatewayReason = {
   Programmed: "Programmed",
   Invalid: "Invalid",
 } as const;
+
+/** Policy reasons (GEP-713 `PolicyConditionReason`, and BackendTLSPolicy's own). */
+export const PolicyReason = {
+  Accepted: "Accepted",
+  Conflicted: "Conflicted",
+  Invalid: "Invalid",
+  TargetNotFound: "TargetNotFound",
+  /** BackendTLSPolicy: every caCertificateRef is invalid. */
+  NoValidCACertificate: "NoValidCACertificate",
+  ResolvedRefs: "ResolvedRefs",
+  InvalidCACertificateRef: "InvalidCACertificateRef",
+  InvalidKind: "InvalidKind",
+} as const;

@@ -69,7 +69,13 @@ export class FakeDataplane implements RunnerDataplane {
 /** One IR listener per Gateway listener, with a certificate whose key must never be served. */
 export function fakeTranslate(resources: ResourceSet, opts: TranslateOptions): TranslateResult {
   const table: RoutingTable = { version: opts.version ?? 0, listeners: [], clusters: {} };
-  const status: StatusReport = { gateways: new Map(), grpcRoutes: new Map(), routeAnnotations: new Map() };
+  const status: StatusReport = {
+    gateways: new Map(),
+    grpcRoutes: new Map(),
+    routeAnnotations: new Map(),
+    trafficPolicies: new Map(),
+    backendTLSPolicies: new Map(),
+  };
   for (const gw of resources.gateways) {
     for (const l of gw.spec.listeners) {
       table.listeners.push({
