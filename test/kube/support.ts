@@ -24,6 +24,14 @@ export function objects(text: string): Obj[] {
     .filter((o): o is Obj => o !== null);
 }
 
+/** The TrafficPolicies of the README's "Traffic policy" example (its first YAML block). */
+export function readmeTrafficPolicies(): Obj[] {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("## Traffic policy"));
+  const block = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+  return objects(block).filter((o) => o.kind === "TrafficPolicy");
+}
+
 export class Cluster {
   readonly dir = new TempDir();
   fake!: FakeApiServer;
