@@ -7,8 +7,8 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { ROOT } from "../e2e/support/gateway-process.js";
 import { stringify } from "yaml";
+import { ROOT } from "../e2e/support/gateway-process.js";
 import { Cluster, objects, ourConditions, readmeTrafficPolicies } from "./support.js";
 
 const run = promisify(execFile);
