@@ -15,7 +15,8 @@
  * `GW_ERR_KUBE_NOT_SERVED` line) and discovery is asked again with backoff until it is; a 404 on its list
  * or watch (the CRD removed) puts it back there. A scoped kind (ConfigMap) is listed and watched in the
  * namespaces its scope names, each on its own, started and stopped as the scope changes. A snapshot is
- * emitted only while every reflector in use has listed.
+ * emitted only while every reflector in use has listed, but for a namespace's reflector whose first list
+ * failed (a 403 there): it is retried, and its objects are missing until it lists.
  */
 import { setMaxListeners } from "node:events";
 import { type LoadResult, parseObjects, type RejectedObject } from "../api/parse.js";
@@ -50,7 +51,18 @@ interface Slot {
   state: "discovering" | "absent" | "reading";
   spec: KindSpec | undefined;
   /** `""` -> the reflector across namespaces; a namespace -> that namespace's (scoped kinds). */
-  readers: Map<string, { reflector: Reflector; abort: AbortController }>;
+  readers: Map<string, Reader>;
+}
+
+/**
+ * One reflector of a slot. `stalled`: a namespace's reflector whose first list failed; it no longer holds
+ * snapshots back (its objects are missing until it lists), so one namespace the controller cannot read
+ * (RBAC granted by Roles elsewhere) does not stop every other change from being applied.
+ */
+interface Reader {
+  reflector: Reflector;
+  abort: AbortController;
+  stalled: boolean;
 }
 
 export class KubeSource implements ResourceSource {
@@ -219,6 +231,7 @@ export class KubeSource implements ResourceSource {
   /** Lists and watches `spec` (under `key` of the slot) until aborted or, for an optional kind, a 404. */
   async #read(slot: Slot, key: string, spec: KindSpec, signal: AbortSignal): Promise<"stopped" | "absent"> {
     const abort = new AbortController();
+    let reader: Reader | undefined;
     const reflector = new Reflector(
       this.#client,
       spec,
@@ -239,11 +252,18 @@ export class KubeSource implements ResourceSource {
         progress: (kind) => {
           this.#errors.delete(kind);
         },
-        error: (kind, err) => this.#onError(kind, err),
+        error: (kind, err) => {
+          this.#onError(kind, err);
+          if (key !== "" && reader !== undefined && !reader.reflector.synced && !reader.stalled) {
+            reader.stalled = true;
+            this.#schedule();
+          }
+        },
       },
       this.#reflectorOpts,
     );
-    slot.readers.set(key, { reflector, abort });
+    reader = { reflector, abort, stalled: false };
+    slot.readers.set(key, reader);
     try {
       return await reflector.run(AbortSignal.any([signal, abort.signal]));
     } finally {
@@ -296,7 +316,7 @@ export class KubeSource implements ResourceSource {
         (s) =>
           s.state === "absent" ||
           (s.state === "reading" &&
-            [...s.readers.values()].every((r) => r.reflector.synced) &&
+            [...s.readers.values()].every((r) => r.reflector.synced || r.stalled) &&
             (s.entry.scope !== undefined || s.readers.size > 0)),
       )
     );

@@ -340,6 +340,41 @@ describe("grpcroute controller reads policies from the API server", { timeout: 2
     );
     await s.follows("secure", (x) => x.codeName !== "OK", "fails without TLS");
   });
+
+  test("a namespace whose ConfigMaps cannot be read does not hold other changes back", async () => {
+    cluster.fake.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "locked" } });
+    cluster.fake.forbid = (r) => r.resource === "configmaps" && r.namespace === "locked";
+    try {
+      const from = s.gw.lines.length;
+      const locked = backendTLSPolicy("gateway.networking.k8s.io/v1");
+      locked.metadata.namespace = "locked";
+      cluster.fake.apply(locked);
+      await s.gw.waitFor(
+        (l) => l.code === "GW_ERR_KUBE_FORBIDDEN" && l.kind === "ConfigMap",
+        "the 403 on ConfigMaps in namespace locked",
+        20_000,
+        from,
+      );
+      const generation = Number(
+        cluster.fake.apply(trafficPolicy("slow-timeout", "600ms")).metadata.generation,
+      );
+      await cluster.waitObject(
+        "TrafficPolicy",
+        "greeter",
+        "slow-timeout",
+        (o) => ourAncestor(o).Accepted?.observedGeneration === generation,
+        `status at generation ${generation}, written after a configuration that holds the change`,
+      );
+      const r = await s.follows(
+        "slow",
+        (x) => /timeouts\.request 600 ms/.test(String(x.details)),
+        "ends at the changed deadline",
+      );
+      assert.equal(r.codeName, "DEADLINE_EXCEEDED");
+    } finally {
+      cluster.fake.forbid = undefined;
+    }
+  });
 });
 
 describe("grpcroute controller when policy CRDs are missing", { timeout: 180_000 }, () => {
