@@ -7,6 +7,9 @@
  * deploy/'s RBAC rules for these kinds at the end (controller.test.ts checks the others).
  */
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { createServer, type ServerHttp2Stream } from "node:http2";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { callGreeter } from "../../examples/call.mjs";
 import type { GatewayProcess } from "../e2e/support/gateway-process.js";
@@ -18,6 +21,30 @@ import { Cluster } from "./support.js";
 
 const OURS = "grpcroute.dev/gateway-controller";
 const seen: RequestRecord[] = [];
+
+/**
+ * An h2c backend that takes every call and never answers (a grpc-js server would end a call at the deadline
+ * the gateway passes on, racing the gateway's own DEADLINE_EXCEEDED): only the gateway or the client ends them.
+ */
+async function hangingBackend(): Promise<{ port: number; close(): void }> {
+  const streams = new Set<ServerHttp2Stream>();
+  const server = createServer();
+  server.on("stream", (st) => {
+    streams.add(st);
+    st.on("close", () => streams.delete(st));
+    st.on("error", () => {});
+    st.resume();
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => {
+      for (const st of streams) st.destroy();
+      server.close();
+    },
+  };
+}
 
 /** A Service `name` (port 443) with an EndpointSlice on 127.0.0.1:`port`, in namespace greeter. */
 function service(name: string, port: number): Obj[] {
@@ -141,6 +168,7 @@ describe("grpcroute controller reads policies from the API server", { timeout: 2
   let cluster: Cluster;
   let s: Scenario;
   const backends: Backend[] = [];
+  const hanging: { close(): void }[] = [];
   let caPem = "";
 
   before(async () => {
@@ -148,10 +176,10 @@ describe("grpcroute controller reads policies from the API server", { timeout: 2
     const ca = await makeCa();
     caPem = ca.certPem;
     const leaf = await makeLeaf(ca, { dns: ["greeter.internal"] });
-    // Answers after a minute: only a deadline ends its calls sooner.
-    const slow = await startBackend({ name: "slow", delayMs: 60_000 });
+    const slow = await hangingBackend();
+    hanging.push(slow);
     const secure = await startBackend({ name: "secure", tls: leaf });
-    backends.push(slow, secure);
+    backends.push(secure);
     for (const o of [
       ...service("slow", slow.port),
       ...service("secure", secure.port),
@@ -166,6 +194,7 @@ describe("grpcroute controller reads policies from the API server", { timeout: 2
   after(async () => {
     seen.push(...(cluster?.fake.requests ?? []));
     for (const b of backends) b.kill();
+    for (const h of hanging) h.close();
     await cluster?.close();
   });
 
@@ -380,15 +409,15 @@ describe("grpcroute controller reads policies from the API server", { timeout: 2
 describe("grpcroute controller when policy CRDs are missing", { timeout: 180_000 }, () => {
   let cluster: Cluster;
   let s: Scenario;
-  const backends: Backend[] = [];
+  const hanging: { close(): void }[] = [];
 
   before(async () => {
     cluster = await Cluster.start({
       absent: ["TrafficPolicy", "BackendTLSPolicy"],
       backendTLSPolicy: "v1alpha3",
     });
-    const slow = await startBackend({ name: "slow", delayMs: 60_000 });
-    backends.push(slow);
+    const slow = await hangingBackend();
+    hanging.push(slow);
     for (const o of [...service("slow", slow.port), route(["slow"])]) cluster.fake.apply(o);
     s = new Scenario(cluster);
     s.gw = cluster.controller();
@@ -397,7 +426,7 @@ describe("grpcroute controller when policy CRDs are missing", { timeout: 180_000
 
   after(async () => {
     seen.push(...(cluster?.fake.requests ?? []));
-    for (const b of backends) b.kill();
+    for (const h of hanging) h.close();
     await cluster?.close();
   });
 
