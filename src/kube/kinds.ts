@@ -1,10 +1,175 @@
 /**
- * The kinds controller mode reads from the API server, where each is served, and how it is narrowed
- * (Secrets of type `kubernetes.io/tls` only, EndpointSlices that belong to a Service only: what the
- * gateway can use, and nothing more of what a cluster holds).
+ * The kinds controller mode reads from the API server: one entry per kind, saying where it is served, how
+ * it is narrowed (Secrets of type `kubernetes.io/tls` only, EndpointSlices that belong to a Service only,
+ * ConfigMaps only in the namespaces of BackendTLSPolicies that name one: what the gateway can use, and
+ * nothing more of what a cluster holds), whether its CRD may be missing, and which status we write to it.
+ * Adding a kind is one entry here (and its schema in src/api/parse.ts).
  */
-import { GATEWAY_GROUP } from "../api/types.js";
+import {
+  GATEWAY_GROUP,
+  GRPCROUTE_GROUP,
+  type ObjectKey,
+  type PolicyStatus,
+  type ResourceSet,
+} from "../api/types.js";
+import type { StatusReport } from "../translate/types.js";
 
+/** An object as the API server sends it. */
+export type RawObject = Record<string, unknown> & {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; generation?: number };
+};
+
+/** One kind as controller mode reads it. */
+export interface KindEntry {
+  kind: string;
+  group: string;
+  /**
+   * Versions in order of preference. With more than one (or when `optional`), the first one discovery finds
+   * served is used; otherwise the only one is used without asking.
+   */
+  versions: readonly string[];
+  /** The resource name in URLs. */
+  plural: string;
+  namespaced: boolean;
+  /** The list of a {@link ResourceSet} its objects go to. */
+  list: keyof ResourceSet;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /**
+   * Its CRD may not be installed: while discovery does not find it (or its list answers 404) the kind is
+   * read as empty, and discovery is asked again with backoff.
+   */
+  optional?: boolean;
+  /**
+   * Read only in these namespaces (one list and watch each), for a kind no selector can narrow. Given the
+   * objects read so far of another kind.
+   */
+  scope?: { from: string; namespaces(objects: Iterable<RawObject>): Set<string> };
+  /** Its `status.ancestors` (GEP-713) as the translation reports them: ours to write. */
+  policyStatus?: (report: StatusReport) => ReadonlyMap<ObjectKey, PolicyStatus>;
+}
+
+/** The kinds in the order snapshots list them. */
+export const KINDS: readonly KindEntry[] = [
+  {
+    kind: "GatewayClass",
+    group: GATEWAY_GROUP,
+    versions: ["v1"],
+    plural: "gatewayclasses",
+    namespaced: false,
+    list: "gatewayClasses",
+  },
+  {
+    kind: "Gateway",
+    group: GATEWAY_GROUP,
+    versions: ["v1"],
+    plural: "gateways",
+    namespaced: true,
+    list: "gateways",
+  },
+  {
+    kind: "GRPCRoute",
+    group: GATEWAY_GROUP,
+    versions: ["v1"],
+    plural: "grpcroutes",
+    namespaced: true,
+    list: "grpcRoutes",
+  },
+  {
+    kind: "ReferenceGrant",
+    group: GATEWAY_GROUP,
+    // v1 since Gateway API v1.3; v1beta1 before.
+    versions: ["v1", "v1beta1"],
+    plural: "referencegrants",
+    namespaced: true,
+    list: "referenceGrants",
+  },
+  {
+    kind: "Namespace",
+    group: "",
+    versions: ["v1"],
+    plural: "namespaces",
+    namespaced: false,
+    list: "namespaces",
+  },
+  { kind: "Service", group: "", versions: ["v1"], plural: "services", namespaced: true, list: "services" },
+  {
+    kind: "Secret",
+    group: "",
+    versions: ["v1"],
+    plural: "secrets",
+    namespaced: true,
+    list: "secrets",
+    fieldSelector: "type=kubernetes.io/tls",
+  },
+  {
+    kind: "EndpointSlice",
+    group: "discovery.k8s.io",
+    versions: ["v1"],
+    plural: "endpointslices",
+    namespaced: true,
+    list: "endpointSlices",
+    labelSelector: "kubernetes.io/service-name",
+  },
+  {
+    kind: "TrafficPolicy",
+    group: GRPCROUTE_GROUP,
+    versions: ["v1alpha1"],
+    plural: "trafficpolicies",
+    namespaced: true,
+    list: "trafficPolicies",
+    optional: true,
+    policyStatus: (r) => r.trafficPolicies,
+  },
+  {
+    kind: "BackendTLSPolicy",
+    group: GATEWAY_GROUP,
+    // v1 in the standard channel since Gateway API v1.4; v1alpha3 (same shape) in the experimental channel of
+    // v1.1 to v1.4. v1alpha2 (v1.0) has another shape and is not read.
+    versions: ["v1", "v1alpha3"],
+    plural: "backendtlspolicies",
+    namespaced: true,
+    list: "backendTLSPolicies",
+    optional: true,
+    policyStatus: (r) => r.backendTLSPolicies,
+  },
+  {
+    // ConfigMaps have no type and no label a selector could narrow them by; a BackendTLSPolicy names its
+    // CA ConfigMaps in its own namespace only, so those namespaces are the ones read.
+    kind: "ConfigMap",
+    group: "",
+    versions: ["v1"],
+    plural: "configmaps",
+    namespaced: true,
+    list: "configMaps",
+    scope: { from: "BackendTLSPolicy", namespaces: caConfigMapNamespaces },
+  },
+];
+
+/** The entry of a kind. */
+export function kindEntry(kind: string): KindEntry | undefined {
+  return KINDS.find((k) => k.kind === kind);
+}
+
+/** Namespaces of the BackendTLSPolicies that name a ConfigMap as a CA certificate. */
+function caConfigMapNamespaces(policies: Iterable<RawObject>): Set<string> {
+  const out = new Set<string>();
+  for (const p of policies) {
+    const spec = p.spec as { validation?: { caCertificateRefs?: unknown } } | undefined;
+    const refs = spec?.validation?.caCertificateRefs;
+    if (!Array.isArray(refs)) continue;
+    const ns = p.metadata?.namespace;
+    if (typeof ns !== "string" || ns === "") continue;
+    if (refs.some((r) => isRecord(r) && (r.group ?? "") === "" && r.kind === "ConfigMap")) out.add(ns);
+  }
+  return out;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** One kind at the version in use, as reflectors list and watch it. */
 export interface KindSpec {
   kind: string;
   group: string;
@@ -14,46 +179,26 @@ export interface KindSpec {
   namespaced: boolean;
   labelSelector?: string;
   fieldSelector?: string;
+  /** List and watch in this namespace only (a scoped kind). */
+  namespace?: string;
+  /** A 404 means the CRD is gone: the reflector stops instead of retrying. */
+  optional?: boolean;
 }
 
-/** The kinds in the order snapshots list them. ReferenceGrant's version comes from discovery. */
-export function kindSpecs(referenceGrantVersion: string): KindSpec[] {
-  return [
-    {
-      kind: "GatewayClass",
-      group: GATEWAY_GROUP,
-      version: "v1",
-      plural: "gatewayclasses",
-      namespaced: false,
-    },
-    { kind: "Gateway", group: GATEWAY_GROUP, version: "v1", plural: "gateways", namespaced: true },
-    { kind: "GRPCRoute", group: GATEWAY_GROUP, version: "v1", plural: "grpcroutes", namespaced: true },
-    {
-      kind: "ReferenceGrant",
-      group: GATEWAY_GROUP,
-      version: referenceGrantVersion,
-      plural: "referencegrants",
-      namespaced: true,
-    },
-    { kind: "Namespace", group: "", version: "v1", plural: "namespaces", namespaced: false },
-    { kind: "Service", group: "", version: "v1", plural: "services", namespaced: true },
-    {
-      kind: "Secret",
-      group: "",
-      version: "v1",
-      plural: "secrets",
-      namespaced: true,
-      fieldSelector: "type=kubernetes.io/tls",
-    },
-    {
-      kind: "EndpointSlice",
-      group: "discovery.k8s.io",
-      version: "v1",
-      plural: "endpointslices",
-      namespaced: true,
-      labelSelector: "kubernetes.io/service-name",
-    },
-  ];
+/** The spec of an entry at `version`. */
+export function specOf(e: KindEntry, version: string, namespace?: string): KindSpec {
+  const s: KindSpec = {
+    kind: e.kind,
+    group: e.group,
+    version,
+    plural: e.plural,
+    namespaced: e.namespaced,
+  };
+  if (e.labelSelector !== undefined) s.labelSelector = e.labelSelector;
+  if (e.fieldSelector !== undefined) s.fieldSelector = e.fieldSelector;
+  if (namespace !== undefined) s.namespace = namespace;
+  if (e.optional === true) s.optional = true;
+  return s;
 }
 
 /** `/api/v1` or `/apis/<group>/<version>`. */
@@ -61,9 +206,10 @@ export function groupVersionPath(group: string, version: string): string {
   return group === "" ? `/api/${version}` : `/apis/${group}/${version}`;
 }
 
-/** The collection path of a kind across namespaces (list and watch). */
+/** The collection path of a kind (list and watch): across namespaces, or in its one namespace. */
 export function collectionPath(k: KindSpec): string {
-  return `${groupVersionPath(k.group, k.version)}/${k.plural}`;
+  const ns = k.namespace === undefined ? "" : `/namespaces/${encodeURIComponent(k.namespace)}`;
+  return `${groupVersionPath(k.group, k.version)}${ns}/${k.plural}`;
 }
 
 /** The path of one object. */

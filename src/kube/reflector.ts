@@ -16,12 +16,9 @@
 import { isDeepStrictEqual } from "node:util";
 import { GatewayError, GW_ERR_KUBE_WATCH_GONE } from "../util/errors.js";
 import { KubeApiError, type KubeClient } from "./client.js";
-import { collectionPath, type KindSpec } from "./kinds.js";
+import { collectionPath, type KindSpec, type RawObject } from "./kinds.js";
 
-/** An object as the API server sends it. */
-export type RawObject = Record<string, unknown> & {
-  metadata?: { name?: string; namespace?: string; resourceVersion?: string; generation?: number };
-};
+export type { RawObject };
 
 export interface ReflectorEvents {
   /**
@@ -85,8 +82,11 @@ export class Reflector {
     return this.#rv;
   }
 
-  /** Lists and watches until `signal` aborts. Never rejects. */
-  async run(signal: AbortSignal): Promise<void> {
+  /**
+   * Lists and watches until `signal` aborts. Never rejects. Resolves `"absent"` when the list or watch of an
+   * optional kind answers 404 (its CRD is not installed, or was removed): the cache is then empty.
+   */
+  async run(signal: AbortSignal): Promise<"stopped" | "absent"> {
     let failures = 0;
     while (!signal.aborted) {
       try {
@@ -101,8 +101,14 @@ export class Reflector {
           failures = 0;
         }
       } catch (err: unknown) {
-        if (signal.aborted) return;
+        if (signal.aborted) return "stopped";
         const e = GatewayError.is(err) ? err : new GatewayError("GW_ERR_KUBE_API", String(err));
+        if (this.spec.optional === true && err instanceof KubeApiError && err.status === 404) {
+          this.objects.clear();
+          this.#rv = undefined;
+          this.#synced = false;
+          return "absent";
+        }
         if (e.code === GW_ERR_KUBE_WATCH_GONE || (err instanceof KubeApiError && err.status === 410)) {
           // Expired: list again now; the error is reported as information.
           this.#rv = undefined;
@@ -114,6 +120,7 @@ export class Reflector {
         await sleep(this.#backoff(failures), signal);
       }
     }
+    return "stopped";
   }
 
   #backoff(failures: number): number {

@@ -7,6 +7,9 @@
  *   causes another: no write loops);
  * - route `status.parents`: only the entries whose controllerName is ours are replaced; other controllers'
  *   entries are kept, in their order;
+ * - policy `status.ancestors` (GEP-713: TrafficPolicy, BackendTLSPolicy, any kind of {@link KINDS} with a
+ *   `policyStatus`): likewise only our controllers' entries are replaced, the others kept, and ours cut so the
+ *   list stays within the 16 the CRDs allow; a kind the API server does not serve is skipped;
  * - GatewayClasses of our controller get `Accepted` and `SupportedVersion`;
  * - every condition carries `lastTransitionTime`, kept while its status stays the same;
  * - route annotations (the Lattice assigned domain name) by JSON merge patch of the route's metadata, set
@@ -18,11 +21,12 @@
 import { isDeepStrictEqual } from "node:util";
 import { GATEWAY_GROUP, type ResourceSet } from "../api/types.js";
 import type { Logger } from "../log/logger.js";
-import { stampGatewayStatus, stampParents } from "../translate/status/transition.js";
+import { MAX_ANCESTORS } from "../translate/policies/ancestors.js";
+import { stampAncestors, stampGatewayStatus, stampParents } from "../translate/status/transition.js";
 import type { StatusReport } from "../translate/types.js";
 import { GatewayError, GW_ERR_STATUS_WRITE } from "../util/errors.js";
 import { KubeApiError, type KubeClient } from "./client.js";
-import { objectPath } from "./kinds.js";
+import { KINDS, type KindEntry, type KindSpec, objectPath } from "./kinds.js";
 import type { RawObject } from "./reflector.js";
 
 /** How many objects are written at once. */
@@ -43,6 +47,8 @@ export interface StatusWriterOptions {
   /** Our GatewayClass controller names (Accepted and SupportedVersion are written to these classes). */
   classControllerNames: readonly string[];
   isLeader(): boolean;
+  /** Where a kind of {@link KINDS} is served now (policy kinds); undefined: not served, not written. */
+  spec?(kind: string): Pick<KindSpec, "group" | "version" | "plural"> | undefined;
   /** The clock: RFC 3339 (seconds). */
   now?: () => string;
 }
@@ -55,7 +61,13 @@ export interface PassResult {
   failed: number;
 }
 
-type Work = { kind: "GatewayClass" | "Gateway" | "GRPCRoute"; namespace: string; name: string };
+type Work = {
+  kind: string;
+  namespace: string;
+  name: string;
+  /** A policy kind: where its status comes from. */
+  policy?: KindEntry;
+};
 
 export class StatusWriter {
   readonly #o: StatusWriterOptions;
@@ -133,6 +145,17 @@ export class StatusWriter {
     // Every route: one with none of our parents now may still carry stale entries of ours.
     for (const r of resources.grpcRoutes)
       work.push({ kind: "GRPCRoute", namespace: r.metadata.namespace, name: r.metadata.name });
+    // Every policy, for the same reason.
+    for (const entry of KINDS) {
+      if (entry.policyStatus === undefined || this.#spec(entry.kind) === undefined) continue;
+      for (const p of resources[entry.list] as { metadata: { namespace?: string; name: string } }[])
+        work.push({
+          kind: entry.kind,
+          namespace: p.metadata.namespace ?? "",
+          name: p.metadata.name,
+          policy: entry,
+        });
+    }
 
     const result: PassResult = { written: 0, unchanged: 0, conflicts: 0, failed: 0 };
     let next = 0;
@@ -162,7 +185,8 @@ export class StatusWriter {
   }
 
   async #writeOne(w: Work, report: StatusReport, result: PassResult): Promise<void> {
-    const spec = SPECS[w.kind];
+    const spec = this.#spec(w.kind);
+    if (spec === undefined) return;
     const path = `${objectPath(spec, w.namespace, w.name)}/status`;
     let obj = this.#o.live(w.kind, w.namespace, w.name);
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
@@ -191,11 +215,17 @@ export class StatusWriter {
 
   async #read(w: Work): Promise<RawObject | undefined> {
     try {
-      return await this.#o.client.request<RawObject>("GET", objectPath(SPECS[w.kind], w.namespace, w.name));
+      const spec = this.#spec(w.kind);
+      if (spec === undefined) return undefined;
+      return await this.#o.client.request<RawObject>("GET", objectPath(spec, w.namespace, w.name));
     } catch (err: unknown) {
       if (err instanceof KubeApiError && err.status === 404) return undefined;
       throw err;
     }
+  }
+
+  #spec(kind: string): Pick<KindSpec, "group" | "version" | "plural"> | undefined {
+    return kind in SPECS ? SPECS[kind as keyof typeof SPECS] : this.#o.spec?.(kind);
   }
 
   /** The status the object should have, stamped against its current status; undefined: not ours. */
@@ -247,6 +277,16 @@ export class StatusWriter {
         return { ...current, parents };
       }
     }
+    if (w.policy?.policyStatus === undefined) return undefined;
+    const before = Array.isArray(current.ancestors) ? (current.ancestors as unknown[]) : [];
+    const others = before.filter(
+      (a) => !(isRecord(a) && this.#o.controllerNames.includes(String(a.controllerName))),
+    );
+    const ours = w.policy.policyStatus(report).get(key)?.ancestors ?? [];
+    const room = Math.max(0, MAX_ANCESTORS - others.length);
+    const ancestors = [...others, ...stampAncestors(ours.slice(0, room), before, now)];
+    if (ancestors.length === 0 && before.length === 0 && !("ancestors" in current)) return undefined;
+    return { ...current, ancestors };
   }
 
   async #annotate(w: Work, report: StatusReport): Promise<void> {

@@ -67,6 +67,7 @@ export async function runController(
         client,
         log,
         live: (kind, ns, name) => src.live(kind, ns, name),
+        spec: (kind) => src.spec(kind),
         controllerNames: names,
         classControllerNames: names,
         isLeader: () => elector === undefined || elector.leading,

@@ -30,6 +30,8 @@ export const GW_ERR_KUBE_FORBIDDEN = "GW_ERR_KUBE_FORBIDDEN";
 export const GW_ERR_KUBE_UNREACHABLE = "GW_ERR_KUBE_UNREACHABLE";
 /** A Kubernetes watch expired (HTTP 410 Gone): the source must list again. */
 export const GW_ERR_KUBE_WATCH_GONE = "GW_ERR_KUBE_WATCH_GONE";
+/** The API server does not serve a kind whose CRD is optional (TrafficPolicy, BackendTLSPolicy): read as empty. */
+export const GW_ERR_KUBE_NOT_SERVED = "GW_ERR_KUBE_NOT_SERVED";
 /** Writing status (to the API server or a file) failed. */
 export const GW_ERR_STATUS_WRITE = "GW_ERR_STATUS_WRITE";
 /** An operation was aborted by its signal (shutdown). */
@@ -49,6 +51,7 @@ export const ERROR_CODES = [
   GW_ERR_KUBE_FORBIDDEN,
   GW_ERR_KUBE_UNREACHABLE,
   GW_ERR_KUBE_WATCH_GONE,
+  GW_ERR_KUBE_NOT_SERVED,
   GW_ERR_STATUS_WRITE,
   GW_ERR_ABORTED,
 ] as const;

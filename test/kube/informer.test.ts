@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { CustomObjectsApi, KubeConfig, makeInformer } from "@kubernetes/client-node";
 import { KubeClient } from "../../src/kube/client.js";
-import { kindSpecs } from "../../src/kube/kinds.js";
+import { kindEntry, specOf } from "../../src/kube/kinds.js";
 import { Reflector } from "../../src/kube/reflector.js";
 import { Cluster } from "./support.js";
 
@@ -47,7 +47,7 @@ describe("@kubernetes/client-node's informer (the reasons it is not used)", { ti
 
     // Our reflector on another kind, side by side, as the yardstick: it must come back after the fault.
     const ours = new AbortController();
-    const spec = kindSpecs("v1").find((k) => k.kind === "GatewayClass")!;
+    const spec = specOf(kindEntry("GatewayClass")!, "v1");
     const reflector = new Reflector(new KubeClient(kc, cluster.fake.url), spec, {
       changed: () => {},
       error: () => {},

@@ -1,14 +1,15 @@
 /**
  * The fake API server is checked against a real client: Debian's kubectl (CI installs it) applies the bundled
- * example to it and reads the routes back, with the status the controller wrote.
+ * example and the README's TrafficPolicies to it and reads them back, with the status the controller wrote.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
+import { stringify } from "yaml";
 import { ROOT } from "../e2e/support/gateway-process.js";
-import { Cluster, objects, ourConditions } from "./support.js";
+import { Cluster, objects, ourConditions, readmeTrafficPolicies } from "./support.js";
 
 const run = promisify(execFile);
 
@@ -65,6 +66,34 @@ describe("kubectl against the fake API server", { timeout: 120_000 }, () => {
     assert.equal(list.kind, "List");
     assert.equal(list.items.length, 1);
     assert.equal(ourConditions(list.items[0] as never).Accepted?.status, "True");
+    await gw.stop();
+  });
+
+  test("kubectl applies the README's TrafficPolicies and shows the status.ancestors the controller wrote", async () => {
+    const file = cluster.dir.write(
+      "traffic-policies.yaml",
+      readmeTrafficPolicies()
+        .map((o) => stringify(o))
+        .join("---\n"),
+    );
+    const out = await kubectl("apply", "--validate=false", "-f", file);
+    assert.match(out, /trafficpolicy\.grpcroute\.dev\/greeter created/);
+    assert.match(out, /trafficpolicy\.grpcroute\.dev\/greeter-backend created/);
+    const gw = cluster.controller();
+    await gw.ready();
+    // The example's targets are not in the namespace: the status says so, per target.
+    await cluster.waitObject(
+      "TrafficPolicy",
+      "grpcroute-system",
+      "greeter",
+      (o) => (o.status as { ancestors?: unknown[] } | undefined)?.ancestors !== undefined,
+      "status.ancestors",
+    );
+    const list = objects(await kubectl("get", "trafficpolicies", "-A", "-o", "yaml"))[0] as unknown as {
+      items: { metadata: { name: string }; status?: { ancestors?: { controllerName: string }[] } }[];
+    };
+    const greeter = list.items.find((i) => i.metadata.name === "greeter");
+    assert.equal(greeter?.status?.ancestors?.[0]?.controllerName, "grpcroute.dev/gateway-controller");
     await gw.stop();
   });
 });

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { type Greeter, startGreeter } from "../../examples/greeter-server.mjs";
 import { GatewayProcess, ROOT, TempDir } from "../e2e/support/gateway-process.js";
-import { FakeApiServer, type RequestRecord } from "./fake/apiserver.js";
+import { FakeApiServer, type FakeApiServerOptions, type RequestRecord } from "./fake/apiserver.js";
 import type { Obj } from "./fake/store.js";
 
 export const WAIT_MS = 20_000;
@@ -22,6 +22,14 @@ export function objects(text: string): Obj[] {
   return parseAllDocuments(text)
     .map((d) => d.toJS() as Obj | null)
     .filter((o): o is Obj => o !== null);
+}
+
+/** The TrafficPolicies of the README's "Traffic policy" example (its first YAML block). */
+export function readmeTrafficPolicies(): Obj[] {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("## Traffic policy"));
+  const block = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+  return objects(block).filter((o) => o.kind === "TrafficPolicy");
 }
 
 export class Cluster {
@@ -36,9 +44,9 @@ export class Cluster {
   c!: Greeter;
   readonly procs: GatewayProcess[] = [];
 
-  static async start(): Promise<Cluster> {
+  static async start(opts: FakeApiServerOptions = {}): Promise<Cluster> {
     const c = new Cluster();
-    c.fake = await FakeApiServer.start({ bookmarkMs: 500 });
+    c.fake = await FakeApiServer.start({ bookmarkMs: 500, ...opts });
     c.kubeconfig = c.fake.kubeconfig(c.dir.path);
     c.a = await startGreeter({ name: "greeter-grpc-server:50051", port: 0 });
     c.b = await startGreeter({ name: "greeter-grpc-server:443", port: 0 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Condition } from "../../api/types.js";
-import { stampConditions, stampParents } from "./transition.js";
+import { stampAncestors, stampConditions, stampParents, stampReport } from "./transition.js";
 
 const NOW = "2026-12-07T10:00:00Z";
 const BEFORE = "2026-01-01T00:00:00Z";
@@ -62,4 +62,53 @@ test("route parent entries are stamped against the entry of the same parentRef a
   ];
   assert.equal(stampParents(parents, current, NOW)[0]?.conditions[0]?.lastTransitionTime, BEFORE);
   assert.equal(stampParents(parents, [current[0]], NOW)[0]?.conditions[0]?.lastTransitionTime, NOW);
+});
+
+test("policy ancestor entries keep their times per ancestorRef and controller, and stampReport stamps them", () => {
+  const gw = { group: "gateway.networking.k8s.io", kind: "Gateway", namespace: "ns", name: "gw" };
+  const ours = "grpcroute.dev/gateway-controller";
+  const previous = [
+    {
+      ancestorRef: { ...gw, name: "other" },
+      controllerName: ours,
+      conditions: [{ type: "Accepted", status: "True", lastTransitionTime: "x" }],
+    },
+    {
+      ancestorRef: { name: "gw", namespace: "ns" },
+      controllerName: "example.com/other",
+      conditions: [{ type: "Accepted", status: "True", lastTransitionTime: "y" }],
+    },
+    {
+      ancestorRef: { name: "gw", namespace: "ns" },
+      controllerName: ours,
+      conditions: [{ type: "Accepted", status: "True", lastTransitionTime: BEFORE }],
+    },
+  ];
+  const desired = [
+    {
+      ancestorRef: gw,
+      controllerName: ours,
+      conditions: [c("Accepted", "True"), c("ResolvedRefs", "False")],
+    },
+  ];
+  const stamped = stampAncestors(desired, previous, NOW);
+  assert.deepEqual(
+    stamped[0]?.conditions.map((x) => x.lastTransitionTime),
+    [BEFORE, NOW],
+    "matched with defaults applied, only on our controller's entry",
+  );
+  const report = stampReport(
+    {
+      gateways: new Map(),
+      grpcRoutes: new Map(),
+      trafficPolicies: new Map([["ns/p", { ancestors: desired }]]),
+      backendTLSPolicies: new Map(),
+    } as unknown as Parameters<typeof stampReport>[0],
+    NOW,
+    (kind, key) => (kind === "TrafficPolicy" && key === "ns/p" ? { ancestors: previous } : undefined),
+  );
+  assert.deepEqual(
+    report.trafficPolicies.get("ns/p")?.ancestors[0]?.conditions.map((x) => x.lastTransitionTime),
+    [BEFORE, NOW],
+  );
 });

@@ -7,7 +7,14 @@
  * File mode (`validate`, `serve`'s `/status`) has no earlier status to compare with and must print the same
  * bytes for the same manifests, so it stamps {@link FILE_MODE_TRANSITION_TIME}.
  */
-import type { Condition, GatewayStatus, ObjectKey, RouteParentStatus } from "../../api/types.js";
+import type {
+  Condition,
+  GatewayStatus,
+  ObjectKey,
+  PolicyAncestorStatus,
+  PolicyStatus,
+  RouteParentStatus,
+} from "../../api/types.js";
 import type { StatusReport } from "../types.js";
 
 /**
@@ -59,6 +66,22 @@ export function stampParents(
   });
 }
 
+/** Policy ancestor entries stamped against the current entries for the same ancestorRef and controller. */
+export function stampAncestors(
+  ancestors: readonly PolicyAncestorStatus[],
+  current: unknown,
+  now: string,
+): PolicyAncestorStatus[] {
+  const cur = Array.isArray(current) ? current : [];
+  return ancestors.map((a) => {
+    const prev = cur.find(
+      (x) =>
+        isRecord(x) && x.controllerName === a.controllerName && sameParentRef(x.ancestorRef, a.ancestorRef),
+    );
+    return { ...a, conditions: stampConditions(a.conditions, isRecord(prev) ? prev.conditions : [], now) };
+  });
+}
+
 /** Whether a parentRef read back from an object names the same parent as ours (defaults applied). */
 export function sameParentRef(a: unknown, b: RouteParentStatus["parentRef"]): boolean {
   if (!isRecord(a)) return false;
@@ -79,7 +102,10 @@ export function sameParentRef(a: unknown, b: RouteParentStatus["parentRef"]): bo
 export function stampReport(
   report: StatusReport,
   now: string,
-  current: (kind: "Gateway" | "GRPCRoute", key: ObjectKey) => unknown = () => undefined,
+  current: (
+    kind: "Gateway" | "GRPCRoute" | "TrafficPolicy" | "BackendTLSPolicy",
+    key: ObjectKey,
+  ) => unknown = () => undefined,
 ): StatusReport {
   const gateways = new Map<ObjectKey, GatewayStatus>();
   for (const [k, st] of report.gateways) gateways.set(k, stampGatewayStatus(st, current("Gateway", k), now));
@@ -88,7 +114,21 @@ export function stampReport(
     const cur = current("GRPCRoute", k);
     grpcRoutes.set(k, { parents: stampParents(st.parents, isRecord(cur) ? cur.parents : undefined, now) });
   }
-  return { ...report, gateways, grpcRoutes };
+  const policies = (kind: "TrafficPolicy" | "BackendTLSPolicy", m: ReadonlyMap<ObjectKey, PolicyStatus>) => {
+    const out = new Map<ObjectKey, PolicyStatus>();
+    for (const [k, st] of m) {
+      const cur = current(kind, k);
+      out.set(k, { ancestors: stampAncestors(st.ancestors, isRecord(cur) ? cur.ancestors : undefined, now) });
+    }
+    return out;
+  };
+  return {
+    ...report,
+    gateways,
+    grpcRoutes,
+    trafficPolicies: policies("TrafficPolicy", report.trafficPolicies),
+    backendTLSPolicies: policies("BackendTLSPolicy", report.backendTLSPolicies),
+  };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

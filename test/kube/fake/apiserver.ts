@@ -50,6 +50,10 @@ export interface FakeApiServerOptions {
   referenceGrantV1?: boolean;
   /** How often open watches get a BOOKMARK, in ms. Default 1000. */
   bookmarkMs?: number;
+  /** The one version BackendTLSPolicy is served at: v1 (Gateway API v1.4, default) or v1alpha3 (v1.1-v1.3). */
+  backendTLSPolicy?: "v1" | "v1alpha3";
+  /** Kinds whose CRD is not installed (not in discovery, 404 on every request) until {@link installCrd}. */
+  absent?: string[];
 }
 
 interface OpenWatch {
@@ -66,6 +70,8 @@ export class FakeApiServer extends EventEmitter {
   readonly #watches = new Set<OpenWatch>();
   readonly #rgV1: boolean;
   readonly #bookmarkMs: number;
+  readonly #btlsVersion: string;
+  readonly #absent: Set<string>;
   #unavailableUntil = 0;
   /** Requests this answers 403 (RBAC that does not allow them). */
   forbid: ((r: RequestRecord) => boolean) | undefined;
@@ -80,6 +86,8 @@ export class FakeApiServer extends EventEmitter {
     this.#tokens = opts.tokens ?? { "test-token": "grpcroute" };
     this.#rgV1 = opts.referenceGrantV1 ?? true;
     this.#bookmarkMs = opts.bookmarkMs ?? 1000;
+    this.#btlsVersion = opts.backendTLSPolicy ?? "v1";
+    this.#absent = new Set(opts.absent ?? []);
     server.on("request", (req, res) => {
       this.#handle(req, res).catch((err: unknown) => this.#fail(res, err));
     });
@@ -157,6 +165,20 @@ current-context: fake
   /** The next `n` writes (PUT, PATCH) of objects answer 409 Conflict. */
   conflictNextWrite(n = 1): void {
     this.#conflicts += n;
+  }
+
+  /** Installs the CRD of a kind started {@link FakeApiServerOptions.absent}: served from now on. */
+  installCrd(kind: string): void {
+    this.#absent.delete(kind);
+  }
+
+  /** Removes the CRD of a kind: its objects are deleted, its watches end, and it answers 404. */
+  removeCrd(kind: string): void {
+    const def = this.def(kind);
+    for (const o of this.store.list(def, undefined, {}))
+      this.store.delete(def, o.metadata.namespace ?? "", o.metadata.name);
+    this.#absent.add(kind);
+    for (const w of [...this.#watches]) if (w.def === def) w.close();
   }
 
   /** Sends a BOOKMARK to every open watch now. */
@@ -262,7 +284,13 @@ current-context: fake
     if (p.startsWith("/openapi"))
       return send(res, 404, status(404, "NotFound", "the server could not find the requested resource"));
     const gv = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))$/.exec(p);
-    if (gv) return send(res, 200, this.#resourceList(gv[2] ?? "", gv[1] ?? gv[3] ?? ""));
+    if (gv) {
+      const list = this.#resourceList(gv[2] ?? "", gv[1] ?? gv[3] ?? "");
+      // A group version nothing is served at is not found, as on a real server.
+      return list === undefined
+        ? send(res, 404, status(404, "NotFound", "the server could not find the requested resource"))
+        : send(res, 200, list);
+    }
     const g = /^\/apis\/([^/]+)$/.exec(p);
     if (g) {
       const group = this.#groupList().groups.find((x) => x.name === g[1]);
@@ -374,7 +402,9 @@ current-context: fake
   }
 
   #served(r: ResourceDef, version: string): boolean {
+    if (this.#absent.has(r.kind)) return false;
     if (r.kind === "ReferenceGrant" && !this.#rgV1) return version === "v1beta1";
+    if (r.kind === "BackendTLSPolicy") return version === this.#btlsVersion;
     return r.version === version || (r.alsoVersions ?? []).includes(version);
   }
 
@@ -391,9 +421,8 @@ current-context: fake
     for (const r of RESOURCES) {
       if (r.group === "") continue;
       const vs = groups.get(r.group) ?? new Set<string>();
-      for (const v of [r.version, ...(r.alsoVersions ?? [])])
-        if (this.#served(r, v) || r.kind !== "ReferenceGrant") vs.add(v);
-      groups.set(r.group, vs);
+      for (const v of [r.version, ...(r.alsoVersions ?? [])]) if (this.#served(r, v)) vs.add(v);
+      if (vs.size > 0) groups.set(r.group, vs);
     }
     return {
       kind: "APIGroupList",
@@ -410,7 +439,9 @@ current-context: fake
 
   #resourceList(group: string, version: string): unknown {
     const resources: unknown[] = [];
-    for (const r of RESOURCES.filter((x) => x.group === group && this.#served(x, version))) {
+    const served = RESOURCES.filter((x) => x.group === group && this.#served(x, version));
+    if (served.length === 0) return undefined;
+    for (const r of served) {
       resources.push({
         name: r.plural,
         singularName: r.kind.toLowerCase(),

@@ -105,6 +105,26 @@ export const RESOURCES: ResourceDef[] = [
     generation: false,
   },
   {
+    group: GW,
+    version: "v1",
+    // Served as v1 or as v1alpha3 (FakeApiServerOptions.backendTLSPolicy), as Gateway API v1.4 or v1.1-v1.3.
+    alsoVersions: ["v1alpha3"],
+    kind: "BackendTLSPolicy",
+    plural: "backendtlspolicies",
+    namespaced: true,
+    status: true,
+    generation: true,
+  },
+  {
+    group: "grpcroute.dev",
+    version: "v1alpha1",
+    kind: "TrafficPolicy",
+    plural: "trafficpolicies",
+    namespaced: true,
+    status: true,
+    generation: true,
+  },
+  {
     group: "coordination.k8s.io",
     version: "v1",
     kind: "Lease",
@@ -202,7 +222,10 @@ export function validate(def: ResourceDef, o: Obj): void {
       }
     }
   }
-  if (def.group === "gateway.networking.k8s.io" && o.status !== undefined) {
+  if (
+    (def.group === "gateway.networking.k8s.io" || def.group === "grpcroute.dev") &&
+    o.status !== undefined
+  ) {
     const problems: string[] = [];
     const check = (conds: unknown, path: string): void => {
       if (!Array.isArray(conds)) return;
@@ -223,6 +246,18 @@ export function validate(def: ResourceDef, o: Obj): void {
       if (typeof p.controllerName !== "string")
         problems.push(`status.parents[${i}].controllerName: Required value`);
       check(p.conditions, `status.parents[${i}].conditions`);
+    });
+    // GEP-713 PolicyStatus: at most 16 ancestors, each with an ancestorRef and a controllerName.
+    const ancestors = Array.isArray(st.ancestors) ? st.ancestors : [];
+    if (ancestors.length > 16)
+      problems.push(`status.ancestors: Too many: ${ancestors.length}: must have at most 16 items`);
+    ancestors.forEach((a: Record<string, unknown>, i) => {
+      const ref = a.ancestorRef as Record<string, unknown> | undefined;
+      if (typeof ref?.name !== "string")
+        problems.push(`status.ancestors[${i}].ancestorRef.name: Required value`);
+      if (typeof a.controllerName !== "string")
+        problems.push(`status.ancestors[${i}].controllerName: Required value`);
+      check(a.conditions, `status.ancestors[${i}].conditions`);
     });
     if (problems.length > 0) {
       throw new ApiError(
