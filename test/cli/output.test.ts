@@ -165,7 +165,8 @@ spec:
   const { status } = translate(resources);
   const items = statusList(resources, status).items as Record<string, unknown>[];
   const ok = items.find((i) => (i.metadata as { name: string }).name === "ok");
-  const conditions = (ok?.status as { conditions: Record<string, unknown>[] }).conditions;
+  assert.ok(ok !== undefined, "the policy is listed");
+  const conditions = (ok.status as { conditions: Record<string, unknown>[] }).conditions;
   assert.deepEqual(
     conditions.map((c) => [c.type, c.status, c.reason]),
     [
