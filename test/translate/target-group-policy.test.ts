@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parseText } from "../../src/api/parse.js";
+import { explainBackendPolicy } from "../../src/dataplane/explain-policy.js";
 import type { IrHealthCheck } from "../../src/ir/routing-table.js";
 import { translate } from "../../src/translate/translator.js";
 
@@ -292,6 +293,25 @@ describe("TargetGroupPolicy status and health checks", () => {
       }
     });
   }
+
+  test("explain shows the HTTP check and the policy it comes from", () => {
+    const { table } = run({
+      name: "",
+      policies: [
+        {
+          name: "a",
+          spec: 'healthCheck: {enabled: true, path: /healthz, port: 8081, statusMatch: "200,204"}',
+        },
+      ],
+      status: {},
+    });
+    const explained = explainBackendPolicy(table.clusters["service/apps/lsvc/port/8080"]);
+    assert.deepEqual(explained?.healthCheck, {
+      summary:
+        "HTTP/1.1 GET /healthz on port 8081, status 200,204, every 30s, timeout 5s, out after 2 failure(s), back after 5 pass(es)",
+      source: "TargetGroupPolicy apps/a",
+    });
+  });
 
   test("a TrafficPolicy on a Lattice-profile route is Invalid: Lattice has no such feature", () => {
     const { status, table } = run({
