@@ -32,6 +32,7 @@ import {
   SUBDOMAIN_NAME,
 } from "./schema/meta.js";
 import { isObj, type Obj, Reader } from "./schema/reader.js";
+import { readTargetGroupPolicySpec } from "./schema/target-group-policy.js";
 import { readTrafficPolicySpec } from "./schema/traffic-policy.js";
 import {
   apiGroup,
@@ -40,6 +41,7 @@ import {
   GRPCROUTE_GROUP,
   type Issue,
   type K8sObject,
+  LATTICE_GROUP,
   type ObjectMeta,
   type ObjectRef,
   type Origin,
@@ -174,6 +176,14 @@ const KINDS: Record<string, KindDef> = {
     name: SUBDOMAIN_NAME,
     read: (r, o) => readTrafficPolicySpec(r, o),
     list: (s) => s.trafficPolicies,
+  },
+  TargetGroupPolicy: {
+    group: LATTICE_GROUP,
+    versions: ["v1alpha1"],
+    namespaced: true,
+    name: SUBDOMAIN_NAME,
+    read: (r, o) => readTargetGroupPolicySpec(r, o),
+    list: (s) => s.targetGroupPolicies,
   },
 };
 

@@ -4,5 +4,5 @@ import { emptyResourceSet, objectKey } from "./types.js";
 
 test("objectKey joins namespace and name", () => {
   assert.equal(objectKey({ namespace: "default", name: "r" }), "default/r");
-  assert.deepEqual(Object.keys(emptyResourceSet()).length, 11);
+  assert.deepEqual(Object.keys(emptyResourceSet()).length, 12);
 });

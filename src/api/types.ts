@@ -328,6 +328,45 @@ export interface BackendTLSPolicySpec {
 }
 export type BackendTLSPolicy = K8sObject<"BackendTLSPolicy", BackendTLSPolicySpec>;
 
+/** API group of the AWS Gateway API Controller's kinds (TargetGroupPolicy). */
+export const LATTICE_GROUP = "application-networking.k8s.aws";
+
+/**
+ * TargetGroupPolicy `spec` (`application-networking.k8s.aws/v1alpha1`), as the AWS controller's CRD has it:
+ * every field is optional except `targetRef`, and nothing is defaulted (the controller and VPC Lattice fill
+ * the defaults; `src/lattice/target-group-policy.ts` says which).
+ */
+export interface TargetGroupPolicySpec {
+  /** A `NamespacedPolicyTargetReference`: a Service (or, for the AWS controller, a ServiceExport). */
+  targetRef: { group: string; kind: string; name: string; namespace?: string };
+  /** Target group protocol: HTTP (default), HTTPS or TCP; the CRD leaves it a free string. */
+  protocol?: string;
+  /** Target group protocol version: HTTP1 (default), HTTP2 or GRPC; GRPCRoute target groups are GRPC. */
+  protocolVersion?: string;
+  healthCheck?: TargetGroupHealthCheck;
+}
+
+/** TargetGroupPolicy `spec.healthCheck`: VPC Lattice's HealthCheckConfig, field by field. */
+export interface TargetGroupHealthCheck {
+  enabled?: boolean;
+  intervalSeconds?: number;
+  timeoutSeconds?: number;
+  healthyThresholdCount?: number;
+  unhealthyThresholdCount?: number;
+  /** HTTP status codes that pass: "200", "200-399", "200,204" (Lattice `matcher.httpCode`). */
+  statusMatch?: string;
+  path?: string;
+  port?: number;
+  protocol?: "HTTP" | "HTTPS";
+  protocolVersion?: "HTTP1" | "HTTP2";
+}
+export type TargetGroupPolicy = K8sObject<"TargetGroupPolicy", TargetGroupPolicySpec>;
+
+/** The status the AWS controller writes on its policies: `status.conditions` (one `Accepted`), no ancestors. */
+export interface ConditionsStatus {
+  conditions: Condition[];
+}
+
 /** Every object grpcroute reads, grouped by kind. Arrays are in input order. */
 export interface ResourceSet {
   gatewayClasses: GatewayClass[];
@@ -341,6 +380,7 @@ export interface ResourceSet {
   configMaps: ConfigMap[];
   trafficPolicies: TrafficPolicy[];
   backendTLSPolicies: BackendTLSPolicy[];
+  targetGroupPolicies: TargetGroupPolicy[];
 }
 
 export function emptyResourceSet(): ResourceSet {
@@ -356,6 +396,7 @@ export function emptyResourceSet(): ResourceSet {
     configMaps: [],
     trafficPolicies: [],
     backendTLSPolicies: [],
+    targetGroupPolicies: [],
   };
 }
 

@@ -7,6 +7,7 @@ import { stringify } from "yaml";
 import { formatIssue } from "../api/parse.js";
 import {
   type Condition,
+  type ConditionsStatus,
   type Gateway,
   type GRPCRoute,
   type Issue,
@@ -18,7 +19,7 @@ import {
 } from "../api/types.js";
 import type { StatusIssue } from "../runner/issues.js";
 import { selectProfile } from "../translate/profiles/index.js";
-import { FILE_MODE_TRANSITION_TIME, stampReport } from "../translate/status/transition.js";
+import { FILE_MODE_TRANSITION_TIME, stampConditions, stampReport } from "../translate/status/transition.js";
 import type { StatusReport } from "../translate/types.js";
 
 function byKey<T extends { metadata: { namespace: string; name: string } }>(a: T, b: T): number {
@@ -101,7 +102,29 @@ function policyItems(
     ...[...resources.backendTLSPolicies]
       .sort(byKey)
       .map((p) => policyItem(p, report.backendTLSPolicies, ours)),
+    ...[...resources.targetGroupPolicies]
+      .sort(byKey)
+      .map((p) => conditionsItem(p, report.targetGroupPolicies.get(objectKey(p.metadata)))),
   ];
+}
+
+/**
+ * A policy whose status is `status.conditions` (TargetGroupPolicy, as the AWS controller writes it): our
+ * conditions replace those of the same type, the others stay; stamped as file mode stamps.
+ */
+function conditionsItem(
+  p: K8sObject<string, unknown>,
+  st: ConditionsStatus | undefined,
+): Record<string, unknown> {
+  const item: Record<string, unknown> = { ...p.raw };
+  if (st === undefined) return item;
+  const rawStatus = isRecord(item.status) ? item.status : {};
+  const raw = Array.isArray(rawStatus.conditions) ? rawStatus.conditions : [];
+  const ours = new Set(st.conditions.map((c) => c.type));
+  const others = raw.filter((c: unknown) => !(isRecord(c) && typeof c.type === "string" && ours.has(c.type)));
+  const conditions = stampConditions(st.conditions, [], FILE_MODE_TRANSITION_TIME);
+  item.status = { ...rawStatus, conditions: [...others, ...conditions] };
+  return item;
 }
 
 /**
@@ -200,6 +223,15 @@ export function statusProblems(report: StatusReport, issues: readonly Issue[] = 
       }
     }
   }
+  for (const [key, st] of report.targetGroupPolicies) {
+    for (const c of st.conditions) {
+      if (c.status !== "True")
+        out.push({
+          object: `TargetGroupPolicy ${key}`,
+          message: `${c.type}=${c.status} ${c.reason}: ${c.message}`,
+        });
+    }
+  }
   for (const i of issues) if (i.severity === "error") out.push({ object: "input", message: formatIssue(i) });
   return out;
 }
@@ -213,7 +245,10 @@ function parentName(ref: ParentReference, routeKey: string): string {
 }
 
 function policyCount(resources: ResourceSet): string {
-  const n = resources.trafficPolicies.length + resources.backendTLSPolicies.length;
+  const n =
+    resources.trafficPolicies.length +
+    resources.backendTLSPolicies.length +
+    resources.targetGroupPolicies.length;
   return n === 0 ? "" : `, ${n} polic${n === 1 ? "y" : "ies"} (every one Accepted)`;
 }
 
@@ -291,6 +326,13 @@ export function renderStatusText(
       }
       lines.push("");
     }
+  }
+  for (const p of [...resources.targetGroupPolicies].sort(byKey)) {
+    const key = objectKey(p.metadata);
+    lines.push(`TargetGroupPolicy ${key}`);
+    for (const c of report.targetGroupPolicies.get(key)?.conditions ?? [])
+      lines.push(`  ${conditionLine(c)}`);
+    lines.push("");
   }
   if (issues.length > 0) {
     lines.push("Input issues:");

@@ -4,7 +4,7 @@
  * Read from the routing table, exactly what the data plane applies.
  */
 
-import type { IrCallPolicy, IrCluster } from "../ir/routing-table.js";
+import type { IrCallPolicy, IrCluster, IrHttpHealthCheck } from "../ir/routing-table.js";
 import { formatDuration } from "../util/duration.js";
 import { grpcCodeName } from "./grpc-status.js";
 
@@ -67,7 +67,7 @@ export function explainBackendPolicy(c: IrCluster | undefined): ExplainedBackend
   const h = p?.healthCheck;
   if (h !== undefined) {
     out.healthCheck = {
-      summary: `grpc.health.v1 Check${h.service === "" ? "" : ` of "${h.service}"`} every ${formatDuration(h.intervalMs)}, timeout ${formatDuration(h.timeoutMs)}, out after ${h.unhealthyThreshold} failure(s) (NOT_SERVING: at once), back after ${h.healthyThreshold} pass(es)`,
+      summary: `${h.http === undefined ? `grpc.health.v1 Check${h.service === "" ? "" : ` of "${h.service}"`}` : httpCheck(h.http)} every ${formatDuration(h.intervalMs)}, timeout ${formatDuration(h.timeoutMs)}, out after ${h.unhealthyThreshold} failure(s)${h.http === undefined ? " (NOT_SERVING: at once)" : ""}, back after ${h.healthyThreshold} pass(es)`,
       source: p?.sources.healthCheck ?? "",
     };
   }
@@ -121,4 +121,11 @@ export function backendPolicyLines(p: ExplainedBackendPolicy, pad: string): stri
     lines.push(`${pad}outlier detection: ${p.outlierDetection.summary} (${p.outlierDetection.source})`);
   }
   return lines;
+}
+
+/** `HTTP/1.1 GET /healthz on port 8081 (TLS), status 200-399`. */
+function httpCheck(h: IrHttpHealthCheck): string {
+  const codes = h.statusCodes.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)).join(",");
+  const port = h.port === 0 ? "the traffic port" : `port ${h.port}`;
+  return `HTTP/${h.version === 1 ? "1.1" : "2"} GET ${h.path} on ${port}${h.tls ? " (TLS)" : ""}, status ${codes},`;
 }

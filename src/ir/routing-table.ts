@@ -235,6 +235,24 @@ export interface IrHealthCheck {
   unhealthyThreshold: number;
   /** Passed checks in a row that bring it back. */
   healthyThreshold: number;
+  /**
+   * Set for the HTTP checks of a Lattice-profile TargetGroupPolicy: an HTTP/1.1 or HTTP/2 GET of `path`
+   * instead of `grpc.health.v1.Health/Check` (`service` is then unused).
+   */
+  http?: IrHttpHealthCheck;
+}
+
+/** A VPC Lattice health check: a GET over a connection of its own, passing on the listed status codes. */
+export interface IrHttpHealthCheck {
+  /** 1: HTTP/1.1; 2: HTTP/2 (h2c with prior knowledge, or ALPN h2 over TLS). */
+  version: 1 | 2;
+  /** HTTPS, without checking the certificate (VPC Lattice does not check it either). */
+  tls: boolean;
+  path: string;
+  /** Port checked; 0: the endpoint's own port. */
+  port: number;
+  /** HTTP status codes that pass, as inclusive ranges. */
+  statusCodes: [number, number][];
 }
 
 /** Outlier ejection: endpoints that keep answering UNAVAILABLE or refusing connections are set aside. */

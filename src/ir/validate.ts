@@ -101,6 +101,20 @@ function checkClusterPolicies(c: IrCluster): void {
     checkMs(h.timeoutMs, `${where}: healthCheck.timeoutMs`, 1);
     checkMs(h.unhealthyThreshold, `${where}: healthCheck.unhealthyThreshold`, 1);
     checkMs(h.healthyThreshold, `${where}: healthCheck.healthyThreshold`, 1);
+    const web = h.http;
+    if (web !== undefined) {
+      if (!web.path.startsWith("/"))
+        fail(`${where}: healthCheck.http.path ${JSON.stringify(web.path)} lacks "/"`);
+      if (!Number.isInteger(web.port) || web.port < 0 || web.port > 65535)
+        fail(`${where}: healthCheck.http.port ${web.port} out of 0..65535`);
+      if (
+        web.statusCodes.length === 0 ||
+        web.statusCodes.some(([lo, hi]) => !(lo >= 100 && lo <= hi && hi <= 599))
+      )
+        fail(
+          `${where}: healthCheck.http.statusCodes ${JSON.stringify(web.statusCodes)} are not ranges of 100..599`,
+        );
+    }
   }
   const o = p.outlierDetection;
   if (o !== undefined) {

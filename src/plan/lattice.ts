@@ -35,8 +35,10 @@ import {
   TAG_SOURCE_TYPE,
   unixSeconds,
 } from "../lattice/names.js";
+import { type LatticeHealthCheckConfig, latticeHealthCheck } from "../lattice/target-group-policy.js";
 import { selectProfile } from "../translate/profiles/index.js";
 import type { TranslateResult } from "../translate/types.js";
+import { acceptedTargetGroupPolicies, type TargetGroupPolicies } from "./target-group-policies.js";
 
 /** Options of a plan: the AWS controller's environment, which a file-based plan cannot know. */
 export interface LatticePlanOptions {
@@ -116,21 +118,13 @@ export interface PlanTargetGroup {
   type: "IP";
   config: {
     port: number;
-    protocol: "HTTP";
+    /** HTTP, or a TargetGroupPolicy's `protocol`. */
+    protocol: string;
     protocolVersion: "GRPC";
     ipAddressType: "IPV4" | "IPV6";
     vpcIdentifier: string;
-    healthCheck: {
-      enabled: boolean;
-      protocol: "HTTP";
-      protocolVersion: "HTTP1";
-      path: string;
-      matcher: { httpCode: string };
-      healthCheckIntervalSeconds: number;
-      healthCheckTimeoutSeconds: number;
-      healthyThresholdCount: number;
-      unhealthyThresholdCount: number;
-    };
+    /** The controller's defaults, each field a TargetGroupPolicy sets replacing its default. */
+    healthCheck: LatticeHealthCheckConfig;
   };
   tags: Record<string, string>;
   /** RegisterTargets input: endpoint address and port. */
@@ -158,24 +152,6 @@ const GRPC_PROTOCOL_VERSION = "GRPC";
 const STANDALONE = `${AWS_PREFIX}/standalone`;
 const USER_TAGS = `${AWS_PREFIX}/tags`;
 const CERTIFICATE_ARN = `${AWS_PREFIX}/certificate-arn`;
-
-/**
- * The health check the controller converges a GRPCRoute target group to when no TargetGroupPolicy sets one:
- * off (Lattice does not health-check gRPC), HTTP/1 on `/`, 200, 30 s / 5 s, 5 healthy / 2 unhealthy.
- */
-export function defaultHealthCheck(): PlanTargetGroup["config"]["healthCheck"] {
-  return {
-    enabled: false,
-    protocol: "HTTP",
-    protocolVersion: "HTTP1",
-    path: "/",
-    matcher: { httpCode: "200" },
-    healthCheckIntervalSeconds: 30,
-    healthCheckTimeoutSeconds: 5,
-    healthyThresholdCount: 5,
-    unhealthyThresholdCount: 2,
-  };
-}
 
 /** Parses the `application-networking.k8s.aws/tags` annotation: `key=value` pairs separated by commas. */
 export function parseUserTags(value: string | undefined): Record<string, string> {
@@ -276,6 +252,7 @@ export function planLattice(
       latticeGateways.set(objectKey(gw.metadata), gw);
   }
   const servicesByKey = new Map(resources.services.map((s) => [objectKey(s.metadata), s]));
+  const policies = acceptedTargetGroupPolicies(resources, result);
   const latticeListeners = table.listeners.filter((l) => l.profile === "lattice");
 
   const routes = [...resources.grpcRoutes].sort((a, b) => {
@@ -384,6 +361,7 @@ export function planLattice(
             vpcId,
             clusterName,
             managedBy,
+            policies,
           }),
           source: { rule: ruleIndex },
         });
@@ -447,7 +425,7 @@ function planAction(
   table: RoutingTable,
   services: Map<string, Service>,
   targetGroups: Map<string, PlanTargetGroup>,
-  env: { vpcId: string; clusterName: string; managedBy: string },
+  env: { vpcId: string; clusterName: string; managedBy: string; policies: TargetGroupPolicies },
 ): PlanRuleAction {
   if (action.kind === "direct") return { fixedResponse: { statusCode: action.httpStatus ?? 500 } };
   const out: { targetGroupIdentifier: string; weight: number }[] = [];
@@ -461,17 +439,19 @@ function planAction(
     };
     const name = latticeTargetGroupName(route.metadata, k, k.port);
     if (!targetGroups.has(name)) {
+      const policy = env.policies.get(`${k.namespace}/${k.name}`)?.spec;
       targetGroups.set(name, {
         name,
         type: "IP",
         config: {
           // The controller creates GRPCRoute target groups on port 80 and registers targets with their own ports.
           port: 80,
-          protocol: "HTTP",
+          protocol: policy?.protocol ?? "HTTP",
+          // A TargetGroupPolicy's protocolVersion does not apply: GRPCRoute target groups are GRPC.
           protocolVersion: GRPC_PROTOCOL_VERSION,
           ipAddressType: ipAddressType(services.get(`${k.namespace}/${k.name}`)),
           vpcIdentifier: env.vpcId,
-          healthCheck: defaultHealthCheck(),
+          healthCheck: latticeHealthCheck(policy, GRPC_PROTOCOL_VERSION),
         },
         tags: sortedRecord({
           [TAG_CLUSTER_NAME]: env.clusterName,

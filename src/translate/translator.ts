@@ -23,6 +23,7 @@ import type { IrCluster, IrListener, IrRoute, RoutingTable } from "../ir/routing
 import { attach } from "./attachment.js";
 import { buildIndexes, type Indexes } from "./context.js";
 import { evaluateListeners, findConflicts, findTlsOverlaps, type ListenerState } from "./listeners.js";
+import { TargetGroupPolicies } from "./policies/target-group.js";
 import { TrafficPolicies } from "./policies/traffic.js";
 import { ServiceUsage } from "./policies/usage.js";
 import type { GatewayProfile, ListenerEntry, ProfileContext, RuleProblem } from "./profile.js";
@@ -217,8 +218,19 @@ export function translate(input: ResourceSet, opts: TranslateOptions = {}): Tran
     clusters: Object.fromEntries(sorted),
   };
   // Policies on Services: they apply, and report status, through the Gateways whose routes use the Service.
+  // TargetGroupPolicies give the Lattice profile's clusters VPC Lattice's HTTP health checks.
+  const targetGroups = new TargetGroupPolicies(input, idx.services);
   for (const [name, c] of sorted) {
-    const policy = traffic.clusterPolicy(c, usage);
+    let policy = traffic.clusterPolicy(c, usage);
+    const keeps = policy?.healthCheck === undefined ? undefined : policy.sources.healthCheck;
+    const lattice = targetGroups.clusterHealth(c, usage, keeps);
+    if (lattice !== undefined) {
+      policy = {
+        ...policy,
+        healthCheck: lattice.healthCheck,
+        sources: { ...policy?.sources, healthCheck: lattice.source },
+      };
+    }
     if (policy !== undefined) table.clusters[name] = { ...c, policy };
   }
   const status: StatusReport = {
@@ -227,6 +239,7 @@ export function translate(input: ResourceSet, opts: TranslateOptions = {}): Tran
     routeAnnotations,
     trafficPolicies: traffic.status(usage, controllerName),
     backendTLSPolicies: idx.backendTls.status(usage, controllerName),
+    targetGroupPolicies: targetGroups.status(usage),
   };
   return { table, status };
 }

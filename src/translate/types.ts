@@ -1,4 +1,11 @@
-import type { GatewayStatus, ObjectKey, PolicyStatus, ResourceSet, RouteStatus } from "../api/types.js";
+import type {
+  ConditionsStatus,
+  GatewayStatus,
+  ObjectKey,
+  PolicyStatus,
+  ResourceSet,
+  RouteStatus,
+} from "../api/types.js";
 import type { RoutingTable } from "../ir/routing-table.js";
 
 /** Our controller name: Gateways of a GatewayClass with this controllerName are ours. */
@@ -48,6 +55,8 @@ export interface StatusReport {
   trafficPolicies: Map<ObjectKey, PolicyStatus>;
   /** Status of every BackendTLSPolicy, by `namespace/name`. */
   backendTLSPolicies: Map<ObjectKey, PolicyStatus>;
+  /** Status of every TargetGroupPolicy (the AWS controller's `status.conditions`), by `namespace/name`. */
+  targetGroupPolicies: Map<ObjectKey, ConditionsStatus>;
 }
 
 export interface TranslateResult {

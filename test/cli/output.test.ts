@@ -125,3 +125,63 @@ test("policies are listed with their ancestors; one not Accepted fails validate"
     /^Accepted=False TargetNotFound: spec\.targetRefs\[0\]: GRPCRoute default\/missing not found/,
   );
 });
+
+test("a TargetGroupPolicy is listed with status.conditions (other types kept); one not Accepted fails validate", () => {
+  const text = `
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: lat}
+spec:
+  gatewayClassName: amazon-vpc-lattice
+  listeners: [{name: https, port: 443, protocol: HTTPS}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc}
+spec:
+  ports: [{port: 8080}]
+---
+apiVersion: application-networking.k8s.aws/v1alpha1
+kind: TargetGroupPolicy
+metadata: {name: ok}
+spec:
+  targetRef: {group: "", kind: Service, name: svc}
+status:
+  conditions:
+    - {type: Accepted, status: Unknown, reason: Pending, message: Waiting for controller, lastTransitionTime: "1970-01-01T00:00:00Z"}
+    - {type: Programmed, status: Unknown, reason: Pending, message: Waiting for controller, lastTransitionTime: "1970-01-01T00:00:00Z"}
+---
+apiVersion: application-networking.k8s.aws/v1alpha1
+kind: TargetGroupPolicy
+metadata: {name: lost}
+spec:
+  targetRef: {group: "", kind: Service, name: nope}
+`;
+  const { resources, issues } = parseText(text, "m.yaml");
+  assert.deepEqual(
+    issues.filter((i) => i.severity === "error"),
+    [],
+  );
+  const { status } = translate(resources);
+  const items = statusList(resources, status).items as Record<string, unknown>[];
+  const ok = items.find((i) => (i.metadata as { name: string }).name === "ok");
+  assert.ok(ok !== undefined, "the policy is listed");
+  const conditions = (ok.status as { conditions: Record<string, unknown>[] }).conditions;
+  assert.deepEqual(
+    conditions.map((c) => [c.type, c.status, c.reason]),
+    [
+      ["Programmed", "Unknown", "Pending"],
+      ["Accepted", "True", "Accepted"],
+    ],
+  );
+  assert.equal(conditions[1]?.lastTransitionTime, "1970-01-01T00:00:00Z");
+  const problems = statusProblems(status);
+  assert.deepEqual(
+    problems.map((p) => p.object),
+    ["TargetGroupPolicy default/lost"],
+  );
+  assert.match(
+    problems[0]?.message ?? "",
+    /Accepted=False TargetNotFound: spec.targetRef: Service default\/nope not found/,
+  );
+});

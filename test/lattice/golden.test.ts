@@ -39,6 +39,10 @@ export async function renderCase(inFile: string): Promise<string> {
     grpcRoutes: routes,
     plan: planDocument(plan, issues),
   };
+  // Only the cases that have TargetGroupPolicies show their status (the AWS controller's status.conditions).
+  if (result.status.targetGroupPolicies.size > 0) {
+    Object.assign(doc, { targetGroupPolicies: sortedMap(result.status.targetGroupPolicies) });
+  }
   return stringify(doc, { lineWidth: 0 });
 }
 

@@ -12,6 +12,7 @@ import { GrpcCode } from "../grpc-status.js";
 import { type ConnectionHandler, type ConnectionOptions, H2Connection } from "./connection.js";
 import type { EndpointGroup } from "./endpoint-group.js";
 import { HealthChecker } from "./health.js";
+import { HttpHealthChecker } from "./http-health.js";
 
 /** Something waiting for a stream on a pool's connections (a relayed call or a mirror copy). */
 export interface PoolWaiter {
@@ -109,7 +110,7 @@ export class UpstreamPool {
   readonly secure: boolean;
   private readonly backendTls: IrBackendTls | undefined;
   private readonly connectTimeoutMs: number;
-  private checker: HealthChecker | null = null;
+  private checker: HealthChecker | HttpHealthChecker | null = null;
   /** Whether the routing table serving now has this endpoint: background attempts stop when it has not. */
   private inTable = true;
   /** The next background connection attempt while the endpoint is set aside. */
@@ -137,7 +138,12 @@ export class UpstreamPool {
     this.connectTimeoutMs = cluster.policy?.connectTimeoutMs ?? opts.connectTimeoutMs;
     const hc = group?.health;
     if (group !== null && hc !== undefined) {
-      this.checker = new HealthChecker(this, hc, (p, why) => group.healthChanged(p, why));
+      const changed = (p: UpstreamPool, why: string): void => group.healthChanged(p, why);
+      // A Lattice TargetGroupPolicy checks over HTTP; a TrafficPolicy with grpc.health.v1.
+      this.checker =
+        hc.http === undefined
+          ? new HealthChecker(this, hc, changed)
+          : new HttpHealthChecker(this, hc, hc.http, changed);
     }
   }
 

@@ -75,6 +75,7 @@ export function fakeTranslate(resources: ResourceSet, opts: TranslateOptions): T
     routeAnnotations: new Map(),
     trafficPolicies: new Map(),
     backendTLSPolicies: new Map(),
+    targetGroupPolicies: new Map(),
   };
   for (const gw of resources.gateways) {
     for (const l of gw.spec.listeners) {
