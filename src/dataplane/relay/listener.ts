@@ -111,6 +111,8 @@ export interface ListenOptions {
 export function listen(o: ListenOptions): Promise<RelayListener> {
   const limits = o.connOpts.limits ?? DEFAULT_LIMITS;
   const listener = new RelayListener(o.host, o.port, o.secure, o.state, limits);
+  // A connection that sends nothing is closed as either protocol would close it: the sooner of the two.
+  const sniffTimeout = Math.min(limits.settingsTimeoutMs, limits.http1HeadersTimeoutMs);
   const h2 = (socket: net.Socket): void => {
     const conn = new H2Connection(socket, true, o.handler, o.connOpts);
     conn.owner = listener;
@@ -130,7 +132,7 @@ export function listen(o: ListenOptions): Promise<RelayListener> {
     const alpn = o.secure ? (socket as tls.TLSSocket).alpnProtocol : false;
     if (alpn === "h2") h2(socket);
     else if (alpn === "http/1.1") http1(socket);
-    else sniff(socket, limits.http1HeadersTimeoutMs, (isH2) => (isH2 ? h2(socket) : http1(socket)));
+    else sniff(socket, sniffTimeout, (isH2) => (isH2 ? h2(socket) : http1(socket)));
   };
   let server: net.Server;
   if (o.secure) {
