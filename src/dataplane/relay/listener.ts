@@ -128,11 +128,15 @@ export function listen(o: ListenOptions): Promise<RelayListener> {
       return;
     }
     // HTTPS listeners offer ALPN h2 (gRPC, GRPCRoute reference 2.1) and http/1.1 (gRPC-Web from browsers);
-    // cleartext ones, and TLS clients that chose neither, are told apart by their first bytes.
-    const alpn = o.secure ? (socket as tls.TLSSocket).alpnProtocol : false;
-    if (alpn === "h2") h2(socket);
-    else if (alpn === "http/1.1") http1(socket);
-    else sniff(socket, sniffTimeout, (isH2) => (isH2 ? h2(socket) : http1(socket)));
+    // a TLS client that chose neither is closed. Cleartext ones are told apart by their first bytes.
+    if (o.secure) {
+      const alpn = (socket as tls.TLSSocket).alpnProtocol;
+      if (alpn === "h2") h2(socket);
+      else if (alpn === "http/1.1") http1(socket);
+      else socket.destroy();
+      return;
+    }
+    sniff(socket, sniffTimeout, (isH2) => (isH2 ? h2(socket) : http1(socket)));
   };
   let server: net.Server;
   if (o.secure) {
