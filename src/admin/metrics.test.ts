@@ -29,22 +29,24 @@ test("call metrics: a counter per status and a duration histogram per route and 
   m.observeCall({ ...call, grpcStatus: 14, durationMs: 120_000 });
   const { route: _r, backend: _b, ...noRoute } = call;
   m.observeCall({ ...noRoute, grpcStatus: 12 });
+  m.observeCall({ ...call, protocol: "grpc-web" });
   const text = await m.render();
   assert.deepEqual(samples(text, "grpcroute_calls_total"), [
-    `grpcroute_calls_total{${labels},grpc_code="OK"} 2`,
-    `grpcroute_calls_total{${labels},grpc_code="UNAVAILABLE"} 1`,
-    'grpcroute_calls_total{gateway="default/gw",route="",rule="",backend="",grpc_code="UNIMPLEMENTED"} 1',
+    `grpcroute_calls_total{${labels},protocol="grpc",grpc_code="OK"} 2`,
+    `grpcroute_calls_total{${labels},protocol="grpc",grpc_code="UNAVAILABLE"} 1`,
+    'grpcroute_calls_total{gateway="default/gw",route="",rule="",backend="",protocol="grpc",grpc_code="UNIMPLEMENTED"} 1',
+    `grpcroute_calls_total{${labels},protocol="grpc-web",grpc_code="OK"} 1`,
   ]);
   assert.match(text, /# TYPE grpcroute_calls_total counter/);
   assert.match(text, /# TYPE grpcroute_call_duration_seconds histogram/);
   const buckets = samples(text, "grpcroute_call_duration_seconds_bucket").filter((l) => l.includes(labels));
   const le = (bound: string) => buckets.find((l) => l.includes(`le="${bound}"`))?.split(" ")[1];
   assert.equal(le("0.0005"), "1", "0.2 ms");
-  assert.equal(le("0.0025"), "2", "cumulative: 0.2 ms and 2.5 ms");
-  assert.equal(le("60"), "2", "120 s is above every bound");
-  assert.equal(le("+Inf"), "3");
-  assert.ok(text.includes(`grpcroute_call_duration_seconds_count{${labels}} 3`));
-  assert.ok(text.includes(`grpcroute_call_duration_seconds_sum{${labels}} 120.0027`));
+  assert.equal(le("0.0025"), "3", "cumulative: 0.2 ms and twice 2.5 ms (gRPC and gRPC-Web)");
+  assert.equal(le("60"), "3", "120 s is above every bound");
+  assert.equal(le("+Inf"), "4");
+  assert.ok(text.includes(`grpcroute_call_duration_seconds_count{${labels}} 4`));
+  assert.ok(text.includes(`grpcroute_call_duration_seconds_sum{${labels}} 120.005`));
 });
 
 test("call metrics of several registries add up (worker processes)", async () => {
@@ -61,7 +63,7 @@ test("call metrics of several registries add up (worker processes)", async () =>
   ]);
   const text = await primary.render();
   assert.deepEqual(samples(text, "grpcroute_calls_total"), [
-    `grpcroute_calls_total{${labels},grpc_code="OK"} 3`,
+    `grpcroute_calls_total{${labels},protocol="grpc",grpc_code="OK"} 3`,
   ]);
   assert.ok(text.includes(`grpcroute_call_duration_seconds_count{${labels}} 3`));
   assert.match(text, /^grpcroute_config_version 7$/m);

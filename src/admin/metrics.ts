@@ -22,9 +22,9 @@ export type RegistryJson = Awaited<ReturnType<Registry["getMetricsAsJSON"]>>;
 
 type RouteLabels = { gateway: string; route: string; rule: string; backend: string };
 
-/** One `grpcroute_calls_total` series. */
+/** One `grpcroute_calls_total` series: `protocol` is `grpc`, or `grpc-web` for calls that came in as gRPC-Web. */
 interface CallSeries {
-  labels: RouteLabels & { grpc_code: string };
+  labels: RouteLabels & { protocol: string; grpc_code: string };
   calls: number;
 }
 
@@ -87,6 +87,8 @@ export class GatewayMetrics {
   readonly registry = new Registry();
   /** By listener, route and backend, then by gRPC status: the series a finished call updates. */
   readonly #series = new PerTarget<(SeriesPair | undefined)[]>();
+  /** The same for gRPC-Web calls. */
+  readonly #webSeries = new PerTarget<(SeriesPair | undefined)[]>();
   /** Call-count series in the order they appeared. */
   readonly #callSeries: CallSeries[] = [];
   /** Duration series by listener, route and backend. */
@@ -106,7 +108,7 @@ export class GatewayMetrics {
     this.registry.registerMetric(
       new SeriesMetric(
         "grpcroute_calls_total",
-        "Calls finished, by gateway, route (namespace/name), rule index, backend cluster and gRPC status.",
+        "Calls finished, by gateway, route (namespace/name), rule index, backend cluster, protocol (grpc, grpc-web) and gRPC status.",
         "counter",
         () => this.#callSeries.map((c) => ({ value: c.calls, labels: { ...c.labels } })),
       ) as unknown as Counter,
@@ -215,7 +217,7 @@ export class GatewayMetrics {
   /** Records a finished call. Hot path: one map lookup and a few additions. */
   observeCall(info: CallInfo): void {
     if (info.attempts !== undefined) this.#retried(info);
-    const byStatus = this.#series.get(info, newStatusList);
+    const byStatus = (info.protocol === undefined ? this.#series : this.#webSeries).get(info, newStatusList);
     let pair = byStatus[info.grpcStatus];
     if (pair === undefined) {
       pair = this.#newSeries(info);
@@ -262,7 +264,10 @@ export class GatewayMetrics {
       rule: parts.rule,
       backend: info.backend ?? "",
     };
-    const calls: CallSeries = { labels: { ...labels, grpc_code: grpcCodeName(info.grpcStatus) }, calls: 0 };
+    const calls: CallSeries = {
+      labels: { ...labels, protocol: info.protocol ?? "grpc", grpc_code: grpcCodeName(info.grpcStatus) },
+      calls: 0,
+    };
     this.#callSeries.push(calls);
     const dkey = `${info.listener}\u0000${info.route ?? ""}\u0000${info.backend ?? ""}`;
     let duration = this.#durations.get(dkey);

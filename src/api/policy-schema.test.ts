@@ -52,8 +52,48 @@ const cases: Case[] = [
     name: "no field group",
     yaml: trafficPolicy({}),
     wantErrors: [
-      "spec: Invalid value: object: at least one of timeouts, retry, healthCheck or outlierDetection must be specified",
+      "spec: Invalid value: object: at least one of timeouts, retry, healthCheck, outlierDetection or cors must be specified",
     ],
+  },
+  {
+    name: "cors only",
+    yaml: trafficPolicy({
+      cors: {
+        allowOrigins: ["https://app.example.com", "https://*.example.org"],
+        allowMethods: ["POST"],
+        allowHeaders: ["content-type", "x-grpc-web"],
+        exposeHeaders: ["x-backend"],
+        maxAge: 600,
+        allowCredentials: true,
+      },
+    }),
+    wantErrors: [],
+  },
+  {
+    name: "cors: bad origin, method, header, maxAge; * with credentials",
+    yaml: trafficPolicy({
+      cors: {
+        allowOrigins: ["app.example.com", "*"],
+        allowMethods: ["FETCH"],
+        allowHeaders: ["bad header"],
+        maxAge: 0,
+        allowCredentials: true,
+      },
+    }),
+    wantErrors: [
+      'spec.cors.allowOrigins[0]: Invalid value: "app.example.com": must be * or scheme://host[:port]',
+      'spec.cors.allowMethods[0]: Unsupported value: "FETCH"',
+      'spec.cors.allowHeaders[0]: Invalid value: "bad header": must be a header name',
+      "spec.cors.maxAge: Invalid value: 0: must be greater than or equal to 1",
+      'spec.cors.allowOrigins: Invalid value: "*": cannot be combined with allowCredentials: true',
+    ],
+  },
+  {
+    name: "cors: too many origins",
+    yaml: trafficPolicy({
+      cors: { allowOrigins: Array.from({ length: 65 }, (_, i) => `https://h${i}.example.com`) },
+    }),
+    wantErrors: ["spec.cors.allowOrigins: Too many: 65: must have at most 64 items"],
   },
   {
     name: "empty timeouts",

@@ -305,6 +305,17 @@ export interface TrafficPolicySpec {
   retry?: PolicyRetry;
   healthCheck?: PolicyHealthCheck;
   outlierDetection?: PolicyOutlierDetection;
+  cors?: PolicyCors;
+}
+
+/** `cors` (as the Gateway API HTTPRoute CORS filter); `maxAge` in seconds (default 5). */
+export interface PolicyCors {
+  allowOrigins: string[];
+  allowMethods: string[];
+  allowHeaders: string[];
+  exposeHeaders: string[];
+  maxAge: number;
+  allowCredentials: boolean;
 }
 export type TrafficPolicy = K8sObject<"TrafficPolicy", TrafficPolicySpec>;
 

@@ -1,5 +1,5 @@
 /**
- * The traffic policy in effect for a call, for `explain`: the rule's timeouts and retries and each backend's
+ * The traffic policy in effect for a call, for `explain`: the rule's timeouts, retries and CORS and each backend's
  * connect timeout, health checks, outlier detection and BackendTLSPolicy, with the policy each comes from.
  * Read from the routing table, exactly what the data plane applies.
  */
@@ -7,6 +7,7 @@
 import type { IrCallPolicy, IrCluster, IrHttpHealthCheck } from "../ir/routing-table.js";
 import { formatDuration } from "../util/duration.js";
 import { grpcCodeName } from "./grpc-status.js";
+import { GRPC_EXPOSED } from "./relay/cors.js";
 
 export interface ExplainedCallPolicy {
   timeouts?: { request: string; streamIdle: string; source: string };
@@ -19,6 +20,8 @@ export interface ExplainedCallPolicy {
     budgetPercent: number;
     source: string;
   };
+  /** CORS answers for gRPC-Web calls from browsers. */
+  cors?: { summary: string; source: string };
 }
 
 export interface ExplainedBackendPolicy {
@@ -51,6 +54,17 @@ export function explainCallPolicy(p: IrCallPolicy | undefined): ExplainedCallPol
       maxBufferedBytes: r.maxBufferedBytes,
       budgetPercent: r.budgetPercent,
       source: r.source,
+    };
+  }
+  const c = p.cors;
+  if (c !== undefined) {
+    const list = (xs: string[], none: string): string => (xs.length === 0 ? none : xs.join(", "));
+    out.cors = {
+      summary:
+        `origins ${list(c.allowOrigins, "none")}, methods ${list(c.allowMethods, "none")}, headers ` +
+        `${list(c.allowHeaders, "none")}, exposed ${[...GRPC_EXPOSED, ...c.exposeHeaders].join(", ")}, max age ` +
+        `${c.maxAgeSeconds} s${c.allowCredentials ? ", with credentials" : ""}`,
+      source: c.source,
     };
   }
   return out;
@@ -106,6 +120,7 @@ export function callPolicyLines(p: ExplainedCallPolicy, pad: string): string[] {
       `${pad}retry: ${r.attempts} attempts in all on ${r.on.join(", ")}, perTryTimeout ${r.perTryTimeout}, backoff ${r.backoff}, requests up to ${r.maxBufferedBytes} bytes, budget ${r.budgetPercent} % (${r.source})`,
     );
   }
+  if (p.cors !== undefined) lines.push(`${pad}cors (gRPC-Web): ${p.cors.summary} (${p.cors.source})`);
   return lines;
 }
 

@@ -38,6 +38,8 @@ export interface CallInfo {
   gatewayError?: string;
   /** Attempts the call took when a TrafficPolicy retried it (2 or more); absent when it took one. */
   attempts?: number;
+  /** Set when the call came in as gRPC-Web (HTTP/1.1 or HTTP/2); absent for gRPC. */
+  protocol?: "grpc-web";
   durationMs: number;
   requestBytes: number;
   responseBytes: number;

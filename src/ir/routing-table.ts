@@ -42,6 +42,8 @@ export interface IrListener {
   routes: IrRoute[];
   /** What a call that matches no route gets. Standard: gRPC UNIMPLEMENTED; Lattice: HTTP 404. */
   noRoute: IrDirect;
+  /** Set when the Gateway is annotated `grpcroute.dev/grpc-web: disabled`: gRPC-Web calls get HTTP 415. */
+  grpcWebDisabled?: true;
 }
 
 export interface IrTls {
@@ -78,6 +80,25 @@ export interface IrRoute {
 export interface IrCallPolicy {
   timeouts?: IrCallTimeouts;
   retry?: IrRetryPolicy;
+  cors?: IrCors;
+}
+
+/**
+ * `cors`: the CORS answers of gRPC-Web calls (from browsers) and their preflights. Lists as the policy gives
+ * them, lowercase where HTTP is case-insensitive; `"*"` alone in a list allows anything.
+ */
+export interface IrCors {
+  /** Origins (`scheme://host[:port]`) or patterns with `*`, which stands for any characters but `/` and `:`. */
+  allowOrigins: string[];
+  allowMethods: string[];
+  allowHeaders: string[];
+  /** Response headers the page may read; `grpc-status`, `grpc-message`, `grpc-status-details-bin` always. */
+  exposeHeaders: string[];
+  /** How long a preflight's answer may be cached, in seconds. */
+  maxAgeSeconds: number;
+  allowCredentials: boolean;
+  /** `TrafficPolicy <ns>/<name>`. */
+  source: string;
 }
 
 /** `timeouts.request` and `timeouts.streamIdle` (0: no limit, which a more specific policy may set). */

@@ -39,6 +39,8 @@ export interface AccessLine {
   authority: string;
   /** `/<service>/<method>`. */
   path: string;
+  /** `grpc`, or `grpc-web` for a call that came in as gRPC-Web. */
+  protocol: "grpc" | "grpc-web";
   /** `namespace/name` of the GRPCRoute; absent when no route matched. */
   route?: string;
   /** Rule index within the route. */
@@ -70,6 +72,7 @@ export function accessLine(info: CallInfo): AccessLine {
     listener: listenerSection(info.listener),
     authority: info.authority,
     path: info.path,
+    protocol: info.protocol ?? "grpc",
     grpcStatus: info.grpcStatus,
     grpcCode: grpcCodeName(info.grpcStatus),
     httpStatus: info.httpStatus,
@@ -211,7 +214,9 @@ export class AccessLog {
     const requestBytes = num(info.requestBytes);
     const responseBytes = num(info.responseBytes);
     const fixed = this.#fixedOf(info);
+    const protocol = info.protocol === undefined ? PROTOCOL_GRPC : PROTOCOL_WEB;
     let chars =
+      protocol.length +
       this.#prefix.length +
       fixed.length +
       authority.length +
@@ -222,7 +227,7 @@ export class AccessLog {
       responseBytes.length +
       REQUEST_BYTES.length +
       RESPONSE_BYTES.length;
-    p.push(this.#prefix, fixed, authority, path);
+    p.push(this.#prefix, fixed, authority, path, protocol);
     if (info.endpoint !== undefined) {
       const endpoint = this.#quote(2, ',"endpoint":', info.endpoint);
       p.push(endpoint);
@@ -285,6 +290,8 @@ export class AccessLog {
 }
 
 const REQUEST_BYTES = ',"requestBytes":';
+const PROTOCOL_GRPC = ',"protocol":"grpc"';
+const PROTOCOL_WEB = ',"protocol":"grpc-web"';
 const RESPONSE_BYTES = ',"responseBytes":';
 /** Pieces list length above which the list is dropped after a batch instead of reused. */
 const PIECES_KEPT = ACCESS_BATCH_LINES * 16;

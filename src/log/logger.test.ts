@@ -76,6 +76,7 @@ test("access line fields from a call report", () => {
     listener: "http",
     authority: "a.example",
     path: "/helloworld.Greeter/SayHello",
+    protocol: "grpc",
     route: "default/r",
     rule: 2,
     backend: "service/default/s/port/80",
@@ -101,6 +102,7 @@ test("access line fields from a call report", () => {
   assert.equal(noRoute.listener, "port/8080");
   assert.equal(noRoute.route, undefined);
   assert.equal(noRoute.durationMs, 0.123);
+  assert.equal(accessLine({ ...call, protocol: "grpc-web" }).protocol, "grpc-web");
 });
 
 test("access lines: batched JSON lines in the logger's shape, through its destination", async () => {
@@ -157,6 +159,7 @@ test("access lines: every field as accessLine() has it, for awkward strings and 
       },
     },
     { name: "retried", info: { ...call, attempts: 3 } },
+    { name: "gRPC-Web", info: { ...call, protocol: "grpc-web" } },
     { name: "zero duration", info: { ...call, durationMs: 0 } },
     { name: "sub-microsecond duration", info: { ...call, durationMs: 0.0004 } },
     { name: "durations that round up", info: { ...call, durationMs: 0.9999 } },

@@ -261,6 +261,7 @@ describe("calls and shutdown", { timeout: 120_000 }, () => {
       listener: "a",
       authority: "greeter.example.com",
       path: "/helloworld.Greeter/SayHello",
+      protocol: "grpc",
       route: "default/greeter",
       rule: 1,
       backend: "service/default/greeter/port/50051",
@@ -276,8 +277,8 @@ describe("calls and shutdown", { timeout: 120_000 }, () => {
     const metrics = (await get(g, "/metrics")).body;
     const labels =
       'gateway="default/gw",route="default/greeter",rule="1",backend="service/default/greeter/port/50051"';
-    assert.ok(metrics.includes(`grpcroute_calls_total{${labels},grpc_code="OK"} 1`), metrics);
-    assert.ok(metrics.includes(`grpcroute_calls_total{${labels},grpc_code="UNAVAILABLE"} 1`));
+    assert.ok(metrics.includes(`grpcroute_calls_total{${labels},protocol="grpc",grpc_code="OK"} 1`), metrics);
+    assert.ok(metrics.includes(`grpcroute_calls_total{${labels},protocol="grpc",grpc_code="UNAVAILABLE"} 1`));
     assert.ok(metrics.includes(`grpcroute_call_duration_seconds_count{${labels}} 2`));
   });
 

@@ -33,6 +33,9 @@ import { gatewayStatus, unsupportedAddressTypes, unsupportedParameters } from ".
 import { parentStatus, whollyInvalid } from "./status/route.js";
 import { CONTROLLER_NAME, type StatusReport, type TranslateOptions, type TranslateResult } from "./types.js";
 
+/** Gateway annotation that turns gRPC-Web off on its listeners (`disabled`; gRPC-Web calls then get 415). */
+export const ANNOTATION_GRPC_WEB = "grpcroute.dev/grpc-web";
+
 /** A Gateway we serve, with its profile and evaluated listeners. */
 interface GatewayInfo {
   gateway: Gateway;
@@ -334,6 +337,7 @@ function buildListener(
   };
   const hostname = profile.listenerHostname(listener, ctx);
   if (hostname !== undefined) out.hostname = hostname;
+  if (gateway.metadata.annotations[ANNOTATION_GRPC_WEB] === "disabled") out.grpcWebDisabled = true;
   if (listener.protocol === "HTTPS") {
     out.tls = { certificates: st.certificates };
     if (st.generateTls) {

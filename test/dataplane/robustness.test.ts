@@ -66,13 +66,21 @@ describe("data plane: bad input never breaks the gateway", { timeout: 120_000 },
   }
 
   it("HTTP/1.1 and garbage on the h2c port", async () => {
-    for (const bytes of ["GET / HTTP/1.1\r\nHost: x\r\n\r\n", "\x00\x01\x02garbage\r\n\r\n"]) {
+    // HTTP/1.1 is served there (gRPC-Web): anything else than gRPC-Web gets an answer saying so.
+    for (const [bytes, answer] of [
+      ["GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "HTTP/1.1 415 "],
+      ["\x00\x01\x02garbage\r\n\r\n", "HTTP/1.1 400 "],
+    ] as const) {
       const [host, port] = gw.target(80).split(":");
       const s = netConnect(Number(port), host);
       s.on("error", () => {});
       s.write(bytes);
-      s.resume();
+      let got = "";
+      s.on("data", (d: Buffer) => {
+        got += d.toString("latin1");
+      });
       await once(s, "close", { signal: AbortSignal.timeout(CLOSE_BOUND_MS) });
+      assert.ok(got.startsWith(answer), `${JSON.stringify(bytes)}: ${got}`);
     }
     await stillServes();
   });

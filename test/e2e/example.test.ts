@@ -182,13 +182,13 @@ for (const workers of ["1", "2"] as const) {
       const labels =
         'gateway="greeter/my-hotel",route="greeter/greeter-grpc-route",rule="1",backend="service/greeter/greeter-grpc-server/port/443"';
       const m = new RegExp(
-        `grpcroute_calls_total\\{${labels.replaceAll(".", "\\.")},grpc_code="OK"\\} (\\d+)`,
+        `grpcroute_calls_total\\{${labels.replaceAll(".", "\\.")},protocol="grpc",grpc_code="OK"\\} (\\d+)`,
       ).exec(metrics.body);
       assert.ok(m, `a call counter with the route's labels:\n${metrics.body}`);
       assert.ok(Number(m[1]) >= 1);
       assert.match(
         metrics.body,
-        /grpcroute_calls_total\{gateway="greeter\/my-hotel",route="",rule="",backend="",grpc_code="UNIMPLEMENTED"\} \d+/,
+        /grpcroute_calls_total\{gateway="greeter\/my-hotel",route="",rule="",backend="",protocol="grpc",grpc_code="UNIMPLEMENTED"\} \d+/,
       );
       assert.match(metrics.body, /grpcroute_call_duration_seconds_bucket\{/);
       assert.match(metrics.body, /grpcroute_active_calls \d+/);

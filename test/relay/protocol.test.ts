@@ -108,12 +108,6 @@ describe("relay robustness: malformed input costs only that connection", { timeo
 
   const cases: { name: string; send: (enc: HpackEncoder) => Buffer; preface?: boolean; code: number }[] = [
     {
-      name: "not an HTTP/2 preface",
-      preface: false,
-      send: () => Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
-      code: ErrorCode.PROTOCOL_ERROR,
-    },
-    {
       name: "malformed HPACK (index 0)",
       send: () => headersFrame(1, Buffer.from([0x80])),
       code: ErrorCode.COMPRESSION_ERROR,
@@ -188,6 +182,22 @@ describe("relay robustness: malformed input costs only that connection", { timeo
       assert.equal(r.code, 0, r.details);
     });
   }
+
+  it("not an HTTP/2 preface: taken for HTTP/1.1 (gRPC-Web's), answered and closed; the relay keeps serving", async () => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.on("error", () => {});
+    let got = "";
+    socket.on("data", (d: Buffer) => {
+      got += d.toString("latin1");
+    });
+    socket.write("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    await once(socket, "close", { signal: AbortSignal.timeout(10_000) });
+    assert.match(got, /^HTTP\/1\.1 415 /);
+    const client = testerClient(`127.0.0.1:${port}`);
+    const r = await unary(client, "Unary", {});
+    closeAll(client);
+    assert.equal(r.code, 0, r.details);
+  });
 
   it("a header list above SETTINGS_MAX_HEADER_LIST_SIZE gets RESOURCE_EXHAUSTED, the connection lives", async () => {
     const raw = await RawClient.open(port);

@@ -241,3 +241,59 @@ describe("TrafficPolicy merging and status", () => {
     });
   }
 });
+
+describe("TrafficPolicy cors, and the gRPC-Web annotation", () => {
+  test("cors comes from the most specific target, lowercased, beside other groups", () => {
+    const { table } = render({
+      name: "cors",
+      policies: [
+        { name: "g", target: T.gw, spec: `${timeouts("5s")}\n  cors: {allowOrigins: ["*"]}` },
+        {
+          name: "one",
+          ns: "apps",
+          target: T.rule,
+          spec: 'cors: {allowOrigins: ["https://a.example.com"], allowHeaders: [X-Custom], maxAge: 60}',
+        },
+      ],
+    });
+    const l = table.listeners.find((x) => x.listener === "a");
+    const one = l?.routes.find((x) => x.source.rule === 0)?.policy;
+    const other = l?.routes.find((x) => x.source.rule === 1)?.policy;
+    assert.deepEqual(one?.cors, {
+      allowOrigins: ["https://a.example.com"],
+      allowMethods: [],
+      allowHeaders: ["x-custom"],
+      exposeHeaders: [],
+      maxAgeSeconds: 60,
+      allowCredentials: false,
+      source: "TrafficPolicy apps/one",
+    });
+    assert.equal(one?.timeouts?.source, "TrafficPolicy infra/g");
+    assert.equal(other?.cors?.source, "TrafficPolicy infra/g");
+    assert.equal(other?.cors?.maxAgeSeconds, 5);
+  });
+
+  test("cors on a Service is Invalid", () => {
+    const { status } = render({
+      name: "svc",
+      policies: [{ name: "s", ns: "apps", target: T.svc, spec: 'cors: {allowOrigins: ["*"]}' }],
+    });
+    const st = status.trafficPolicies.get("apps/s");
+    const accepted = st?.ancestors[0]?.conditions.find((x) => x.type === "Accepted");
+    assert.equal(accepted?.reason, "Invalid");
+    assert.match(accepted?.message ?? "", /spec\.cors: cannot apply to Service apps\/svc/);
+  });
+
+  test("a Gateway annotated grpcroute.dev/grpc-web: disabled marks its listeners", () => {
+    const text = SETUP.replace(
+      "metadata: {name: gw, namespace: infra}",
+      'metadata: {name: gw, namespace: infra, annotations: {"grpcroute.dev/grpc-web": disabled}}',
+    );
+    const loaded = parseText(text, "case.yaml");
+    const { table } = translate(loaded.resources);
+    assert.deepEqual(
+      table.listeners.map((l) => `${l.gateway.name}/${l.listener}:${l.grpcWebDisabled === true}`),
+      ["gw/a:true", "gw/b:true", "lat/https:false"],
+    );
+  });
+});

@@ -24,6 +24,7 @@ import type {
   PolicyTimeouts,
   TrafficPolicySpec,
 } from "../types.js";
+import { readCors } from "./cors.js";
 import { readDuration } from "./duration.js";
 import {
   checkStr,
@@ -85,7 +86,7 @@ export const GRPC_STATUS_NAMES: readonly string[] = [
 export const RETRYABLE_CODES: readonly string[] = GRPC_STATUS_NAMES.slice(1);
 
 const L = TRAFFIC_POLICY_LIMITS;
-const FIELD_GROUPS = ["timeouts", "retry", "healthCheck", "outlierDetection"] as const;
+const FIELD_GROUPS = ["timeouts", "retry", "healthCheck", "outlierDetection", "cors"] as const;
 
 export function readTrafficPolicySpec(r: Reader, o: Obj): TrafficPolicySpec {
   const spec = readObj(r, o, "spec", "", { required: true }) ?? {};
@@ -99,10 +100,12 @@ export function readTrafficPolicySpec(r: Reader, o: Obj): TrafficPolicySpec {
   if (hc !== undefined) out.healthCheck = readHealthCheck(r, hc, "spec.healthCheck");
   const od = readObj(r, spec, "outlierDetection", "spec");
   if (od !== undefined) out.outlierDetection = readOutlier(r, od, "spec.outlierDetection");
+  const cors = readObj(r, spec, "cors", "spec");
+  if (cors !== undefined) out.cors = readCors(r, cors, "spec.cors");
   if (FIELD_GROUPS.every((k) => spec[k] === undefined || spec[k] === null)) {
     r.fail(
       "spec",
-      "Invalid value: object: at least one of timeouts, retry, healthCheck or outlierDetection must be specified",
+      "Invalid value: object: at least one of timeouts, retry, healthCheck, outlierDetection or cors must be specified",
     );
   }
   return out;

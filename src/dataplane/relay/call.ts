@@ -46,6 +46,17 @@ export interface CallHost {
   retryBudget(policy: IrRetryPolicy): RetryBudget;
 }
 
+/**
+ * The client side of a call, as the call writes to it: the client's HTTP/2 connection, or a gRPC-Web
+ * translator in front of an HTTP/2 stream or an HTTP/1.1 exchange (`grpc-web.ts`).
+ */
+export interface ClientSide {
+  writeHeaders(st: H2Stream, fields: string[], endStream: boolean): void;
+  writeData(st: H2Stream, data: Buffer | null, endStream: boolean): void;
+  /** `n` request bytes received on `st` were forwarded (or dropped): the client may send as many more. */
+  consume(st: H2Stream | null, n: number): void;
+}
+
 /** Sets (or adds) `grpc-timeout` in a request's fields to `ms` (at least 1 ms: the time is not up yet). */
 function setGrpcTimeout(fields: string[], ms: number): void {
   const v = formatGrpcTimeout(Math.max(1, ms));
@@ -122,11 +133,13 @@ export class RelayCall implements PoolWaiter {
   expectBytes = -1;
   responseBytes = 0;
   mirrors: MirrorStream[] | null = null;
+  /** Set on calls that came in as gRPC-Web (reported as `protocol: grpc-web`). */
+  web = false;
   readonly start = performance.now();
 
   constructor(
     readonly host: CallHost,
-    readonly dconn: H2Connection,
+    readonly dconn: ClientSide,
     readonly dst: H2Stream,
     readonly authority: string,
     readonly path: string,

@@ -5,55 +5,19 @@
  * The handler is a module-level object and per-call state lives on the call: no closures or promises per call
  * or per frame.
  */
-import type { IrBackend, IrForward, IrListener } from "../../ir/routing-table.js";
-import { GrpcCode, parseGrpcTimeout } from "../grpc-status.js";
+import { GrpcCode } from "../grpc-status.js";
 import { EMPTY_QUEUE, RelayCall } from "./call.js";
 import { CONNECTION_LOST, type ConnectionHandler, type H2Connection, type H2Stream } from "./connection.js";
-import { startCallLimits } from "./deadlines.js";
-import { ALL_SET_ASIDE, ALL_UNHEALTHY, failOver, NO_ENDPOINT, unsentMessage } from "./failover.js";
 import { ErrorCode } from "./frames.js";
-import { applyModifier, fieldValue, headerRecord } from "./headers.js";
+import { fieldValue, headerRecord } from "./headers.js";
 import type { RelayListener } from "./listener.js";
-import { startMirrors } from "./mirror.js";
+import { routeCall } from "./route-call.js";
 import { readRequest, requestHead, trailersProblem } from "./validate.js";
+import { isGrpcWebType, startWebStream, WebH2Front } from "./web-h2.js";
 
 /** Request headers of calls on ports where no route matches on headers: the router never reads them. */
 const NO_HEADERS = Object.freeze({});
 const EMPTY = Buffer.alloc(0);
-
-/** `namespace/name` of a listener's Gateway, made once per (immutable) listener object of a table. */
-const gatewayNames = new WeakMap<IrListener, string>();
-
-function gatewayName(l: IrListener): string {
-  let name = gatewayNames.get(l);
-  if (name === undefined) {
-    name = `${l.gateway.namespace}/${l.gateway.name}`;
-    gatewayNames.set(l, name);
-  }
-  return name;
-}
-
-/** Weighted choice data of a forward action, computed once per action object. */
-const weightCache = new WeakMap<IrForward, { total: number; cum: number[] }>();
-
-/** A backendRef of the action, by weight; undefined when every weight is 0. */
-function pickBackend(f: IrForward): IrBackend | undefined {
-  let w = weightCache.get(f);
-  if (w === undefined) {
-    const cum: number[] = [];
-    let total = 0;
-    for (const b of f.backends) {
-      total += Math.max(b.weight, 0);
-      cum.push(total);
-    }
-    w = { total, cum };
-    weightCache.set(f, w);
-  }
-  if (w.total <= 0) return undefined;
-  const r = Math.random() * w.total;
-  for (let i = 0; i < w.cum.length; i++) if (r < w.cum[i]!) return f.backends[i];
-  return f.backends[f.backends.length - 1];
-}
 
 /**
  * A malformed request or trailers (RFC 9113 section 8.1.1): RST_STREAM(PROTOCOL_ERROR), never forwarded, and
@@ -92,6 +56,13 @@ function startCall(
       return;
     }
   }
+  // gRPC-Web requests and CORS preflights are translated in front of the call (`web-h2.ts`); plain gRPC
+  // calls (POST, content-type application/grpc...) pay these two comparisons.
+  if (
+    (requestHead.method !== "POST" || isGrpcWebType(requestHead.contentType)) &&
+    startWebStream(conn, st, up, endStream)
+  )
+    return;
   const method = requestHead.method;
   const path = requestHead.path;
   let authority = requestHead.authority;
@@ -107,63 +78,7 @@ function startCall(
   }
   call.expectBytes = requestHead.contentLength;
   const m = state.router.match(authority, path, state.matchesHeaders ? headerRecord(up) : NO_HEADERS);
-  if (m.listener !== undefined) {
-    call.listenerName = m.listener.name;
-    call.gateway = gatewayName(m.listener);
-  }
-  call.route = m.route;
-  const action = m.action;
-  if (action.kind === "direct") {
-    call.answerDirect(action);
-    return;
-  }
-  call.forward = action;
-  call.table = state.table;
-  call.listener = m.listener;
-  // Kept (not copied) for a failover to a backendRef with other request header modifiers.
-  if (action.backends.length > 1) call.clientFields = fields;
-  const backend = pickBackend(action);
-  if (backend === undefined) {
-    call.answerGrpc(GrpcCode.UNAVAILABLE, "every backend of the rule has weight 0");
-    return;
-  }
-  call.backendRef = backend;
-  if (backend.invalid !== undefined || backend.cluster === undefined) {
-    call.answerDirect(
-      backend.invalid ?? { kind: "direct", grpcStatus: GrpcCode.UNAVAILABLE, message: "invalid backend" },
-    );
-    return;
-  }
-  const cluster = state.table.clusters[backend.cluster];
-  up[1] = method;
-  up[3] = cluster?.tls ? "https" : "http";
-  up[5] = path;
-  up[7] = authority;
-  // The deadline is the client's, read before a route's header modifiers apply.
-  const timeout = parseGrpcTimeout(fieldValue(up, "grpc-timeout"));
-  if (action.requestHeaders !== undefined) applyModifier(up, action.requestHeaders);
-  if (backend.requestHeaders !== undefined) applyModifier(up, backend.requestHeaders);
-  call.reqFields = up;
-  if (cluster !== undefined) call.cluster = cluster;
-  const policy = m.route?.policy;
-  if (timeout !== undefined || policy !== undefined) startCallLimits(host, call, timeout, policy);
-  const pool = cluster === undefined ? undefined : host.pickPool(cluster, undefined);
-  if (action.mirrors.length > 0 && (pool !== undefined || action.backends.length > 1))
-    startMirrors(host, call, action.mirrors, state.table, up);
-  if (pool === undefined) {
-    // No endpoint, or (least-request) every endpoint set aside.
-    const why = cluster === undefined || cluster.endpoints.length === 0 ? NO_ENDPOINT : ALL_SET_ASIDE;
-    if (failOver(call, why)) return;
-    call.answerGrpc(GrpcCode.UNAVAILABLE, unsentMessage(call, backend.cluster, why));
-    return;
-  }
-  // Every endpoint is set aside or unhealthy (round-robin then offers one anyway): another backendRef goes
-  // first; when none can take the call it goes there all the same (for health checks: panic routing).
-  if (pool.suspect && !pool.usable(Date.now())) {
-    if (failOver(call, pool.healthy && pool.outlierUntil === 0 ? ALL_SET_ASIDE : ALL_UNHEALTHY)) return;
-  }
-  call.pool = pool;
-  pool.acquire(call);
+  routeCall(call, state, m, method, up, fields);
 }
 
 /** Events of client connections. */
@@ -175,7 +90,10 @@ export const downstreamHandler: ConnectionHandler = {
       return;
     }
     // Request trailers (rare in gRPC): forwarded as trailers.
-    if (call.done) return;
+    if (call.done) {
+      if (call instanceof WebH2Front) call.requestTrailers(endStream);
+      return;
+    }
     const why = !endStream
       ? "a second header block without END_STREAM"
       : malformed !== ""
@@ -198,7 +116,9 @@ export const downstreamHandler: ConnectionHandler = {
   onData(conn, st, data, endStream) {
     const call = st.ctx as RelayCall | undefined;
     if (call === undefined || call.done) {
-      conn.consume(st, data.length);
+      // A gRPC-Web stream's front says it is done, so that plain calls test nothing more per frame.
+      if (call instanceof WebH2Front) call.requestData(data, endStream);
+      else conn.consume(st, data.length);
       return;
     }
     call.requestBytes += data.length;
@@ -223,7 +143,10 @@ export const downstreamHandler: ConnectionHandler = {
   },
   onReset(conn, st, code) {
     const call = st.ctx as RelayCall | undefined;
-    if (call === undefined || call.done) return;
+    if (call === undefined || call.done) {
+      if (call instanceof WebH2Front) call.reset(code);
+      return;
+    }
     if (code === CONNECTION_LOST) {
       call.gatewayError = "client connection lost";
       call.finish(GrpcCode.CANCELLED);
@@ -242,6 +165,7 @@ export const downstreamHandler: ConnectionHandler = {
   onDataReleased(_conn, st, n) {
     const call = st.ctx as RelayCall | undefined;
     if (call !== undefined && call.ust !== null) call.uconn!.consume(call.ust, n);
+    else if (call instanceof WebH2Front) call.released(n);
   },
   onReady() {},
   onGoaway() {},

@@ -38,6 +38,17 @@ export interface ProtocolLimits {
   maxHeaderListSize: number;
   /** Streams one client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
   maxConcurrentStreams: number;
+  /** HTTP/1.1: bytes of a request line and headers (llhttp's limit; past it: 431). */
+  http1MaxHeaderBytes: number;
+  /**
+   * HTTP/1.1: time a client has to send a request's headers once it connected or began the request; also how
+   * long a cleartext connection may take to send its first bytes (HTTP/2 preface or request line), in ms.
+   */
+  http1HeadersTimeoutMs: number;
+  /** HTTP/1.1: how long a keep-alive connection may stay open between requests, in ms. */
+  http1IdleTimeoutMs: number;
+  /** gRPC-Web: decoded request body of one call (a browser sends its whole request at once). */
+  grpcWebMaxRequestBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
@@ -52,6 +63,10 @@ export const DEFAULT_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
   headerTimeoutMs: 10_000,
   maxHeaderListSize: 65_536,
   maxConcurrentStreams: MAX_CLIENT_STREAMS,
+  http1MaxHeaderBytes: 16_384,
+  http1HeadersTimeoutMs: 10_000,
+  http1IdleTimeoutMs: 60_000,
+  grpcWebMaxRequestBytes: 4 << 20,
 });
 
 /** One `serve` flag per limit: its name, the limit it sets, its range and what it means. */
@@ -153,6 +168,39 @@ export const LIMIT_FLAGS: readonly LimitFlag[] = [
     max: 1_000_000,
     unit: "N",
     help: "calls open at once per connection; more: REFUSED_STREAM",
+  },
+  {
+    flag: "http1-max-header-size",
+    key: "http1MaxHeaderBytes",
+    // Node's own default is 16 KiB; nginx allows 8 KiB lines in 4 buffers of 8 KiB.
+    min: 1024,
+    max: 1 << 20,
+    unit: "BYTES",
+    help: "HTTP/1.1 request line and headers; larger: 431",
+  },
+  {
+    flag: "http1-headers-timeout",
+    key: "http1HeadersTimeoutMs",
+    min: 1,
+    max: 3_600_000,
+    unit: "MS",
+    help: "time an HTTP/1.1 client has to send a request's headers (and a new connection its first bytes)",
+  },
+  {
+    flag: "http1-idle-timeout",
+    key: "http1IdleTimeoutMs",
+    min: 1,
+    max: 86_400_000,
+    unit: "MS",
+    help: "time an HTTP/1.1 keep-alive connection may wait for its next request",
+  },
+  {
+    flag: "grpc-web-max-request-bytes",
+    key: "grpcWebMaxRequestBytes",
+    min: 5,
+    max: 1 << 30,
+    unit: "BYTES",
+    help: "decoded request body of one gRPC-Web call; larger: RESOURCE_EXHAUSTED",
   },
 ];
 

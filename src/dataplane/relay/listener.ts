@@ -10,6 +10,8 @@ import type { GeneratedCertificates } from "../../util/self-signed.js";
 import { hostnameMatches, type Router } from "../router.js";
 import type { CallHost } from "./call.js";
 import { type ConnectionHandler, type ConnectionOptions, H2Connection } from "./connection.js";
+import { Http1Side, sniff } from "./http1.js";
+import { DEFAULT_LIMITS, type ProtocolLimits } from "./limits.js";
 
 /** What a listener port serves: swapped as one reference on `apply()`. */
 export interface PortState {
@@ -37,11 +39,14 @@ export class RelayListener {
   /** HTTPS: the port's listeners with their TLS contexts, for SNI. */
   contexts: ListenerContext[] = [];
   server: net.Server | undefined = undefined;
+  /** HTTP/1.1 connections (gRPC-Web from browsers), made at the first one. */
+  http1: Http1Side | undefined = undefined;
   constructor(
     readonly host: CallHost,
     readonly port: number,
     readonly secure: boolean,
     state: PortState,
+    readonly limits: ProtocolLimits = DEFAULT_LIMITS,
   ) {
     this.state = state;
     this.portName = `port/${port}`;
@@ -77,6 +82,13 @@ export class RelayListener {
   close(): void {
     this.server?.close();
     for (const c of this.conns) c.shutdown();
+    this.http1?.close();
+  }
+
+  /** Closes every connection now. */
+  destroyConnections(): void {
+    for (const c of this.conns) c.destroy();
+    this.http1?.destroy();
   }
 }
 
@@ -97,25 +109,39 @@ export interface ListenOptions {
 
 /** Binds a listener port; rejects with GW_ERR_BIND naming the port. */
 export function listen(o: ListenOptions): Promise<RelayListener> {
-  const listener = new RelayListener(o.host, o.port, o.secure, o.state);
+  const limits = o.connOpts.limits ?? DEFAULT_LIMITS;
+  const listener = new RelayListener(o.host, o.port, o.secure, o.state, limits);
+  // A connection that sends nothing is closed as either protocol would close it: the sooner of the two.
+  const sniffTimeout = Math.min(limits.settingsTimeoutMs, limits.http1HeadersTimeoutMs);
+  const h2 = (socket: net.Socket): void => {
+    const conn = new H2Connection(socket, true, o.handler, o.connOpts);
+    conn.owner = listener;
+    listener.conns.add(conn);
+  };
+  const http1 = (socket: net.Socket): void => {
+    listener.http1 ??= new Http1Side(listener, limits);
+    listener.http1.accept(socket);
+  };
   const onSocket = (socket: net.Socket): void => {
     if (!o.accepting()) {
       socket.destroy();
       return;
     }
-    // HTTPS listeners speak HTTP/2 negotiated by ALPN (GRPCRoute reference 2.1): anything else is closed.
-    if (o.secure && (socket as tls.TLSSocket).alpnProtocol !== "h2") {
-      socket.destroy();
+    // HTTPS listeners offer ALPN h2 (gRPC, GRPCRoute reference 2.1) and http/1.1 (gRPC-Web from browsers);
+    // a TLS client that chose neither is closed. Cleartext ones are told apart by their first bytes.
+    if (o.secure) {
+      const alpn = (socket as tls.TLSSocket).alpnProtocol;
+      if (alpn === "h2") h2(socket);
+      else if (alpn === "http/1.1") http1(socket);
+      else socket.destroy();
       return;
     }
-    const conn = new H2Connection(socket, true, o.handler, o.connOpts);
-    conn.owner = listener;
-    listener.conns.add(conn);
+    sniff(socket, sniffTimeout, (isH2) => (isH2 ? h2(socket) : http1(socket)));
   };
   let server: net.Server;
   if (o.secure) {
     server = tls.createServer({
-      ALPNProtocols: ["h2"],
+      ALPNProtocols: ["h2", "http/1.1"],
       SNICallback: (servername, cb) => cb(null, listener.contextFor(servername)),
     });
     server.on("secureConnection", onSocket);

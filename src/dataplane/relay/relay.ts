@@ -313,7 +313,7 @@ export class RelayDataplane implements DataplaneApi, CallHost {
     }
     this.drained = null;
     this.groups.clear();
-    for (const l of this.listeners.values()) for (const c of l.conns) c.destroy();
+    for (const l of this.listeners.values()) l.destroyConnections();
     this.listeners.clear();
     for (const p of this.pools.values()) p.destroy();
     this.pools.clear();
@@ -449,6 +449,7 @@ export class RelayDataplane implements DataplaneApi, CallHost {
       if (call.gatewayError !== undefined) info.gatewayError = call.gatewayError;
       if (call.failover !== undefined) info.failover = call.failover;
       if (call.retry !== null && call.retry.tries > 1) info.attempts = call.retry.tries;
+      if (call.web) info.protocol = "grpc-web";
       try {
         cb(info);
       } catch {

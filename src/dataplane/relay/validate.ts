@@ -79,6 +79,8 @@ export const requestHead = {
   path: "",
   authority: "",
   contentLength: -1,
+  /** `content-type`, "" when absent (gRPC-Web requests are told from gRPC ones by it). */
+  contentType: "",
   problem: "",
 };
 
@@ -99,6 +101,7 @@ export function readRequest(fields: readonly string[], up: string[]): void {
   h.path = "";
   h.authority = "";
   h.contentLength = -1;
+  h.contentType = "";
   h.problem = "";
   let seen = 0;
   let regular = false;
@@ -151,6 +154,8 @@ export function readRequest(fields: readonly string[], up: string[]): void {
         return;
       }
       h.contentLength = length;
+    } else if (name === "content-type") {
+      h.contentType = value;
     } else if (name === "http2-settings") {
       // Meaningful only in an HTTP/1.1 upgrade: dropped, as before.
       continue;

@@ -12,6 +12,7 @@
  */
 import { RelayCall } from "./call.js";
 import type { H2Connection, H2Stream } from "./connection.js";
+import { WebH2Front } from "./web-h2.js";
 
 /** One connection's books, and what is wrong with them (empty when they balance). */
 export interface WindowAudit {
@@ -54,6 +55,18 @@ export function auditWindows(
     };
     for (const dst of d.streams.toArray()) {
       const call = dst.ctx;
+      if (call instanceof WebH2Front) {
+        // gRPC-Web: the front counts both sides' bytes where base64 and trailer frames change them.
+        const text = call.requestHeld();
+        audit.held += text >= 0 ? text : requestHeld(call.call);
+        const resp = call.respMap.heldOther();
+        const inner = call.call;
+        if (resp > 0 && inner.uconn !== null) {
+          heldFor.set(inner.uconn, (heldFor.get(inner.uconn) ?? 0) + resp);
+          if (inner.ust !== null) streamHeldFor.set(inner.ust, resp);
+        }
+        continue;
+      }
       if (!(call instanceof RelayCall)) continue;
       const req = requestHeld(call);
       audit.held += req;

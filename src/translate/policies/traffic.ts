@@ -65,7 +65,7 @@ interface Evaluated {
   targets: Target[];
 }
 
-const ROUTE_GROUPS = "timeouts (request, streamIdle) and retry";
+const ROUTE_GROUPS = "timeouts (request, streamIdle), retry and cors";
 const SERVICE_GROUPS = "healthCheck, outlierDetection and timeouts.connect";
 
 export class TrafficPolicies {
@@ -210,8 +210,9 @@ export class TrafficPolicies {
         e.policy.spec.timeouts?.request !== undefined || e.policy.spec.timeouts?.streamIdle !== undefined,
     );
     const retry = levels.find((e) => e.policy.spec.retry !== undefined);
-    if (timeouts === undefined && retry === undefined) return undefined;
-    const memo = `${timeouts?.source ?? ""}|${retry?.source ?? ""}`;
+    const cors = levels.find((e) => e.policy.spec.cors !== undefined);
+    if (timeouts === undefined && retry === undefined && cors === undefined) return undefined;
+    const memo = `${timeouts?.source ?? ""}|${retry?.source ?? ""}|${cors?.source ?? ""}`;
     const known = this.#callPolicies.get(memo);
     if (known !== undefined) return known;
     const out: IrCallPolicy = {};
@@ -230,6 +231,18 @@ export class TrafficPolicies {
         maxBufferedBytes: r.maxBufferedBytes,
         budgetPercent: r.budgetPercent,
         source: retry.source,
+      };
+    }
+    const c = cors?.policy.spec.cors;
+    if (cors !== undefined && c !== undefined) {
+      out.cors = {
+        allowOrigins: c.allowOrigins,
+        allowMethods: c.allowMethods,
+        allowHeaders: c.allowHeaders.map((h) => h.toLowerCase()),
+        exposeHeaders: c.exposeHeaders.map((h) => h.toLowerCase()),
+        maxAgeSeconds: c.maxAge,
+        allowCredentials: c.allowCredentials,
+        source: cors.source,
       };
     }
     this.#callPolicies.set(memo, out);
@@ -351,6 +364,7 @@ function misplacedGroups(p: TrafficPolicy, kind: TargetKind): string[] {
     if (s.timeouts?.request !== undefined) out.push("timeouts.request");
     if (s.timeouts?.streamIdle !== undefined) out.push("timeouts.streamIdle");
     if (s.retry !== undefined) out.push("retry");
+    if (s.cors !== undefined) out.push("cors");
   } else {
     if (s.timeouts?.connect !== undefined) out.push("timeouts.connect");
     if (s.healthCheck !== undefined) out.push("healthCheck");
@@ -362,7 +376,7 @@ function misplacedGroups(p: TrafficPolicy, kind: TargetKind): string[] {
 /** The field groups a policy sets, for messages. */
 function groupsOf(p: TrafficPolicy): string[] {
   const s = p.spec;
-  return (["timeouts", "retry", "healthCheck", "outlierDetection"] as const).filter(
+  return (["timeouts", "retry", "healthCheck", "outlierDetection", "cors"] as const).filter(
     (k) => s[k] !== undefined,
   );
 }
