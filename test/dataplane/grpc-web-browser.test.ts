@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import puppeteer, { type Browser } from "puppeteer-core";
+import { type Browser, chromium } from "playwright-core";
 import {
   type Backend,
   backend,
@@ -103,7 +103,7 @@ describe("gRPC-Web from headless Chromium", { timeout: 120_000 }, () => {
 
   it("a page calls the Greeter through the gateway and shows the answer", async () => {
     try {
-      browser = await puppeteer.launch({
+      browser = await chromium.launch({
         executablePath: CHROMIUM,
         headless: true,
         // Tests run as root in CI containers, where Chromium's sandbox cannot start.
@@ -119,7 +119,7 @@ describe("gRPC-Web from headless Chromium", { timeout: 120_000 }, () => {
     const tab = await browser.newPage();
     await tab.goto(origin, { timeout: 30_000 });
     await tab.waitForSelector("#answer[data-done]", { timeout: 30_000 });
-    const answer = await tab.$eval("#answer", (e) => e.textContent);
+    const answer = await tab.textContent("#answer", { timeout: 30_000 });
     assert.equal(answer, "Hello browser from a (grpc-status 0)");
     const call = gw.calls.find((c) => c.path === "/helloworld.Greeter/SayHello");
     assert.equal(call?.protocol, "grpc-web");
