@@ -2,12 +2,15 @@
  * The kinds controller mode reads from the API server: one entry per kind, saying where it is served, how
  * it is narrowed (Secrets of type `kubernetes.io/tls` only, EndpointSlices that belong to a Service only,
  * ConfigMaps only in the namespaces of BackendTLSPolicies that name one: what the gateway can use, and
- * nothing more of what a cluster holds), whether its CRD may be missing, and which status we write to it.
- * Adding a kind is one entry here (and its schema in src/api/parse.ts).
+ * nothing more of what a cluster holds), whether its CRD may be missing, whether it is read only with
+ * `--lattice`, and which status we write to it. Adding a kind is one entry here (and its schema in
+ * src/api/parse.ts).
  */
 import {
+  type ConditionsStatus,
   GATEWAY_GROUP,
   GRPCROUTE_GROUP,
+  LATTICE_GROUP,
   type ObjectKey,
   type PolicyStatus,
   type ResourceSet,
@@ -47,6 +50,16 @@ export interface KindEntry {
   scope?: { from: string; namespaces(objects: Iterable<RawObject>): Set<string> };
   /** Its `status.ancestors` (GEP-713) as the translation reports them: ours to write. */
   policyStatus?: (report: StatusReport) => ReadonlyMap<ObjectKey, PolicyStatus>;
+  /**
+   * Its `status.conditions` as the translation reports them (a kind whose status has no ancestors, as the
+   * AWS controller writes TargetGroupPolicy's): the condition types we report are ours to write.
+   */
+  conditionsStatus?: (report: StatusReport) => ReadonlyMap<ObjectKey, ConditionsStatus>;
+  /**
+   * Read (and its status written) only when controller mode serves Lattice-profile classes (`--lattice`):
+   * otherwise the AWS controller owns the kind, and it is not listed at all (no RBAC needed for it).
+   */
+  latticeOnly?: boolean;
 }
 
 /** The kinds in the order snapshots list them. */
@@ -144,11 +157,28 @@ export const KINDS: readonly KindEntry[] = [
     list: "configMaps",
     scope: { from: "BackendTLSPolicy", namespaces: caConfigMapNamespaces },
   },
+  {
+    // The AWS Gateway API Controller's kind: ours to read and answer only while we emulate Lattice.
+    kind: "TargetGroupPolicy",
+    group: LATTICE_GROUP,
+    versions: ["v1alpha1"],
+    plural: "targetgrouppolicies",
+    namespaced: true,
+    list: "targetGroupPolicies",
+    optional: true,
+    latticeOnly: true,
+    conditionsStatus: (r) => r.targetGroupPolicies,
+  },
 ];
 
 /** The entry of a kind. */
 export function kindEntry(kind: string): KindEntry | undefined {
   return KINDS.find((k) => k.kind === kind);
+}
+
+/** The kinds controller mode reads: {@link KINDS}, less the Lattice-only ones without `--lattice`. */
+export function kindsFor(opts: { lattice: boolean }): KindEntry[] {
+  return KINDS.filter((k) => opts.lattice || k.latticeOnly !== true);
 }
 
 /** Namespaces of the BackendTLSPolicies that name a ConfigMap as a CA certificate. */

@@ -10,6 +10,9 @@
  * - policy `status.ancestors` (GEP-713: TrafficPolicy, BackendTLSPolicy, any kind of {@link KINDS} with a
  *   `policyStatus`): likewise only our controllers' entries are replaced, the others kept, and ours cut so the
  *   list stays within the 16 the CRDs allow; a kind the API server does not serve is skipped;
+ * - policy `status.conditions` (TargetGroupPolicy with `--lattice`, any kind with a `conditionsStatus`): the
+ *   conditions of the types we report are replaced, those of other types kept, and ours cut so the list
+ *   stays within the 8 the AWS CRD allows; a kind not read (no `--lattice`, CRD missing) is skipped;
  * - GatewayClasses of our controller get `Accepted` and `SupportedVersion`;
  * - every condition carries `lastTransitionTime`, kept while its status stays the same;
  * - route annotations (the Lattice assigned domain name) by JSON merge patch of the route's metadata, set
@@ -19,10 +22,15 @@
  * is gained, one pass at a time, the newest configuration winning. A failed pass is retried with backoff.
  */
 import { isDeepStrictEqual } from "node:util";
-import { GATEWAY_GROUP, type ResourceSet } from "../api/types.js";
+import { type Condition, GATEWAY_GROUP, type ResourceSet } from "../api/types.js";
 import type { Logger } from "../log/logger.js";
 import { MAX_ANCESTORS } from "../translate/policies/ancestors.js";
-import { stampAncestors, stampGatewayStatus, stampParents } from "../translate/status/transition.js";
+import {
+  stampAncestors,
+  stampConditions,
+  stampGatewayStatus,
+  stampParents,
+} from "../translate/status/transition.js";
 import type { StatusReport } from "../translate/types.js";
 import { GatewayError, GW_ERR_STATUS_WRITE } from "../util/errors.js";
 import { KubeApiError, type KubeClient } from "./client.js";
@@ -33,6 +41,8 @@ import type { RawObject } from "./reflector.js";
 const CONCURRENCY = 4;
 /** Tries of one object's write when it keeps conflicting. */
 const MAX_CONFLICT_RETRIES = 5;
+/** `status.conditions` items the AWS controller's CRDs allow (TargetGroupPolicy: `maxItems: 8`). */
+export const MAX_POLICY_CONDITIONS = 8;
 
 /** The Gateway API version whose CRDs this build is written against (SupportedVersion's message). */
 export const SUPPORTED_API_VERSION = "v1.1+";
@@ -147,7 +157,8 @@ export class StatusWriter {
       work.push({ kind: "GRPCRoute", namespace: r.metadata.namespace, name: r.metadata.name });
     // Every policy, for the same reason.
     for (const entry of KINDS) {
-      if (entry.policyStatus === undefined || this.#spec(entry.kind) === undefined) continue;
+      const policy = entry.policyStatus !== undefined || entry.conditionsStatus !== undefined;
+      if (!policy || this.#spec(entry.kind) === undefined) continue;
       for (const p of resources[entry.list] as { metadata: { namespace?: string; name: string } }[])
         work.push({
           kind: entry.kind,
@@ -277,6 +288,11 @@ export class StatusWriter {
         return { ...current, parents };
       }
     }
+    if (w.policy?.conditionsStatus !== undefined) {
+      const ours = w.policy.conditionsStatus(report).get(key)?.conditions;
+      if (ours === undefined) return undefined;
+      return { ...current, conditions: mergeConditions(ours, current.conditions, now) };
+    }
     if (w.policy?.policyStatus === undefined) return undefined;
     const before = Array.isArray(current.ancestors) ? (current.ancestors as unknown[]) : [];
     const others = before.filter(
@@ -309,6 +325,19 @@ const SPECS = {
   Gateway: { group: GATEWAY_GROUP, version: "v1", plural: "gateways" },
   GRPCRoute: { group: GATEWAY_GROUP, version: "v1", plural: "grpcroutes" },
 } as const;
+
+/**
+ * A `status.conditions` list with ours (stamped against the current ones) in place of the conditions of the
+ * same types; conditions of other types are kept, in their order, and ours cut to stay within
+ * {@link MAX_POLICY_CONDITIONS}.
+ */
+export function mergeConditions(ours: readonly Condition[], current: unknown, now: string): unknown[] {
+  const before = Array.isArray(current) ? (current as unknown[]) : [];
+  const types = new Set(ours.map((c) => c.type));
+  const others = before.filter((c) => !(isRecord(c) && types.has(String(c.type))));
+  const room = Math.max(0, MAX_POLICY_CONDITIONS - others.length);
+  return [...others, ...stampConditions(ours.slice(0, room), before, now)];
+}
 
 function split(key: string): { namespace: string; name: string } {
   const i = key.indexOf("/");

@@ -35,8 +35,9 @@ export interface ControllerOptions extends DataplaneFlagOptions {
 export const CONTROLLER_USAGE = `usage: grpcroute controller [options]
 
 Runs the gateway in a Kubernetes cluster: lists and watches GatewayClass, Gateway, GRPCRoute, ReferenceGrant,
-Namespace, Service, Secret (kubernetes.io/tls) and EndpointSlice on the API server, serves the listeners of
-the Gateways of our GatewayClasses (controllerName grpcroute.dev/gateway-controller) and writes their status.
+Namespace, Service, Secret (kubernetes.io/tls), EndpointSlice, TrafficPolicy, BackendTLSPolicy, the CA
+ConfigMaps they name and, with --lattice, TargetGroupPolicy on the API server, serves the listeners of the
+Gateways of our GatewayClasses (controllerName grpcroute.dev/gateway-controller) and writes their status.
 
 options:
       --kubeconfig PATH        kubeconfig file (default: $KUBECONFIG, else the in-cluster service account,

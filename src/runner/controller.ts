@@ -10,6 +10,7 @@ import { isIP } from "node:net";
 import type { GatewayStatus } from "../api/types.js";
 import { KubeClient } from "../kube/client.js";
 import { type LoadedKubeConfig, loadKubeConfig } from "../kube/config.js";
+import { kindsFor } from "../kube/kinds.js";
 import { LeaderElector } from "../kube/leader.js";
 import { KubeSource } from "../kube/source.js";
 import { nowSeconds, StatusWriter } from "../kube/status-writer.js";
@@ -61,7 +62,8 @@ export async function runController(
   const started = await startPipeline(
     opts,
     (log) => {
-      const src = new KubeSource(client, { log });
+      // TargetGroupPolicy is the AWS controller's unless we emulate Lattice: not even listed then.
+      const src = new KubeSource(client, { log, kinds: kindsFor({ lattice: opts.latticeClasses }) });
       source = src;
       const w = new StatusWriter({
         client,

@@ -52,6 +52,14 @@ export function isPolicyRule(rule: Rule): boolean {
   return rule.resources.some((r) => POLICY_RESOURCES.has(r.split("/")[0] ?? ""));
 }
 
+/** Resources read only with `--lattice`, checked by test/kube/target-group-policy.test.ts. */
+const LATTICE_RESOURCES = new Set(["targetgrouppolicies"]);
+
+/** Whether a rule grants on a kind controller mode reads only with `--lattice` (or its status). */
+export function isLatticeRule(rule: Rule): boolean {
+  return rule.resources.some((r) => LATTICE_RESOURCES.has(r.split("/")[0] ?? ""));
+}
+
 /**
  * Fails naming every request deploy/'s RBAC would refuse, and every rule of `mustUse` (default: all) no
  * request used. Each test file that runs controllers checks the rules its scenarios cover, so that together

@@ -103,6 +103,7 @@ test("policy ancestor entries keep their times per ancestorRef and controller, a
       grpcRoutes: new Map(),
       trafficPolicies: new Map([["ns/p", { ancestors: desired }]]),
       backendTLSPolicies: new Map(),
+      targetGroupPolicies: new Map(),
     } as unknown as Parameters<typeof stampReport>[0],
     NOW,
     (kind, key) => (kind === "TrafficPolicy" && key === "ns/p" ? { ancestors: previous } : undefined),
@@ -111,4 +112,31 @@ test("policy ancestor entries keep their times per ancestorRef and controller, a
     report.trafficPolicies.get("ns/p")?.ancestors[0]?.conditions.map((x) => x.lastTransitionTime),
     [BEFORE, NOW],
   );
+});
+
+test("stampReport stamps TargetGroupPolicy status.conditions against the object's current conditions", () => {
+  const report = stampReport(
+    {
+      gateways: new Map(),
+      grpcRoutes: new Map(),
+      trafficPolicies: new Map(),
+      backendTLSPolicies: new Map(),
+      targetGroupPolicies: new Map([
+        ["ns/same", { conditions: [c("Accepted", "True")] }],
+        ["ns/changed", { conditions: [c("Accepted", "True")] }],
+        ["ns/new", { conditions: [c("Accepted", "False")] }],
+      ]),
+    } as unknown as Parameters<typeof stampReport>[0],
+    NOW,
+    (kind, key) => {
+      if (kind !== "TargetGroupPolicy") return undefined;
+      if (key === "ns/same")
+        return { conditions: [{ type: "Accepted", status: "True", lastTransitionTime: BEFORE }] };
+      if (key === "ns/changed")
+        return { conditions: [{ type: "Accepted", status: "Unknown", lastTransitionTime: BEFORE }] };
+      return undefined;
+    },
+  );
+  const time = (k: string) => report.targetGroupPolicies.get(k)?.conditions[0]?.lastTransitionTime;
+  assert.deepEqual([time("ns/same"), time("ns/changed"), time("ns/new")], [BEFORE, NOW, NOW]);
 });

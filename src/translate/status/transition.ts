@@ -9,6 +9,7 @@
  */
 import type {
   Condition,
+  ConditionsStatus,
   GatewayStatus,
   ObjectKey,
   PolicyAncestorStatus,
@@ -103,7 +104,7 @@ export function stampReport(
   report: StatusReport,
   now: string,
   current: (
-    kind: "Gateway" | "GRPCRoute" | "TrafficPolicy" | "BackendTLSPolicy",
+    kind: "Gateway" | "GRPCRoute" | "TrafficPolicy" | "BackendTLSPolicy" | "TargetGroupPolicy",
     key: ObjectKey,
   ) => unknown = () => undefined,
 ): StatusReport {
@@ -122,12 +123,20 @@ export function stampReport(
     }
     return out;
   };
+  const targetGroupPolicies = new Map<ObjectKey, ConditionsStatus>();
+  for (const [k, st] of report.targetGroupPolicies) {
+    const cur = current("TargetGroupPolicy", k);
+    targetGroupPolicies.set(k, {
+      conditions: stampConditions(st.conditions, isRecord(cur) ? cur.conditions : undefined, now),
+    });
+  }
   return {
     ...report,
     gateways,
     grpcRoutes,
     trafficPolicies: policies("TrafficPolicy", report.trafficPolicies),
     backendTLSPolicies: policies("BackendTLSPolicy", report.backendTLSPolicies),
+    targetGroupPolicies,
   };
 }
 

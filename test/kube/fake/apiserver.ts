@@ -3,8 +3,9 @@
  * depend on it: HTTPS with a bearer token, discovery, list (resourceVersion, limit/continue, label and field
  * selectors), watch (chunked JSON lines, BOOKMARK, 410 Gone as an ERROR event or an HTTP answer), create,
  * update (409 on a stale resourceVersion), JSON merge patch, the `/status` subresource, delete, Leases.
- * Strict where real servers are: 422 for a Gateway API condition without lastTransitionTime, 400 for a
- * Lease time without six fractional digits, generation bumped by spec changes only.
+ * Strict where real servers are: 422 for a Gateway API condition without lastTransitionTime or for a
+ * TargetGroupPolicy condition the AWS CRD refuses, 400 for a Lease time without six fractional digits,
+ * generation bumped by spec changes only, the AWS CRD's default status on a new TargetGroupPolicy.
  *
  * Fault hooks: {@link dropWatches}, {@link expireWatches} (410), {@link unavailable} (503 for a while),
  * {@link conflictNextWrite}. Every request is logged ({@link requests}) and emitted as `request`.
