@@ -75,6 +75,19 @@ export interface DataplaneOptions {
    * leaves panic routing (TrafficPolicy health checks and outlier detection). Must be cheap.
    */
   onEndpointEvent?: (e: EndpointEvent) => void;
+  /**
+   * Called on events of the calls the gateway answers itself (reflection, transcoding): a backend found to
+   * have no reflection service. Logged at debug level.
+   */
+  onLocalEvent?: (e: LocalEvent) => void;
+}
+
+/** An event of the gateway's own services. */
+export interface LocalEvent {
+  kind: "no-reflection";
+  /** Cluster name. */
+  backend: string;
+  reason: string;
 }
 
 /** Counters the admin `/metrics` endpoint reads. */

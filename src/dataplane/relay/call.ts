@@ -14,6 +14,7 @@ import type {
   RoutingTable,
 } from "../../ir/routing-table.js";
 import { encodeGrpcMessage, formatGrpcTimeout, GrpcCode, grpcCodeFromHttpStatus } from "../grpc-status.js";
+import type { LocalCall } from "../local/local-call.js";
 import type { H2Connection, H2Stream } from "./connection.js";
 import type { CallLimits } from "./deadlines.js";
 import { failOver, unsentMessage } from "./failover.js";
@@ -122,6 +123,8 @@ export class RelayCall implements PoolWaiter {
   expectBytes = -1;
   responseBytes = 0;
   mirrors: MirrorStream[] | null = null;
+  /** A call the gateway answers itself (reflection, transcoding): where its request goes; null otherwise. */
+  local: LocalCall | null = null;
   readonly start = performance.now();
 
   constructor(
@@ -322,6 +325,7 @@ export class RelayCall implements PoolWaiter {
     this.dropRequestQueue();
     this.dropReplay();
     if (this.mirrors !== null) for (const m of this.mirrors) if (!m.reqEnded) m.abandon();
+    if (this.local !== null) this.local.abort();
     this.host.callEnded(this);
   }
 }

@@ -112,6 +112,7 @@ function startCall(
     call.gateway = gatewayName(m.listener);
   }
   call.route = m.route;
+  if (state.local?.claim(call, m, up, endStream) === true) return;
   const action = m.action;
   if (action.kind === "direct") {
     call.answerDirect(action);
@@ -194,6 +195,7 @@ export const downstreamHandler: ConnectionHandler = {
     // Kept either way: a replay or a retry sends them again.
     call.reqTrailers = trailers;
     if (call.ust !== null) call.uconn!.writeHeaders(call.ust, trailers, true);
+    else if (call.local !== null) call.local.data(EMPTY, true);
   },
   onData(conn, st, data, endStream) {
     const call = st.ctx as RelayCall | undefined;
@@ -216,7 +218,10 @@ export const downstreamHandler: ConnectionHandler = {
     if (l !== null && l.idleMs !== 0) l.lastActive = performance.now();
     if (call.mirrors !== null) for (const m of call.mirrors) m.write(data, endStream);
     if (call.ust !== null) call.sendUp(data, endStream);
-    else if (data.length > 0) {
+    else if (call.local !== null) {
+      conn.consume(st, data.length);
+      call.local.data(data, endStream);
+    } else if (data.length > 0) {
       if (call.reqQueue === EMPTY_QUEUE) call.reqQueue = [];
       call.reqQueue.push(data);
     }
