@@ -52,9 +52,21 @@ const cases: Case[] = [
     name: "no field group",
     yaml: trafficPolicy({}),
     wantErrors: [
-      "spec: Invalid value: object: at least one of timeouts, retry, healthCheck or outlierDetection must be specified",
+      "spec: Invalid value: object: at least one of timeouts, retry, healthCheck, outlierDetection or transcoding must be specified",
     ],
   },
+  { name: "transcoding", yaml: trafficPolicy({ transcoding: { enabled: true } }), wantErrors: [] },
+  {
+    name: "transcoding without enabled",
+    yaml: trafficPolicy({ transcoding: {} }),
+    wantErrors: ["spec.transcoding.enabled: Required value"],
+  },
+  {
+    name: "transcoding enabled not a boolean",
+    yaml: trafficPolicy({ transcoding: { enabled: "yes" } }),
+    wantErrors: ['spec.transcoding.enabled: Invalid value: "yes": must be of type boolean'],
+  },
+
   {
     name: "empty timeouts",
     yaml: trafficPolicy({ timeouts: {} }),

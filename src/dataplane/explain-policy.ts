@@ -10,6 +10,7 @@ import { grpcCodeName } from "./grpc-status.js";
 
 export interface ExplainedCallPolicy {
   timeouts?: { request: string; streamIdle: string; source: string };
+  transcoding?: { enabled: boolean; source: string };
   retry?: {
     attempts: number;
     on: string[];
@@ -53,6 +54,7 @@ export function explainCallPolicy(p: IrCallPolicy | undefined): ExplainedCallPol
       source: r.source,
     };
   }
+  if (p.transcoding !== undefined) out.transcoding = { ...p.transcoding };
   return out;
 }
 
@@ -104,6 +106,12 @@ export function callPolicyLines(p: ExplainedCallPolicy, pad: string): string[] {
     const r = p.retry;
     lines.push(
       `${pad}retry: ${r.attempts} attempts in all on ${r.on.join(", ")}, perTryTimeout ${r.perTryTimeout}, backoff ${r.backoff}, requests up to ${r.maxBufferedBytes} bytes, budget ${r.budgetPercent} % (${r.source})`,
+    );
+  }
+  if (p.transcoding !== undefined) {
+    const t = p.transcoding;
+    lines.push(
+      `${pad}transcoding: ${t.enabled ? 'JSON requests become gRPC calls (README "JSON transcoding")' : "off"} (${t.source})`,
     );
   }
   return lines;

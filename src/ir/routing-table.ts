@@ -78,6 +78,15 @@ export interface IrRoute {
 export interface IrCallPolicy {
   timeouts?: IrCallTimeouts;
   retry?: IrRetryPolicy;
+  /** `transcoding`: JSON requests for the rule's methods are turned into gRPC calls by the gateway. */
+  transcoding?: IrTranscoding;
+}
+
+/** `transcoding` of a TrafficPolicy (`enabled: false` turns off what a less specific target enabled). */
+export interface IrTranscoding {
+  enabled: boolean;
+  /** `TrafficPolicy <ns>/<name>`. */
+  source: string;
 }
 
 /** `timeouts.request` and `timeouts.streamIdle` (0: no limit, which a more specific policy may set). */

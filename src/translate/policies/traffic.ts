@@ -4,7 +4,7 @@
  *
  * Targets, in the policy's namespace:
  * - a Gateway, or one of its listeners (`sectionName`), and a GRPCRoute, or one of its rules by name: their
- *   `timeouts` (request, streamIdle) and `retry` apply to the rules' calls;
+ *   `timeouts` (request, streamIdle), `retry` and `transcoding` apply to the rules' calls;
  * - a Service, or one of its ports by name: its `healthCheck`, `outlierDetection` and `timeouts.connect`
  *   apply to the backend's endpoints.
  * A field group attached where it cannot apply makes that target Invalid (the message names the field and
@@ -65,7 +65,7 @@ interface Evaluated {
   targets: Target[];
 }
 
-const ROUTE_GROUPS = "timeouts (request, streamIdle) and retry";
+const ROUTE_GROUPS = "timeouts (request, streamIdle), retry and transcoding";
 const SERVICE_GROUPS = "healthCheck, outlierDetection and timeouts.connect";
 
 export class TrafficPolicies {
@@ -210,8 +210,9 @@ export class TrafficPolicies {
         e.policy.spec.timeouts?.request !== undefined || e.policy.spec.timeouts?.streamIdle !== undefined,
     );
     const retry = levels.find((e) => e.policy.spec.retry !== undefined);
-    if (timeouts === undefined && retry === undefined) return undefined;
-    const memo = `${timeouts?.source ?? ""}|${retry?.source ?? ""}`;
+    const transcoding = levels.find((e) => e.policy.spec.transcoding !== undefined);
+    if (timeouts === undefined && retry === undefined && transcoding === undefined) return undefined;
+    const memo = `${timeouts?.source ?? ""}|${retry?.source ?? ""}|${transcoding?.source ?? ""}`;
     const known = this.#callPolicies.get(memo);
     if (known !== undefined) return known;
     const out: IrCallPolicy = {};
@@ -231,6 +232,10 @@ export class TrafficPolicies {
         budgetPercent: r.budgetPercent,
         source: retry.source,
       };
+    }
+    const tc = transcoding?.policy.spec.transcoding;
+    if (transcoding !== undefined && tc !== undefined) {
+      out.transcoding = { enabled: tc.enabled, source: transcoding.source };
     }
     this.#callPolicies.set(memo, out);
     return out;
@@ -351,6 +356,7 @@ function misplacedGroups(p: TrafficPolicy, kind: TargetKind): string[] {
     if (s.timeouts?.request !== undefined) out.push("timeouts.request");
     if (s.timeouts?.streamIdle !== undefined) out.push("timeouts.streamIdle");
     if (s.retry !== undefined) out.push("retry");
+    if (s.transcoding !== undefined) out.push("transcoding");
   } else {
     if (s.timeouts?.connect !== undefined) out.push("timeouts.connect");
     if (s.healthCheck !== undefined) out.push("healthCheck");
@@ -362,7 +368,7 @@ function misplacedGroups(p: TrafficPolicy, kind: TargetKind): string[] {
 /** The field groups a policy sets, for messages. */
 function groupsOf(p: TrafficPolicy): string[] {
   const s = p.spec;
-  return (["timeouts", "retry", "healthCheck", "outlierDetection"] as const).filter(
+  return (["timeouts", "retry", "healthCheck", "outlierDetection", "transcoding"] as const).filter(
     (k) => s[k] !== undefined,
   );
 }
