@@ -71,6 +71,11 @@ export interface DataplaneOptions {
    */
   retryBufferBytes?: number;
   /**
+   * Largest request body a JSON transcoded request may have (`serve --transcoding-body-limit`;
+   * docs/security.md). Default `DEFAULT_TRANSCODING_BODY_LIMIT` (4 MiB).
+   */
+  transcodingBodyLimit?: number;
+  /**
    * Called when an endpoint turns healthy or unhealthy, is ejected or returns, and when a backend enters or
    * leaves panic routing (TrafficPolicy health checks and outlier detection). Must be cheap.
    */

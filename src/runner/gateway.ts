@@ -159,6 +159,7 @@ export async function startPipeline(
   if (opts.address !== undefined) dpOptions.address = opts.address;
   if (Object.keys(opts.limits).length > 0) dpOptions.limits = opts.limits;
   if (opts.retryBufferBytes !== undefined) dpOptions.retryBufferBytes = opts.retryBufferBytes;
+  if (opts.transcodingBodyLimit !== undefined) dpOptions.transcodingBodyLimit = opts.transcodingBodyLimit;
   const dp = deps.createDataplane(dpOptions, {
     workers: opts.workers,
     logFormat: opts.logFormat,

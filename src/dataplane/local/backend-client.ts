@@ -73,16 +73,18 @@ export class BackendClient {
     } catch (e: unknown) {
       return { ok: false, result: { code: GrpcCode.UNAVAILABLE, message: String(e), details: undefined } };
     }
-    const req = session.request({
+    const headers: http2.OutgoingHttpHeaders = {
       ...extra,
       ":method": "POST",
       ":path": path,
       ":authority": authority,
       "content-type": "application/grpc",
       te: "trailers",
-      "grpc-timeout": `${Math.max(1, Math.ceil(timeoutMs))}m`,
-    });
-    req.setTimeout(timeoutMs, () => req.close(http2.constants.NGHTTP2_CANCEL));
+    };
+    // 0: no deadline (a transcoded call without one).
+    if (timeoutMs > 0) headers["grpc-timeout"] = `${Math.max(1, Math.ceil(timeoutMs))}m`;
+    const req = session.request(headers);
+    if (timeoutMs > 0) req.setTimeout(timeoutMs, () => req.close(http2.constants.NGHTTP2_CANCEL));
     for (const m of messages) req.write(frameMessage(m));
     req.end();
     return { ok: true, stream: req };

@@ -43,29 +43,34 @@ export interface DecodedFile {
 const MAX_FILES = 256;
 
 const descriptor = descriptorModule as unknown as protobuf.Root;
-descriptor.add(
-  protobuf.Namespace.fromJSON("grpcroute_google_api", {
-    nested: {
-      HttpRule: {
-        fields: {
-          selector: { type: "string", id: 1 },
-          get: { type: "string", id: 2 },
-          put: { type: "string", id: 3 },
-          post: { type: "string", id: 4 },
-          delete: { type: "string", id: 5 },
-          patch: { type: "string", id: 6 },
-          body: { type: "string", id: 7 },
-          custom: { type: "CustomHttpPattern", id: 8 },
-          additionalBindings: { rule: "repeated", type: "HttpRule", id: 11 },
-          responseBody: { type: "string", id: 12 },
-        },
-      },
-      CustomHttpPattern: { fields: { kind: { type: "string", id: 1 }, path: { type: "string", id: 2 } } },
-    },
-  }),
-);
 const MethodOptions = descriptor.lookupType("google.protobuf.MethodOptions");
-MethodOptions.add(new protobuf.Field("googleApiHttp", 72295728, ".grpcroute_google_api.HttpRule"));
+/** The field number of the `google.api.http` option. */
+export const HTTP_OPTION = 72295728;
+// Read with the descriptor types (whoever loads them first adds the option; added once).
+if (MethodOptions.fieldsById[HTTP_OPTION] === undefined) {
+  descriptor.add(
+    protobuf.Namespace.fromJSON("grpcroute_google_api", {
+      nested: {
+        HttpRule: {
+          fields: {
+            selector: { type: "string", id: 1 },
+            get: { type: "string", id: 2 },
+            put: { type: "string", id: 3 },
+            post: { type: "string", id: 4 },
+            delete: { type: "string", id: 5 },
+            patch: { type: "string", id: 6 },
+            body: { type: "string", id: 7 },
+            custom: { type: "CustomHttpPattern", id: 8 },
+            additionalBindings: { rule: "repeated", type: "HttpRule", id: 11 },
+            responseBody: { type: "string", id: 12 },
+          },
+        },
+        CustomHttpPattern: { fields: { kind: { type: "string", id: 1 }, path: { type: "string", id: 2 } } },
+      },
+    }),
+  );
+  MethodOptions.add(new protobuf.Field("googleApiHttp", HTTP_OPTION, ".grpcroute_google_api.HttpRule"));
+}
 const FileDescriptorProto = descriptor.lookupType("google.protobuf.FileDescriptorProto");
 
 interface RawMethod {

@@ -112,7 +112,7 @@ function startCall(
     call.gateway = gatewayName(m.listener);
   }
   call.route = m.route;
-  if (state.local?.claim(call, m, up, endStream) === true) return;
+  if (state.local?.claim(call, m, method, up, endStream) === true) return;
   const action = m.action;
   if (action.kind === "direct") {
     call.answerDirect(action);

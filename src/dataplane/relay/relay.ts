@@ -17,6 +17,7 @@ import { GeneratedCertificates } from "../../util/self-signed.js";
 import { BackendClient } from "../local/backend-client.js";
 import { BackendReflection } from "../local/backend-reflection.js";
 import { type LocalEnv, LocalServices } from "../local/dispatch.js";
+import { DEFAULT_TRANSCODING_BODY_LIMIT } from "../local/transcode.js";
 import { compileRouter } from "../router.js";
 import type { CallInfo, DataplaneApi, DataplaneOptions, DataplaneStats } from "../types.js";
 import type { CallHost, RelayCall } from "./call.js";
@@ -122,7 +123,12 @@ export class RelayDataplane implements DataplaneApi, CallHost {
       pickEndpoint: (c) => this.pickPool(c, undefined)?.endpoint,
       onNoReflection: (backend, reason) => opts.onLocalEvent?.({ kind: "no-reflection", backend, reason }),
     });
-    this.localEnv = { backends };
+    this.localEnv = {
+      backends,
+      client: this.backendClient,
+      pickEndpoint: (c) => this.pickPool(c, undefined)?.endpoint,
+      transcodingBodyLimit: opts.transcodingBodyLimit ?? DEFAULT_TRANSCODING_BODY_LIMIT,
+    };
   }
 
   /**
