@@ -170,7 +170,6 @@ export class BackendClient {
     s.on("close", () => {
       if (this.sessions.get(key) === s) this.sessions.delete(key);
     });
-    s.unref();
     this.sessions.set(key, s);
     return s;
   }
