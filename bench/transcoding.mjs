@@ -6,7 +6,7 @@
 // JSON (POST /helloworld.Greeter/SayHello), and the gateway's CPU time (utime + stime from /proc) is divided
 // by the calls. Build first: npx tsc -p tsconfig.build.json.
 // Usage: node bench/transcoding.mjs [--tree DIR] [--calls N] [--reps R]
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -95,21 +95,26 @@ if (process.argv[2] === "--gateway") {
     const f = readFileSync(`/proc/${gw.pid}/stat`, "utf8").split(") ")[1].split(" ");
     return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
   };
-  const h2load = (kind, n) => {
-    const r = spawnSync("h2load", ["-n", String(n), "-c", "8", "-m", "16", ...kinds[kind], url], {
-      encoding: "utf8",
+  // Asynchronous: the backend runs in this process.
+  const h2load = async (kind, n) => {
+    const child = spawn("h2load", ["-n", String(n), "-c", "8", "-m", "16", ...kinds[kind], url]);
+    let out = "";
+    child.stdout.on("data", (c) => {
+      out += c;
     });
-    const ok = /(\d+) succeeded/.exec(r.stdout)?.[1];
-    if (Number(ok) !== n) throw new Error(`h2load ${kind}: ${r.stdout}\n${r.stderr}`);
+    await new Promise((ok) => child.on("close", ok));
+    const done = /(\d+) succeeded/.exec(out)?.[1];
+    if (Number(done) !== n) throw new Error(`h2load ${kind}: ${out}`);
   };
+
   // Warm-up: descriptors fetched, code optimised.
-  h2load("grpc", 2000);
-  h2load("json", 2000);
+  await h2load("grpc", 2000);
+  await h2load("json", 2000);
   const results = { grpc: [], json: [] };
   for (let i = 0; i < reps; i++) {
     for (const kind of ["grpc", "json"]) {
       const before = cpuMs();
-      h2load(kind, calls);
+      await h2load(kind, calls);
       results[kind].push(((cpuMs() - before) * 1000) / calls);
     }
   }
