@@ -21,6 +21,11 @@ import {
 
 /** How long a backend's answers are kept (ms). */
 export const DEFAULT_REFLECTION_TTL_MS = 10_000;
+/**
+ * Most answers kept at once: clients choose what is asked (any symbol name), so the cache is bounded; past
+ * it, expired answers are dropped, then everything.
+ */
+export const REFLECTION_CACHE_ENTRIES = 1024;
 /** How long one reflection request to a backend may take (ms). */
 const ASK_TIMEOUT_MS = 5_000;
 
@@ -57,6 +62,11 @@ export class BackendReflection {
     this.ttl = opts.ttlMs ?? DEFAULT_REFLECTION_TTL_MS;
   }
 
+  /** Answers kept now (tests). */
+  get cacheSize(): number {
+    return this.cache.size;
+  }
+
   /** A new routing table: every backend is asked again. */
   reload(): void {
     this.cache.clear();
@@ -84,6 +94,10 @@ export class BackendReflection {
     const e = this.cache.get(key);
     if (e !== undefined && now - e.at < this.ttl) return e.value;
     const value = this.askNow(cluster, req);
+    if (this.cache.size >= REFLECTION_CACHE_ENTRIES) {
+      for (const [k, v] of this.cache) if (now - v.at >= this.ttl) this.cache.delete(k);
+      if (this.cache.size >= REFLECTION_CACHE_ENTRIES) this.cache.clear();
+    }
     this.cache.set(key, { at: now, value });
     // A failure other than "no reflection" is not kept: the next request asks again.
     void value.then((a) => {
