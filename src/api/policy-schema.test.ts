@@ -52,9 +52,21 @@ const cases: Case[] = [
     name: "no field group",
     yaml: trafficPolicy({}),
     wantErrors: [
-      "spec: Invalid value: object: at least one of timeouts, retry, healthCheck, outlierDetection or cors must be specified",
+      "spec: Invalid value: object: at least one of timeouts, retry, healthCheck, outlierDetection, cors or transcoding must be specified",
     ],
   },
+  { name: "transcoding", yaml: trafficPolicy({ transcoding: { enabled: true } }), wantErrors: [] },
+  {
+    name: "transcoding without enabled",
+    yaml: trafficPolicy({ transcoding: {} }),
+    wantErrors: ["spec.transcoding.enabled: Required value"],
+  },
+  {
+    name: "transcoding enabled not a boolean",
+    yaml: trafficPolicy({ transcoding: { enabled: "yes" } }),
+    wantErrors: ['spec.transcoding.enabled: Invalid value: "yes": must be of type boolean'],
+  },
+
   {
     name: "cors only",
     yaml: trafficPolicy({

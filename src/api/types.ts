@@ -299,12 +299,18 @@ export interface PolicyOutlierDetection {
   maxEjectionPercent: number;
 }
 
+/** TrafficPolicy `spec.transcoding`: JSON requests turned into gRPC calls (README "JSON transcoding"). */
+export interface PolicyTranscoding {
+  enabled: boolean;
+}
+
 export interface TrafficPolicySpec {
   targetRefs: PolicyTargetRef[];
   timeouts?: PolicyTimeouts;
   retry?: PolicyRetry;
   healthCheck?: PolicyHealthCheck;
   outlierDetection?: PolicyOutlierDetection;
+  transcoding?: PolicyTranscoding;
   cors?: PolicyCors;
 }
 
@@ -317,6 +323,7 @@ export interface PolicyCors {
   maxAge: number;
   allowCredentials: boolean;
 }
+
 export type TrafficPolicy = K8sObject<"TrafficPolicy", TrafficPolicySpec>;
 
 export interface SubjectAltName {

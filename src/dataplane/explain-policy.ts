@@ -11,6 +11,7 @@ import { GRPC_EXPOSED } from "./relay/cors.js";
 
 export interface ExplainedCallPolicy {
   timeouts?: { request: string; streamIdle: string; source: string };
+  transcoding?: { enabled: boolean; source: string };
   retry?: {
     attempts: number;
     on: string[];
@@ -67,6 +68,7 @@ export function explainCallPolicy(p: IrCallPolicy | undefined): ExplainedCallPol
       source: c.source,
     };
   }
+  if (p.transcoding !== undefined) out.transcoding = { ...p.transcoding };
   return out;
 }
 
@@ -121,6 +123,12 @@ export function callPolicyLines(p: ExplainedCallPolicy, pad: string): string[] {
     );
   }
   if (p.cors !== undefined) lines.push(`${pad}cors (gRPC-Web): ${p.cors.summary} (${p.cors.source})`);
+  if (p.transcoding !== undefined) {
+    const t = p.transcoding;
+    lines.push(
+      `${pad}transcoding: ${t.enabled ? 'JSON requests become gRPC calls (README "JSON transcoding")' : "off"} (${t.source})`,
+    );
+  }
   return lines;
 }
 

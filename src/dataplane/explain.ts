@@ -13,6 +13,7 @@ import type {
   IrRoute,
   RoutingTable,
 } from "../ir/routing-table.js";
+import { type ExplainedReflection, explainReflection, reflectionLines } from "./explain-local.js";
 import {
   backendPolicyLines,
   callPolicyLines,
@@ -108,6 +109,8 @@ export interface PortExplanation {
   answer: ExplainedAnswer | null;
   /** The rule's TrafficPolicy timeouts and retries; null when none applies. */
   policy: ExplainedCallPolicy | null;
+  /** Set when the gateway answers the call itself with its reflection service. */
+  reflection?: ExplainedReflection;
   candidates: ExplainedCandidate[];
 }
 
@@ -231,6 +234,12 @@ function explainPort(router: CompiledRouter, table: RoutingTable, call: ExplainC
       });
     }
   }
+  const reflection = explainReflection(chosen, table, host, call.path, call.headers);
+  if (reflection !== undefined) {
+    out.reflection = reflection;
+    out.answer = { grpcStatus: 0, message: "answered by the gateway's reflection service" };
+    return out;
+  }
   const action = match.action;
   if (action.kind === "direct") {
     out.answer = answerOf(action);
@@ -329,6 +338,8 @@ export function renderExplanation(e: Explanation): string {
       }
       for (const m of p.mirrors) lines.push(`  mirror: ${m.cluster} (${m.percent}% of calls)`);
       if (p.answer !== null) lines.push(`  answer: ${describeAnswer(p.answer)}`);
+    } else if (p.reflection !== undefined) {
+      lines.push(...reflectionLines(p.reflection, "  "));
     } else if (p.answer !== null) {
       lines.push(`  answer: ${describeAnswer(p.answer)}`);
     }

@@ -73,10 +73,28 @@ export interface DataplaneOptions {
    */
   retryBufferBytes?: number;
   /**
+   * Largest request body a JSON transcoded request may have (`serve --transcoding-body-limit`;
+   * docs/security.md). Default `DEFAULT_TRANSCODING_BODY_LIMIT` (4 MiB).
+   */
+  transcodingBodyLimit?: number;
+  /**
    * Called when an endpoint turns healthy or unhealthy, is ejected or returns, and when a backend enters or
    * leaves panic routing (TrafficPolicy health checks and outlier detection). Must be cheap.
    */
   onEndpointEvent?: (e: EndpointEvent) => void;
+  /**
+   * Called on events of the calls the gateway answers itself (reflection, transcoding): a backend found to
+   * have no reflection service. Logged at debug level.
+   */
+  onLocalEvent?: (e: LocalEvent) => void;
+}
+
+/** An event of the gateway's own services. */
+export interface LocalEvent {
+  kind: "no-reflection";
+  /** Cluster name. */
+  backend: string;
+  reason: string;
 }
 
 /** Counters the admin `/metrics` endpoint reads. */

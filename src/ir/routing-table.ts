@@ -81,6 +81,8 @@ export interface IrCallPolicy {
   timeouts?: IrCallTimeouts;
   retry?: IrRetryPolicy;
   cors?: IrCors;
+  /** `transcoding`: JSON requests for the rule's methods are turned into gRPC calls by the gateway. */
+  transcoding?: IrTranscoding;
 }
 
 /**
@@ -97,6 +99,13 @@ export interface IrCors {
   /** How long a preflight's answer may be cached, in seconds. */
   maxAgeSeconds: number;
   allowCredentials: boolean;
+  /** `TrafficPolicy <ns>/<name>`. */
+  source: string;
+}
+
+/** `transcoding` of a TrafficPolicy (`enabled: false` turns off what a less specific target enabled). */
+export interface IrTranscoding {
+  enabled: boolean;
   /** `TrafficPolicy <ns>/<name>`. */
   source: string;
 }

@@ -152,10 +152,14 @@ export async function startPipeline(
       metrics.endpointEvent(e);
       logEndpointEvent(log, e);
     },
+    onLocalEvent: (e) => {
+      log.debug({ backend: e.backend, reason: e.reason }, "backend left out of the gateway's reflection");
+    },
   };
   if (opts.address !== undefined) dpOptions.address = opts.address;
   if (Object.keys(opts.limits).length > 0) dpOptions.limits = opts.limits;
   if (opts.retryBufferBytes !== undefined) dpOptions.retryBufferBytes = opts.retryBufferBytes;
+  if (opts.transcodingBodyLimit !== undefined) dpOptions.transcodingBodyLimit = opts.transcodingBodyLimit;
   const dp = deps.createDataplane(dpOptions, {
     workers: opts.workers,
     logFormat: opts.logFormat,

@@ -43,6 +43,8 @@ test("serve options: valid command lines", { timeout: 120_000 }, () => {
     { argv: ["-f", "a"], want: { limits: {}, retryBufferBytes: undefined } },
     { argv: ["-f", "a", "--retry-buffer-limit", "1048576"], want: { retryBufferBytes: 1048576 } },
     { argv: ["-f", "a", "--retry-buffer-limit", "0"], want: { retryBufferBytes: 0 } },
+    { argv: ["-f", "a"], want: { transcodingBodyLimit: undefined } },
+    { argv: ["-f", "a", "--transcoding-body-limit", "1024"], want: { transcodingBodyLimit: 1024 } },
     {
       argv: [
         "-f",
@@ -142,6 +144,10 @@ test("serve options: bad flags give a message naming the flag and what is expect
     {
       argv: ["-f", "a", "--retry-buffer-limit", "1MiB"],
       error: /--retry-buffer-limit "1MiB": expected a whole number of bytes, 0\.\.4294967296/,
+    },
+    {
+      argv: ["-f", "a", "--transcoding-body-limit", "4MiB"],
+      error: /--transcoding-body-limit "4MiB": expected a whole number of bytes, 0\.\.1073741824/,
     },
     { argv: ["-f", "a", "--bogus"], error: /Unknown option '--bogus'/ },
     { argv: ["a.yaml"], error: /unexpected argument "a\.yaml": manifest paths are given with -f PATH/ },

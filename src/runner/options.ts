@@ -5,6 +5,7 @@
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
+import { DEFAULT_TRANSCODING_BODY_LIMIT } from "../dataplane/local/transcode.js";
 import {
   DEFAULT_LIMITS,
   LIMIT_FLAGS,
@@ -47,6 +48,8 @@ export interface DataplaneFlagOptions {
    * (`--retry-buffer-limit`). Default: the data plane's, 32 MiB.
    */
   retryBufferBytes?: number;
+  /** Largest request body of a JSON transcoded request (`--transcoding-body-limit`). Default 4 MiB. */
+  transcodingBodyLimit?: number;
 }
 
 /** Everything `serve` needs, with defaults applied. */
@@ -69,6 +72,8 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 export const DEFAULT_DEBOUNCE_MS = 200;
 export { DEFAULT_POLL_INTERVAL_MS };
 export const MAX_WORKERS = 256;
+/** Most `--transcoding-body-limit` takes: 1 GiB. */
+export const MAX_TRANSCODING_BODY_LIMIT = 1024 * 1024 * 1024;
 /** Most `--retry-buffer-limit` takes: 4 GiB. */
 export const MAX_RETRY_BUFFER_BYTES = 4 * 1024 * 1024 * 1024;
 
@@ -112,6 +117,8 @@ export function dataplaneUsage(): string {
       --retry-buffer-limit BYTES  request bytes all calls of a data-plane process may keep for
                                TrafficPolicy retries at once (default ${DEFAULT_RETRY_BUFFER_BYTES}); past it,
                                calls are no longer retried
+      --transcoding-body-limit BYTES  largest request body of a JSON transcoded request (default
+                               ${DEFAULT_TRANSCODING_BODY_LIMIT}); a larger one gets HTTP 413
 ${limitUsage()}`;
 }
 
@@ -147,6 +154,7 @@ export const DATAPLANE_ARGS = {
   "method-case": { type: "string" },
   "rules-per-listener": { type: "string" },
   "retry-buffer-limit": { type: "string" },
+  "transcoding-body-limit": { type: "string" },
   ...Object.fromEntries(LIMIT_FLAGS.map((f) => [f.flag, { type: "string" as const }])),
 } as const satisfies Record<string, { type: "string" | "boolean"; multiple?: boolean }>;
 
@@ -299,6 +307,15 @@ export function readDataplaneFlags(values: FlagValues): DataplaneFlagOptions | s
     }
   }
 
+  let transcodingBodyLimit: number | undefined;
+  const tbl = str(values["transcoding-body-limit"]);
+  if (tbl !== undefined) {
+    transcodingBodyLimit = /^\d+$/.test(tbl) ? Number(tbl) : Number.NaN;
+    if (!(transcodingBodyLimit >= 0 && transcodingBodyLimit <= MAX_TRANSCODING_BODY_LIMIT)) {
+      return `--transcoding-body-limit "${tbl}": expected a whole number of bytes, 0..${MAX_TRANSCODING_BODY_LIMIT}`;
+    }
+  }
+
   const options: DataplaneFlagOptions = {
     portMap,
     admin,
@@ -312,6 +329,7 @@ export function readDataplaneFlags(values: FlagValues): DataplaneFlagOptions | s
   };
   if (address !== undefined) options.address = address;
   if (retryBufferBytes !== undefined) options.retryBufferBytes = retryBufferBytes;
+  if (transcodingBodyLimit !== undefined) options.transcodingBodyLimit = transcodingBodyLimit;
   return options;
 }
 

@@ -24,6 +24,8 @@ export interface WorkerInit {
   limits?: Partial<ProtocolLimits>;
   /** Request bytes the worker's calls may keep for retries at once (`--retry-buffer-limit`). */
   retryBufferBytes?: number;
+  /** Largest transcoded request body (`--transcoding-body-limit`). */
+  transcodingBodyLimit?: number;
   logFormat: LogFormat;
   logLevel: LogLevel;
   /**

@@ -76,6 +76,11 @@ export function runWorker(): void {
     if (cfg.balancer !== undefined) opts.balancer = cfg.balancer;
     if (cfg.limits !== undefined) opts.limits = cfg.limits;
     if (cfg.retryBufferBytes !== undefined) opts.retryBufferBytes = cfg.retryBufferBytes;
+    if (cfg.transcodingBodyLimit !== undefined) opts.transcodingBodyLimit = cfg.transcodingBodyLimit;
+    const logger = log;
+    opts.onLocalEvent = (e) => {
+      logger?.debug({ backend: e.backend, reason: e.reason }, "backend left out of the gateway's reflection");
+    };
     if (cfg.record === "forward") {
       opts.onCallEnd = (info: CallInfo) => send({ t: "call", info });
       opts.onEndpointEvent = (event) => send({ t: "endpoint", event });

@@ -56,6 +56,8 @@ export interface ClusterDataplaneOptions {
   onEndpointEvent?: (event: EndpointEvent) => void;
   /** Request bytes each worker's calls may keep for retries at once (`--retry-buffer-limit`). */
   retryBufferBytes?: number;
+  /** Largest transcoded request body (`--transcoding-body-limit`). */
+  transcodingBodyLimit?: number;
   /** A certificate generated for a listener that asks for one (once per listener and names). */
   onCertificateGenerated?: (listener: string, dnsNames: string[], certPem: string) => void;
   /** The primary's logger, for workers starting and dying. */
@@ -285,6 +287,7 @@ export class ClusterDataplane implements DataplaneApi {
     if (o.upstream !== undefined) cfg.upstream = o.upstream;
     if (o.limits !== undefined) cfg.limits = o.limits;
     if (o.retryBufferBytes !== undefined) cfg.retryBufferBytes = o.retryBufferBytes;
+    if (o.transcodingBodyLimit !== undefined) cfg.transcodingBodyLimit = o.transcodingBodyLimit;
     return cfg;
   }
 

@@ -6,11 +6,14 @@
  */
 import { EventEmitter } from "node:events";
 import * as grpc from "@grpc/grpc-js";
+import { ReflectionService } from "@grpc/reflection";
 import {
+  GREETER_SERVICE,
   Greeter,
   Health,
   type HelloRequest,
   Other,
+  TEST_PACKAGES,
   Tester,
   type TestReply,
   type TestRequest,
@@ -65,6 +68,10 @@ export interface BackendOptions {
    * `setHealth`). Without it the Health service is not served (UNIMPLEMENTED).
    */
   health?: HealthStatus;
+  /** The services served (default all three). */
+  services?: ("Tester" | "Other" | "Greeter")[];
+  /** Serve gRPC reflection (`@grpc/reflection`, v1 and v1alpha) for the services served. */
+  reflection?: boolean;
 }
 
 /** `grpc.health.v1.HealthCheckResponse.ServingStatus`. */
@@ -84,6 +91,8 @@ export interface Backend extends EventEmitter {
   readonly calls: SeenCall[];
   /** Calls currently running. */
   active(): number;
+  /** Reflection calls received (`reflection: true`). */
+  reflectionCalls(): number;
   /** Payload bytes written on server streams so far (all calls). */
   sentBytes(): number;
   /** Resolves when `seen` has ended on the backend (at once if it already has). */
@@ -336,9 +345,27 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
       },
     });
   }
-  server.addService(Tester.service, testerImpl);
-  server.addService(Other.service, otherImpl);
-  server.addService(Greeter.service, greeterImpl);
+  let reflections = 0;
+  const served = opts.services ?? ["Tester", "Other", "Greeter"];
+  if (served.includes("Tester")) server.addService(Tester.service, testerImpl);
+  if (served.includes("Other")) server.addService(Other.service, otherImpl);
+  if (served.includes("Greeter")) server.addService(Greeter.service, greeterImpl);
+  if (opts.reflection === true) {
+    const names = served.map((s) => (s === "Greeter" ? GREETER_SERVICE : `grpcroute.test.${s}`));
+    // Counted, so tests can tell which backend the gateway asked.
+    new ReflectionService(TEST_PACKAGES, { services: names }).addToServer({
+      addService: (def, impl) => {
+        const counted: grpc.UntypedServiceImplementation = {};
+        for (const [k, fn] of Object.entries(impl)) {
+          counted[k] = ((call: grpc.ServerDuplexStream<unknown, unknown>) => {
+            reflections++;
+            (fn as (c: typeof call) => void)(call);
+          }) as grpc.handleBidiStreamingCall<unknown, unknown>;
+        }
+        server.addService(def, counted);
+      },
+    });
+  }
 
   const host = opts.host ?? "127.0.0.1";
   const creds = opts.tls
@@ -357,6 +384,7 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
     address: `${host}:${port}`,
     calls,
     active: () => active,
+    reflectionCalls: () => reflections,
     sentBytes: () => sent,
     ended: (seen: SeenCall) =>
       new Promise<SeenCall>((resolve) => {

@@ -29,6 +29,12 @@ function lookup(root: grpc.GrpcObject, dotted: string): grpc.ServiceClientConstr
   return cur as grpc.ServiceClientConstructor;
 }
 
+/** The package definitions of `helloworld.proto` and `test.proto` together (what reflection describes). */
+export const TEST_PACKAGES: protoLoader.PackageDefinition = protoLoader.loadSync(
+  [`${PROTO_DIR}helloworld.proto`, `${PROTO_DIR}test.proto`],
+  LOADER_OPTIONS,
+);
+
 const helloRoot = load("helloworld.proto");
 const healthRoot = load("health.proto");
 const testRoot = load("test.proto");

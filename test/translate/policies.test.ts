@@ -95,6 +95,8 @@ interface Case {
   name: string;
   policies: P[];
   rules?: RulePolicies;
+  /** `<listener>/<rule index>` -> `<transcoding source>=<enabled>` ("-" for none). */
+  transcoding?: RulePolicies;
   /** `<port>` -> the cluster policy's sources, `timeouts|healthCheck|outlierDetection`. */
   clusters?: Record<string, string>;
   /** `<ns>/<policy>` -> Accepted reason per ancestor, `<ancestor name>[#section]=<reason>` joined by ", ". */
@@ -192,6 +194,17 @@ const cases: Case[] = [
     rules: { "a/0": "-|-" },
     status: { "apps/x": "gw=Invalid" },
   },
+  {
+    name: "transcoding: a listener enables it, a rule turns it off, a Service cannot take it",
+    policies: [
+      { name: "lb", target: T.listenerB, spec: "transcoding: {enabled: true}" },
+      { name: "one", ns: "apps", target: T.rule, spec: "transcoding: {enabled: false}" },
+      { name: "s", ns: "apps", target: T.svc, spec: "transcoding: {enabled: true}" },
+    ],
+    rules: { "b/1": "-|-" },
+    transcoding: { "a/0": "apps/one=false", "a/1": "-", "b/0": "apps/one=false", "b/1": "infra/lb=true" },
+    status: { "infra/lb": "gw#b=Accepted", "apps/one": "gw=Accepted", "apps/s": "gw=Invalid" },
+  },
 ];
 
 function render(c: Case) {
@@ -216,6 +229,19 @@ describe("TrafficPolicy merging and status", () => {
         assert.ok(r !== undefined, `no route entry for rule ${rule} on listener ${listener}`);
         const src = (s: string | undefined): string => s?.replace("TrafficPolicy ", "") ?? "-";
         assert.equal(`${src(r.policy?.timeouts?.source)}|${src(r.policy?.retry?.source)}`, want, at);
+      }
+      for (const [at, want] of Object.entries(c.transcoding ?? {})) {
+        const [listener, rule] = at.split("/");
+        const r = table.listeners
+          .find((x) => x.listener === listener)
+          ?.routes.find((x) => x.source.rule === Number(rule));
+        assert.ok(r !== undefined, `no route entry for rule ${rule} on listener ${listener}`);
+        const t = r.policy?.transcoding;
+        assert.equal(
+          t === undefined ? "-" : `${t.source.replace("TrafficPolicy ", "")}=${t.enabled}`,
+          want,
+          at,
+        );
       }
       for (const [port, want] of Object.entries(c.clusters ?? {})) {
         const name = port === "lsvc" ? "service/apps/lsvc/port/8080" : `service/apps/svc/port/${port}`;

@@ -22,6 +22,7 @@ import type {
   PolicyOutlierDetection,
   PolicyRetry,
   PolicyTimeouts,
+  PolicyTranscoding,
   TrafficPolicySpec,
 } from "../types.js";
 import { readCors } from "./cors.js";
@@ -33,6 +34,7 @@ import {
   noteUnknown,
   type Obj,
   type Reader,
+  readBool,
   readInt,
   readList,
   readObj,
@@ -86,7 +88,7 @@ export const GRPC_STATUS_NAMES: readonly string[] = [
 export const RETRYABLE_CODES: readonly string[] = GRPC_STATUS_NAMES.slice(1);
 
 const L = TRAFFIC_POLICY_LIMITS;
-const FIELD_GROUPS = ["timeouts", "retry", "healthCheck", "outlierDetection", "cors"] as const;
+const FIELD_GROUPS = ["timeouts", "retry", "healthCheck", "outlierDetection", "cors", "transcoding"] as const;
 
 export function readTrafficPolicySpec(r: Reader, o: Obj): TrafficPolicySpec {
   const spec = readObj(r, o, "spec", "", { required: true }) ?? {};
@@ -102,13 +104,22 @@ export function readTrafficPolicySpec(r: Reader, o: Obj): TrafficPolicySpec {
   if (od !== undefined) out.outlierDetection = readOutlier(r, od, "spec.outlierDetection");
   const cors = readObj(r, spec, "cors", "spec");
   if (cors !== undefined) out.cors = readCors(r, cors, "spec.cors");
+  const tc = readObj(r, spec, "transcoding", "spec");
+  if (tc !== undefined) out.transcoding = readTranscoding(r, tc, "spec.transcoding");
   if (FIELD_GROUPS.every((k) => spec[k] === undefined || spec[k] === null)) {
     r.fail(
       "spec",
-      "Invalid value: object: at least one of timeouts, retry, healthCheck, outlierDetection or cors must be specified",
+      "Invalid value: object: at least one of timeouts, retry, healthCheck, outlierDetection, cors or transcoding must be specified",
     );
   }
   return out;
+}
+
+function readTranscoding(r: Reader, o: Obj, path: string): PolicyTranscoding {
+  noteUnknown(r, o, path, ["enabled"]);
+  const enabled = readBool(r, o, "enabled", path);
+  if (enabled === undefined) r.fail(join(path, "enabled"), "Required value");
+  return { enabled: enabled ?? false };
 }
 
 function readTimeouts(r: Reader, o: Obj, path: string): PolicyTimeouts {

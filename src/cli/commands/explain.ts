@@ -8,13 +8,14 @@
  */
 import { formatIssue, loadPaths } from "../../api/parse.js";
 import { explainCall, renderExplanation } from "../../dataplane/explain.js";
+import { probeReflection } from "../../dataplane/explain-local.js";
 import { applyLatticeFlag, LATTICE_FLAGS, LATTICE_FLAGS_HELP } from "../../runner/lattice-flags.js";
 import { translate } from "../../translate/translator.js";
 import type { TranslateOptions } from "../../translate/types.js";
 import { scanOptions } from "../flags.js";
 
 export const EXPLAIN_USAGE = `usage: grpcroute explain -f PATH [-f PATH ...] --authority HOST[:PORT] --path /SERVICE/METHOD
-                         [-H NAME=VALUE ...] [--port N] [-o text|json]
+                         [-H NAME=VALUE ...] [--port N] [-o text|json] [--probe-reflection]
 
 Says which gateway, listener, route, rule and backends (with weights and endpoints) would serve a gRPC
 call, or which status the gateway would answer, and why every other candidate lost.
@@ -26,6 +27,8 @@ options:
   -H, --header NAME=VALUE a request header (metadata) of the call (repeatable)
   --port N                only this listener port (default: the authority's port, else every port)
   -o, --output FORMAT     text (default) or json
+  --probe-reflection      for a reflection call the gateway answers itself, ask the backends it would
+                          ask (at their endpoints) and say which have no reflection service
 ${LATTICE_FLAGS_HELP}
   -h, --help              this text
 
@@ -43,6 +46,8 @@ export interface ExplainArgs {
   port?: number;
   output: "text" | "json";
   lattice: Lattice;
+  /** Ask the backends a gateway-answered reflection call would ask whether they have reflection. */
+  probeReflection?: boolean;
 }
 
 type Parsed = { kind: "help" } | { kind: "error"; message: string } | { kind: "run"; args: ExplainArgs };
@@ -72,7 +77,12 @@ export function parseExplainArgs(argv: readonly string[]): Parsed {
   let port: number | undefined;
   let output: "text" | "json" = "text";
   // An empty authority, path or header is a call the gateway can receive, so explain accepts it.
-  const scanned = scanOptions(argv, VALUED, EMPTY_ALLOWED);
+  const probeReflection = argv.includes("--probe-reflection");
+  const scanned = scanOptions(
+    argv.filter((x) => x !== "--probe-reflection"),
+    VALUED,
+    EMPTY_ALLOWED,
+  );
   if (scanned.kind !== "ok") return scanned;
   for (const [name, value] of scanned.options) {
     switch (name) {
@@ -123,6 +133,7 @@ export function parseExplainArgs(argv: readonly string[]): Parsed {
   if (path === undefined) return { kind: "error", message: "--path /SERVICE/METHOD is required" };
   const args: ExplainArgs = { files, authority, path, headers, output, lattice };
   if (port !== undefined) args.port = port;
+  if (probeReflection) args.probeReflection = true;
   return { kind: "run", args };
 }
 
@@ -152,6 +163,14 @@ export async function run(argv: string[]): Promise<number> {
     headers: a.headers,
     ...(a.port === undefined ? {} : { port: a.port }),
   });
+  if (a.probeReflection === true) {
+    for (const p of e.ports) {
+      const r = p.reflection;
+      if (r === undefined) continue;
+      const clusters = r.askedBackends.map((n) => table.clusters[n]).filter((c) => c !== undefined);
+      r.withoutReflection = await probeReflection(clusters);
+    }
+  }
   process.stdout.write(a.output === "json" ? `${JSON.stringify(e, null, 2)}\n` : renderExplanation(e));
   const reaches = e.ports.some(
     (p) => p.result === "forward" && p.answer === null && p.backends.some((b) => b.answer === undefined),

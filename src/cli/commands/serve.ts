@@ -30,6 +30,7 @@ export const pipelineDeps: Omit<GatewayDeps, "createSource"> = {
       if (opts.address !== undefined) cluster.address = opts.address;
       if (opts.limits !== undefined) cluster.limits = opts.limits;
       if (opts.retryBufferBytes !== undefined) cluster.retryBufferBytes = opts.retryBufferBytes;
+      if (opts.transcodingBodyLimit !== undefined) cluster.transcodingBodyLimit = opts.transcodingBodyLimit;
       if (opts.portMap !== undefined) cluster.portMap = opts.portMap;
       if (opts.onCertificateGenerated !== undefined)
         cluster.onCertificateGenerated = opts.onCertificateGenerated;

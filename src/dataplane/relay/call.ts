@@ -14,6 +14,7 @@ import type {
   RoutingTable,
 } from "../../ir/routing-table.js";
 import { encodeGrpcMessage, formatGrpcTimeout, GrpcCode, grpcCodeFromHttpStatus } from "../grpc-status.js";
+import type { LocalCall } from "../local/local-call.js";
 import type { H2Connection, H2Stream } from "./connection.js";
 import type { CallLimits } from "./deadlines.js";
 import { failOver, unsentMessage } from "./failover.js";
@@ -55,6 +56,8 @@ export interface ClientSide {
   writeData(st: H2Stream, data: Buffer | null, endStream: boolean): void;
   /** `n` request bytes received on `st` were forwarded (or dropped): the client may send as many more. */
   consume(st: H2Stream | null, n: number): void;
+  /** Response bytes queued on `st` and not yet written (HTTP/2 clients; calls the gateway answers itself). */
+  queuedBytes?(st: H2Stream): number;
 }
 
 /** Sets (or adds) `grpc-timeout` in a request's fields to `ms` (at least 1 ms: the time is not up yet). */
@@ -135,6 +138,8 @@ export class RelayCall implements PoolWaiter {
   mirrors: MirrorStream[] | null = null;
   /** Set on calls that came in as gRPC-Web (reported as `protocol: grpc-web`). */
   web = false;
+  /** A call the gateway answers itself (reflection, transcoding): where its request goes; null otherwise. */
+  local: LocalCall | null = null;
   readonly start = performance.now();
 
   constructor(
@@ -335,6 +340,7 @@ export class RelayCall implements PoolWaiter {
     this.dropRequestQueue();
     this.dropReplay();
     if (this.mirrors !== null) for (const m of this.mirrors) if (!m.reqEnded) m.abandon();
+    if (this.local !== null) this.local.abort();
     this.host.callEnded(this);
   }
 }

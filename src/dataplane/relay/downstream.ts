@@ -78,7 +78,7 @@ function startCall(
   }
   call.expectBytes = requestHead.contentLength;
   const m = state.router.match(authority, path, state.matchesHeaders ? headerRecord(up) : NO_HEADERS);
-  routeCall(call, state, m, method, up, fields);
+  routeCall(call, state, m, method, up, fields, endStream);
 }
 
 /** Events of client connections. */
@@ -112,6 +112,7 @@ export const downstreamHandler: ConnectionHandler = {
     // Kept either way: a replay or a retry sends them again.
     call.reqTrailers = trailers;
     if (call.ust !== null) call.uconn!.writeHeaders(call.ust, trailers, true);
+    else if (call.local !== null) call.local.data(EMPTY, true);
   },
   onData(conn, st, data, endStream) {
     const call = st.ctx as RelayCall | undefined;
@@ -136,7 +137,10 @@ export const downstreamHandler: ConnectionHandler = {
     if (l !== null && l.idleMs !== 0) l.lastActive = performance.now();
     if (call.mirrors !== null) for (const m of call.mirrors) m.write(data, endStream);
     if (call.ust !== null) call.sendUp(data, endStream);
-    else if (data.length > 0) {
+    else if (call.local !== null) {
+      conn.consume(st, data.length);
+      call.local.data(data, endStream);
+    } else if (data.length > 0) {
       if (call.reqQueue === EMPTY_QUEUE) call.reqQueue = [];
       call.reqQueue.push(data);
     }

@@ -62,13 +62,37 @@ export interface Http1Context {
 
 /**
  * Every HTTP/1.1 request that is neither gRPC-Web, a CORS preflight, nor plain gRPC: the one place such
- * requests go (JSON transcoding will answer here). Today: 415, saying what the port serves.
+ * requests go. JSON transcoding answers those a TrafficPolicy enables it for (`src/dataplane/local`); the
+ * rest get 415, saying what the port serves.
  */
 export function otherHttp1Request(
   req: http.IncomingMessage,
   res: http.ServerResponse,
-  _ctx: Http1Context,
+  ctx: Http1Context,
 ): void {
+  const local = ctx.state.local;
+  if (local !== undefined && local !== null) {
+    const out = {
+      writeHead: (status: number, headers: Record<string, string>) => {
+        res.writeHead(status, headers);
+      },
+      write: (chunk: Buffer) => {
+        res.write(chunk);
+      },
+      end: (_grpcStatus: number) => {
+        res.end();
+      },
+      get closed() {
+        return res.destroyed || res.writableEnded;
+      },
+    };
+    const served = local.serveHttp(
+      { method: req.method ?? "GET", path: req.url ?? "/", headers: req.headers, body: req },
+      out,
+      req.headers.host ?? "",
+    );
+    if (served) return;
+  }
   const ct = req.headers["content-type"] ?? "none";
   textAnswer(
     res,

@@ -7,6 +7,7 @@ import * as tls from "node:tls";
 import type { IrListener, RoutingTable } from "../../ir/routing-table.js";
 import { GatewayError, GW_ERR_BIND, GW_ERR_TLS } from "../../util/errors.js";
 import type { GeneratedCertificates } from "../../util/self-signed.js";
+import type { LocalServices } from "../local/dispatch.js";
 import { hostnameMatches, type Router } from "../router.js";
 import type { CallHost } from "./call.js";
 import { type ConnectionHandler, type ConnectionOptions, H2Connection } from "./connection.js";
@@ -19,6 +20,8 @@ export interface PortState {
   readonly table: RoutingTable;
   /** Whether any route of the port matches on headers (else calls skip building the header record). */
   readonly matchesHeaders: boolean;
+  /** Calls the gateway answers itself (reflection, transcoding). */
+  readonly local?: LocalServices;
 }
 
 /** A listener's certificate, ready for SNI. */

@@ -14,6 +14,10 @@ import type { IrCluster, IrListener, IrRetryPolicy, RoutingTable } from "../../i
 import { validateRoutingTable } from "../../ir/validate.js";
 import { GatewayError, GW_ERR_CONFIG } from "../../util/errors.js";
 import { GeneratedCertificates } from "../../util/self-signed.js";
+import { BackendClient } from "../local/backend-client.js";
+import { BackendReflection } from "../local/backend-reflection.js";
+import { type LocalEnv, LocalServices } from "../local/dispatch.js";
+import { DEFAULT_TRANSCODING_BODY_LIMIT } from "../local/transcode.js";
 import { compileRouter } from "../router.js";
 import type { CallInfo, DataplaneApi, DataplaneOptions, DataplaneStats } from "../types.js";
 import type { CallHost, RelayCall } from "./call.js";
@@ -84,6 +88,9 @@ export class RelayDataplane implements DataplaneApi, CallHost {
   private tableKeys: Set<string> | undefined = undefined;
   /** Health and outlier state of the backends whose TrafficPolicy asks for either, by pool-key suffix. */
   private groups = new Map<string, EndpointGroup>();
+  /** Calls the gateway makes itself (reflection, transcoding), and what it learned of backends' reflection. */
+  private readonly backendClient = new BackendClient();
+  private readonly localEnv: LocalEnv;
 
   /**
    * @param opts listeners' address and port map, the per-call observer, HTTP/2 limits.
@@ -112,6 +119,16 @@ export class RelayDataplane implements DataplaneApi, CallHost {
     this.upOpts = { ...DEFAULT_UPSTREAM, ...given };
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
+    const backends = new BackendReflection(this.backendClient, {
+      pickEndpoint: (c) => this.pickPool(c, undefined)?.endpoint,
+      onNoReflection: (backend, reason) => opts.onLocalEvent?.({ kind: "no-reflection", backend, reason }),
+    });
+    this.localEnv = {
+      backends,
+      client: this.backendClient,
+      pickEndpoint: (c) => this.pickPool(c, undefined)?.endpoint,
+      transcodingBodyLimit: opts.transcodingBodyLimit ?? DEFAULT_TRANSCODING_BODY_LIMIT,
+    };
   }
 
   /**
@@ -156,7 +173,9 @@ export class RelayDataplane implements DataplaneApi, CallHost {
       const secure = ls.some((l) => l.protocol === "HTTPS");
       const contexts = secure ? await listenerContexts(ls, this.generated) : [];
       const matchesHeaders = ls.some((l) => l.routes.some((r) => r.match.headers.length > 0));
-      prepared.push({ port, state: { router: compileRouter(ls), table, matchesHeaders }, contexts, secure });
+      const router = compileRouter(ls);
+      const local = new LocalServices(router, table, this.localEnv);
+      prepared.push({ port, state: { router, table, matchesHeaders, local }, contexts, secure });
     }
     // Bind every new port first, so a bind failure leaves the running configuration untouched.
     const created: RelayListener[] = [];
@@ -196,6 +215,8 @@ export class RelayDataplane implements DataplaneApi, CallHost {
     }
     this.tableVersion = table.version;
     this.listEndpoints(table);
+    // Backends' reflection answers are asked again under the new table.
+    this.localEnv.backends.reload();
   }
 
   /**
@@ -317,6 +338,7 @@ export class RelayDataplane implements DataplaneApi, CallHost {
     this.listeners.clear();
     for (const p of this.pools.values()) p.destroy();
     this.pools.clear();
+    this.backendClient.close();
   }
 
   /**

@@ -51,6 +51,8 @@ function pickBackend(f: IrForward): IrBackend | undefined {
  * Sends a new call where the router's match `m` says: a direct answer, or a backendRef of the rule (by
  * weight) and an endpoint pool of it. `up` is the upstream request's field list (pseudo-headers first, values
  * set here), `fields` the client's, kept for a failover. Every call takes this path, gRPC-Web ones included.
+ * `endStream` is given for plain HTTP/2 requests only: those the gateway may answer itself (reflection, JSON
+ * transcoding: `src/dataplane/local`).
  */
 export function routeCall(
   call: RelayCall,
@@ -59,6 +61,7 @@ export function routeCall(
   method: string,
   up: string[],
   fields: string[],
+  endStream?: boolean,
 ): void {
   const host = call.host;
   const path = call.path;
@@ -68,6 +71,7 @@ export function routeCall(
     call.gateway = gatewayName(m.listener);
   }
   call.route = m.route;
+  if (endStream !== undefined && state.local?.claim(call, m, method, up, endStream) === true) return;
   const action = m.action;
   if (action.kind === "direct") {
     call.answerDirect(action);

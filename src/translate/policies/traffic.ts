@@ -4,7 +4,7 @@
  *
  * Targets, in the policy's namespace:
  * - a Gateway, or one of its listeners (`sectionName`), and a GRPCRoute, or one of its rules by name: their
- *   `timeouts` (request, streamIdle) and `retry` apply to the rules' calls;
+ *   `timeouts` (request, streamIdle), `retry` and `transcoding` apply to the rules' calls;
  * - a Service, or one of its ports by name: its `healthCheck`, `outlierDetection` and `timeouts.connect`
  *   apply to the backend's endpoints.
  * A field group attached where it cannot apply makes that target Invalid (the message names the field and
@@ -65,7 +65,7 @@ interface Evaluated {
   targets: Target[];
 }
 
-const ROUTE_GROUPS = "timeouts (request, streamIdle), retry and cors";
+const ROUTE_GROUPS = "timeouts (request, streamIdle), retry, cors and transcoding";
 const SERVICE_GROUPS = "healthCheck, outlierDetection and timeouts.connect";
 
 export class TrafficPolicies {
@@ -211,8 +211,11 @@ export class TrafficPolicies {
     );
     const retry = levels.find((e) => e.policy.spec.retry !== undefined);
     const cors = levels.find((e) => e.policy.spec.cors !== undefined);
-    if (timeouts === undefined && retry === undefined && cors === undefined) return undefined;
-    const memo = `${timeouts?.source ?? ""}|${retry?.source ?? ""}|${cors?.source ?? ""}`;
+    const transcoding = levels.find((e) => e.policy.spec.transcoding !== undefined);
+    if (timeouts === undefined && retry === undefined && cors === undefined && transcoding === undefined) {
+      return undefined;
+    }
+    const memo = `${timeouts?.source ?? ""}|${retry?.source ?? ""}|${cors?.source ?? ""}|${transcoding?.source ?? ""}`;
     const known = this.#callPolicies.get(memo);
     if (known !== undefined) return known;
     const out: IrCallPolicy = {};
@@ -244,6 +247,10 @@ export class TrafficPolicies {
         allowCredentials: c.allowCredentials,
         source: cors.source,
       };
+    }
+    const tc = transcoding?.policy.spec.transcoding;
+    if (transcoding !== undefined && tc !== undefined) {
+      out.transcoding = { enabled: tc.enabled, source: transcoding.source };
     }
     this.#callPolicies.set(memo, out);
     return out;
@@ -365,6 +372,7 @@ function misplacedGroups(p: TrafficPolicy, kind: TargetKind): string[] {
     if (s.timeouts?.streamIdle !== undefined) out.push("timeouts.streamIdle");
     if (s.retry !== undefined) out.push("retry");
     if (s.cors !== undefined) out.push("cors");
+    if (s.transcoding !== undefined) out.push("transcoding");
   } else {
     if (s.timeouts?.connect !== undefined) out.push("timeouts.connect");
     if (s.healthCheck !== undefined) out.push("healthCheck");
@@ -376,7 +384,7 @@ function misplacedGroups(p: TrafficPolicy, kind: TargetKind): string[] {
 /** The field groups a policy sets, for messages. */
 function groupsOf(p: TrafficPolicy): string[] {
   const s = p.spec;
-  return (["timeouts", "retry", "healthCheck", "outlierDetection", "cors"] as const).filter(
+  return (["timeouts", "retry", "healthCheck", "outlierDetection", "cors", "transcoding"] as const).filter(
     (k) => s[k] !== undefined,
   );
 }
