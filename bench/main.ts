@@ -21,6 +21,7 @@ import {
   runOpenLoop,
 } from "./lib/openloop.js";
 import { type BenchOptions, HELP, parseOptions, UsageError } from "./lib/options.js";
+import { recordRun } from "./lib/page.js";
 import {
   installCleanup,
   setClockTicks,
@@ -40,7 +41,6 @@ import {
   pairedP99Added,
   type Results,
   renderReport,
-  writeResults,
 } from "./lib/report.js";
 import { median, spread } from "./lib/stats.js";
 import {
@@ -500,6 +500,12 @@ async function streamingPhase(
             t.name,
             `streaming ${mode} via ${t.name}: no message came through (${r?.firstError || `client exited ${code}: ${text.slice(-300)}`})`,
           );
+          // Keeps each target's list of runs in step with direct's, for the ratios of each repetition.
+          results.streamingRuns ??= {};
+          results.streamingRuns[`${mode} ${t.name}`] = [
+            ...(results.streamingRuns[`${mode} ${t.name}`] ?? []),
+            Number.NaN,
+          ];
           continue;
         }
         if (r.errors > 0)
@@ -510,6 +516,10 @@ async function streamingPhase(
           );
         const s = samples.get(t.name);
         s?.bps.push(r.bytesPerSec);
+        results.streamingRuns ??= {};
+        const runs = results.streamingRuns;
+        const key = `${mode} ${t.name}`;
+        runs[key] = [...(runs[key] ?? []), r.bytesPerSec];
         if (t.proc) s?.cpu.push(((cpu1 - cpu0) * 1e6) / Math.max(1, r.bytes / (1024 * 1024)));
         log(
           `bench: streaming ${mode} ${t.name} rep ${rep + 1}: ${(r.bytesPerSec / 1048576).toFixed(0)} MiB/s`,
@@ -596,6 +606,7 @@ async function main(argv: string[]): Promise<number> {
         "--test-reporter=dot",
         join(ROOT, "bench/lib/bench.test.ts"),
         join(ROOT, "bench/lib/attacks.test.ts"),
+        join(ROOT, "bench/lib/page.test.ts"),
       ],
       { cwd: ROOT, encoding: "utf8", timeout: 60_000 },
     );
@@ -684,6 +695,26 @@ async function main(argv: string[]): Promise<number> {
       profile: opts.profile,
       extraArgs: opts.gatewayArgs,
       retryPolicy: true,
+    }),
+    // serve as users start it (no --workers: its default), and with two workers, against grpcroute-relay's
+    // --proxy-workers (one by default): what a second worker costs per call.
+    "grpcroute-default": grpcroute({
+      name: "grpcroute-default",
+      runtime,
+      features,
+      settings,
+      profile: opts.profile,
+      extraArgs: opts.gatewayArgs,
+      workers: "default",
+    }),
+    "grpcroute-workers-2": grpcroute({
+      name: "grpcroute-workers-2",
+      runtime,
+      features,
+      settings,
+      profile: opts.profile,
+      extraArgs: opts.gatewayArgs,
+      workers: 2,
     }),
     haproxy: haproxy(settings),
     "haproxy-tcp": haproxyTcp(settings),
@@ -809,8 +840,12 @@ async function main(argv: string[]): Promise<number> {
   );
   if (opts.resultsFile !== undefined) {
     const file = resolve(ROOT, opts.resultsFile);
-    writeResults(file, opts.section, results);
-    log(`bench: figures recorded in ${opts.resultsFile} (section "${opts.section}")`);
+    recordRun(file, opts.section, results);
+    log(
+      opts.section === "main" || opts.section === "attacks"
+        ? `bench: figures recorded in ${opts.resultsFile} and bench/history/runs.md`
+        : `bench: figures of section "${opts.section}" appended to bench/history/runs.md`,
+    );
   }
   if (opts.securityDoc !== undefined && results.attacks.length > 0) {
     const why = writeSecurityDoc(resolve(ROOT, opts.securityDoc), results.attacks, ["grpcroute", "haproxy"], {
