@@ -62,6 +62,7 @@ import {
   type TargetKind,
   tsxGateway,
 } from "./lib/targets.js";
+import { haproxyTls, makeCert, runTlsPhase, tlsManifests } from "./lib/tls.js";
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -539,6 +540,57 @@ async function streamingPhase(
   }
 }
 
+/** The TLS phase (bench/lib/tls.ts): serve as users start it and HAProxy, one certificate, fixed backend. */
+async function tlsRun(
+  opts: BenchOptions,
+  runtime: GatewayRuntime,
+  features: ReturnType<typeof gatewayFeatures>,
+  bodyFile: string,
+  outDir: string,
+  results: Results,
+): Promise<void> {
+  const dir = join(outDir, "tls");
+  const cert = makeCert(dir);
+  if (typeof cert === "string") {
+    results.problems.push(`tls: ${cert}`);
+    return;
+  }
+  const kinds: TargetKind[] = [
+    grpcroute({
+      name: "grpcroute",
+      runtime,
+      features,
+      settings: { workers: opts.proxyWorkers },
+      profile: opts.profile,
+      extraArgs: opts.gatewayArgs,
+      workers: "default",
+      manifests: (port) => tlsManifests(port, cert),
+    }),
+    haproxyTls(cert, opts.proxyWorkers),
+  ].filter((k) => {
+    const why = k.unavailable();
+    if (why !== undefined) results.skipped.push(`tls ${k.name}: ${why}`);
+    return why === undefined;
+  });
+  const backend = await startBackend("fixed", dir);
+  try {
+    results.tls = await runTlsPhase(kinds, backend, {
+      reps: opts.shortReps,
+      durationSec: opts.durationSec,
+      connections: opts.connections,
+      streams: opts.streams,
+      newConnections: opts.smoke ? 50 : 2000,
+      sTimeSec: opts.smoke ? 1 : 5,
+      bodyFile,
+      outDir: dir,
+      log,
+      report: (target, message) => report(results, target, message),
+    });
+  } finally {
+    await stop(backend.proc);
+  }
+}
+
 async function microPhase(opts: BenchOptions, outDir: string, results: Results): Promise<void> {
   const logFile = join(outDir, "micro.json");
   writeFileSync(logFile, "");
@@ -616,7 +668,7 @@ async function main(argv: string[]): Promise<number> {
     log(`bench: self-tests ${t.status === 0 ? "passed" : "FAILED"}`);
   }
 
-  const needsLoad = opts.phases.has("unary") || opts.phases.has("latency");
+  const needsLoad = opts.phases.has("unary") || opts.phases.has("latency") || opts.phases.has("tls");
   // nghttpd is only wanted when its backend would run.
   const wanted = wantedBinaries(needsLoad ? opts.backends : []);
   const stillMissing = opts.install ? installMissing(log, wanted) : missingBinaries(wanted);
@@ -646,6 +698,7 @@ async function main(argv: string[]): Promise<number> {
     results.skipped.push("unary and latency phases: h2load is missing (Debian package nghttp2-client)");
     opts.phases.delete("unary");
     opts.phases.delete("latency");
+    if (opts.phases.delete("tls")) results.skipped.push("tls phase: h2load is missing");
   }
   const nghttpdMissing = stillMissing.includes("nghttpd");
   if (nghttpdMissing && (opts.phases.has("unary") || opts.phases.has("latency")))
@@ -656,7 +709,8 @@ async function main(argv: string[]): Promise<number> {
   const wantsGateway =
     (opts.targets.some((t) => t.startsWith("grpcroute")) &&
       (opts.phases.has("unary") || opts.phases.has("latency") || opts.phases.has("streaming"))) ||
-    (opts.phases.has("attacks") && opts.attackTargets.some((t) => t.startsWith("grpcroute")));
+    (opts.phases.has("attacks") && opts.attackTargets.some((t) => t.startsWith("grpcroute"))) ||
+    opts.phases.has("tls");
   if (wantsGateway && opts.gatewayRuntime === "dist") {
     log("bench: compiling the gateway (tsconfig.build.json -> bench/out/.../dist)");
     const built = buildGateway(outDir);
@@ -793,6 +847,8 @@ async function main(argv: string[]): Promise<number> {
       await stop(backend.proc);
     }
   }
+
+  if (opts.phases.has("tls")) await tlsRun(opts, runtime, features, bodyFile, outDir, results);
 
   if (opts.phases.has("attacks")) {
     const attackKinds = available(opts.attackTargets, "attack target");

@@ -21,6 +21,7 @@ import {
   type UnaryRow,
 } from "./report.js";
 import { fmt, fmtRatio, ratio } from "./stats.js";
+import { type TlsRow, tlsTable } from "./tls.js";
 
 /** The run a phase's figures come from. */
 export interface RunAbout {
@@ -47,6 +48,7 @@ export interface Current {
   latency?: PhaseFigures<LatencyRow> & { latencyLoad: number };
   serial?: PhaseFigures<LatencyRow>;
   streaming?: PhaseFigures<StreamingRow>;
+  tls?: PhaseFigures<TlsRow>;
   attacks?: PhaseFigures<AttackRow>;
   micro?: PhaseFigures<MicroRow>;
 }
@@ -80,6 +82,7 @@ export function mergeCurrent(cur: Current, r: Results): Current {
       r.streamingRuns === undefined
         ? { run, rows: r.streaming }
         : { run, rows: r.streaming, spread: r.streamingRuns };
+  if (r.tls !== undefined && r.tls.length > 0) next.tls = { run, rows: r.tls };
   if (r.attacks.length > 0) next.attacks = { run, rows: r.attacks };
   if (r.micro.length > 0) next.micro = { run, rows: r.micro };
   return next;
@@ -187,6 +190,7 @@ function currentGoals(cur: Current): string[] {
     latency: cur.latency?.rows ?? [],
     serial: cur.serial?.rows ?? [],
     streaming: cur.streaming?.rows ?? [],
+    tls: cur.tls?.rows ?? [],
     attacks: cur.attacks?.rows ?? [],
     micro: cur.micro?.rows ?? [],
   } as unknown as Results;
@@ -221,6 +225,12 @@ export function renderPage(cur: Current): string {
   if (cur.streaming) {
     parts.push(
       `## Streaming 1 MiB messages\n\n${streamingRows(cur.streaming)}\n\n${runLine(cur.streaming)}.`,
+    );
+  }
+  if (cur.tls) {
+    parts.push(
+      `## TLS (one ECDSA P-256 certificate, ALPN h2)\n\n${tlsTable(cur.tls.rows, table)}\n\n` +
+        `grpcroute is serve with its default workers. ${runLine(cur.tls)}.`,
     );
   }
   if (cur.attacks) {

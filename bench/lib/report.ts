@@ -8,6 +8,7 @@ import type { BenchOptions } from "./options.js";
 import type { HotFunction } from "./profile.js";
 import { fmt, fmtRatio, median, ratio, spread } from "./stats.js";
 import type { GatewayFeatures } from "./targets.js";
+import { type TlsRow, tlsGoals, tlsTable } from "./tls.js";
 import { workerGoals } from "./worker-goals.js";
 
 /** Where and when the figures were taken. */
@@ -186,6 +187,8 @@ export interface Results {
   /** Streaming: bytes/s of each repetition by `<mode> <target>`, in the order they ran. */
   streamingRuns?: Record<string, number[]>;
   micro: MicroRow[];
+  /** The TLS phase: grpcroute and HAProxy terminating TLS (bench/lib/tls.ts). */
+  tls?: TlsRow[];
   /** The attacks phase: one row per attack and target. */
   attacks: AttackRow[];
   /** Targets or phases that could not run, and why. */
@@ -449,6 +452,7 @@ export function goals(r: Results): string[] {
     }
   }
   out.push(...workerGoals(r.unary, r.options.proxyWorkers));
+  out.push(...tlsGoals(r.tls ?? []));
   out.push(...attackGoals(r.attacks));
   const big = r.micro.find((m) => m.routes === 10_000);
   if (big) {
@@ -513,6 +517,12 @@ export function renderReport(r: Results): string {
   if (r.streaming.length > 0) {
     parts.push(
       `Streaming ${fmt(o.streamSize / 1024, 0)} KiB messages, ${o.streamConcurrency} concurrent streams, ${o.streamSec} s per run\n\n${streamingTable(r)}`,
+    );
+  }
+  if (r.tls !== undefined && r.tls.length > 0) {
+    parts.push(
+      `TLS: grpcroute (serve's default workers) and HAProxy terminating TLS with one ECDSA P-256 certificate, ` +
+        `ALPN h2, fixed backend over h2c; medians of ${o.shortReps} interleaved repetitions\n\n${tlsTable(r.tls, table)}`,
     );
   }
   if (r.attacks.length > 0) {

@@ -443,6 +443,8 @@ export interface GatewayTargetOptions {
    * the suite's `--proxy-workers`, like every other proxy.
    */
   workers?: number | "default";
+  /** The manifests for a backend port (default: {@link gatewayManifests}, an HTTP listener). */
+  manifests?: (backendPort: number) => string;
 }
 
 /**
@@ -459,7 +461,10 @@ export function grpcroute(o: GatewayTargetOptions): TargetKind {
     async start(backend, outDir) {
       const dir = join(outDir, `${o.name}-${backend.kind}`);
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, "gateway.yaml"), gatewayManifests(backend.port, o.retryPolicy === true));
+      writeFileSync(
+        join(dir, "gateway.yaml"),
+        o.manifests?.(backend.port) ?? gatewayManifests(backend.port, o.retryPolicy === true),
+      );
       const port = await freePort();
       const adminPort = await freePort();
       const args = [
