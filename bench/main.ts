@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { writeSecurityDoc } from "./lib/attack-report.js";
 import { attacksPhase } from "./lib/attacks.js";
 import { checkGreeter, checkGreeterRaw } from "./lib/check.js";
+import { connsPhase, haproxyConns } from "./lib/conns.js";
 import { type Load, runH2load, writeHelloRequest } from "./lib/h2load.js";
 import { installMissing, missingBinaries, wantedBinaries } from "./lib/install.js";
 import {
@@ -710,7 +711,8 @@ async function main(argv: string[]): Promise<number> {
     (opts.targets.some((t) => t.startsWith("grpcroute")) &&
       (opts.phases.has("unary") || opts.phases.has("latency") || opts.phases.has("streaming"))) ||
     (opts.phases.has("attacks") && opts.attackTargets.some((t) => t.startsWith("grpcroute"))) ||
-    opts.phases.has("tls");
+    opts.phases.has("tls") ||
+    opts.phases.has("conns");
   if (wantsGateway && opts.gatewayRuntime === "dist") {
     log("bench: compiling the gateway (tsconfig.build.json -> bench/out/.../dist)");
     const built = buildGateway(outDir);
@@ -849,6 +851,41 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (opts.phases.has("tls")) await tlsRun(opts, runtime, features, bodyFile, outDir, results);
+  if (opts.phases.has("conns")) {
+    const dir = join(outDir, "conns");
+    mkdirSync(dir, { recursive: true });
+    const backend = await startBackend("greeter", dir);
+    // HAProxy needs two descriptors per connection and this host's hard limit is 20,000 (lib/conns.ts).
+    const big = opts.smoke ? 200 : 9_900;
+    try {
+      results.conns = await connsPhase(
+        [
+          grpcroute({
+            name: "grpcroute",
+            runtime,
+            features,
+            settings,
+            profile: opts.profile,
+            extraArgs: opts.gatewayArgs,
+            workers: "default",
+          }),
+          haproxyConns(opts.proxyWorkers, big + 50),
+        ].filter((k) => k.unavailable() === undefined),
+        backend,
+        {
+          connections: big,
+          streamConnections: opts.smoke ? 2 : 100,
+          streamsPerConnection: 100,
+          holdSec: opts.smoke ? 1 : 5,
+          outDir: dir,
+          log,
+          report: (target, message) => report(results, target, message),
+        },
+      );
+    } finally {
+      await stop(backend.proc);
+    }
+  }
 
   if (opts.phases.has("attacks")) {
     const attackKinds = available(opts.attackTargets, "attack target");

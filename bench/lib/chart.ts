@@ -83,7 +83,8 @@ export function renderChart(rows: readonly UnaryRow[], date: string): string {
     `<text x="${p.x + PANEL}" y="${height - 2}" text-anchor="end" fill="#666">${label(p.max, 1)}</text>`,
   ]);
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12" role="img">`,
+    `<title>req/s and proxy CPU per call of each target, unary SayHello (npm run bench, ${esc(date)})</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="4" y="16" font-size="14" font-weight="bold">Unary SayHello at saturation, medians (npm run bench, ${esc(date)})</text>`,
     ...axes,

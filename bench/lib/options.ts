@@ -66,7 +66,8 @@ export interface BenchOptions {
 const HELP = `usage: npm run bench -- [options]     (node scripts/bench.mjs [options])
 
   --smoke                 short check that the suite works (< 60 s; no apt-get; skips what is missing)
-  --phases LIST           unary,latency,streaming,tls,attacks,micro (all)      BENCH_PHASES
+  --phases LIST           unary,latency,streaming,tls,conns,attacks,micro      BENCH_PHASES
+                          (all)
   --backends LIST         greeter,fixed,nghttpd (smoke: fixed)                 BENCH_BACKENDS
                           (nghttpd: nghttp2's C server, no collector; Debian nghttp2-server)
   --targets LIST          direct,grpcroute-relay,grpcroute-default,             BENCH_TARGETS
@@ -108,7 +109,7 @@ const HELP = `usage: npm run bench -- [options]     (node scripts/bench.mjs [opt
 `;
 
 /** The phases, in the order a run takes them. */
-const PHASES = ["unary", "latency", "streaming", "tls", "attacks", "micro"] as const;
+const PHASES = ["unary", "latency", "streaming", "tls", "conns", "attacks", "micro"] as const;
 
 /** A file option: undefined when empty. */
 function optionalFile(s: string): string | undefined {

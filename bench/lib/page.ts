@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { type AttackRow, securityTable } from "./attack-report.js";
 import { renderChart } from "./chart.js";
+import { type ConnRow, connsTable } from "./conns.js";
 import {
   goals,
   type LatencyRow,
@@ -49,6 +50,7 @@ export interface Current {
   serial?: PhaseFigures<LatencyRow>;
   streaming?: PhaseFigures<StreamingRow>;
   tls?: PhaseFigures<TlsRow>;
+  conns?: PhaseFigures<ConnRow>;
   attacks?: PhaseFigures<AttackRow>;
   micro?: PhaseFigures<MicroRow>;
 }
@@ -83,6 +85,7 @@ export function mergeCurrent(cur: Current, r: Results): Current {
         ? { run, rows: r.streaming }
         : { run, rows: r.streaming, spread: r.streamingRuns };
   if (r.tls !== undefined && r.tls.length > 0) next.tls = { run, rows: r.tls };
+  if (r.conns !== undefined && r.conns.length > 0) next.conns = { run, rows: r.conns };
   if (r.attacks.length > 0) next.attacks = { run, rows: r.attacks };
   if (r.micro.length > 0) next.micro = { run, rows: r.micro };
   return next;
@@ -191,6 +194,7 @@ function currentGoals(cur: Current): string[] {
     serial: cur.serial?.rows ?? [],
     streaming: cur.streaming?.rows ?? [],
     tls: cur.tls?.rows ?? [],
+    conns: cur.conns?.rows ?? [],
     attacks: cur.attacks?.rows ?? [],
     micro: cur.micro?.rows ?? [],
   } as unknown as Results;
@@ -231,6 +235,13 @@ export function renderPage(cur: Current): string {
     parts.push(
       `## TLS (one ECDSA P-256 certificate, ALPN h2)\n\n${tlsTable(cur.tls.rows, table)}\n\n` +
         `grpcroute is serve with its default workers. ${runLine(cur.tls)}.`,
+    );
+  }
+  if (cur.conns) {
+    parts.push(
+      `## Connection scale (idle h2c connections, open streams)\n\n${connsTable(cur.conns.rows, table)}\n\n` +
+        `RSS of the target's process tree; "good" is a grpc-js client calling through it at 200 calls/s. ` +
+        `${runLine(cur.conns)}.`,
     );
   }
   if (cur.attacks) {

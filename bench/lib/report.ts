@@ -3,6 +3,7 @@
  * goals of each issue, judged on them (bench/lib/page.ts writes the current page from the same rows).
  */
 import { type AttackRow, attackGoals, attackTables } from "./attack-report.js";
+import { type ConnRow, connsGoals, connsTable } from "./conns.js";
 import { openLoopConnections } from "./openloop.js";
 import type { BenchOptions } from "./options.js";
 import type { HotFunction } from "./profile.js";
@@ -189,6 +190,8 @@ export interface Results {
   micro: MicroRow[];
   /** The TLS phase: grpcroute and HAProxy terminating TLS (bench/lib/tls.ts). */
   tls?: TlsRow[];
+  /** The conns phase: memory per idle connection and open stream (bench/lib/conns.ts). */
+  conns?: ConnRow[];
   /** The attacks phase: one row per attack and target. */
   attacks: AttackRow[];
   /** Targets or phases that could not run, and why. */
@@ -453,6 +456,7 @@ export function goals(r: Results): string[] {
   }
   out.push(...workerGoals(r.unary, r.options.proxyWorkers));
   out.push(...tlsGoals(r.tls ?? []));
+  out.push(...connsGoals(r.conns ?? []));
   out.push(...attackGoals(r.attacks));
   const big = r.micro.find((m) => m.routes === 10_000);
   if (big) {
@@ -523,6 +527,13 @@ export function renderReport(r: Results): string {
     parts.push(
       `TLS: grpcroute (serve's default workers) and HAProxy terminating TLS with one ECDSA P-256 certificate, ` +
         `ALPN h2, fixed backend over h2c; medians of ${o.shortReps} interleaved repetitions\n\n${tlsTable(r.tls, table)}`,
+    );
+  }
+  if (r.conns !== undefined && r.conns.length > 0) {
+    parts.push(
+      `Connection scale: idle h2c connections, then open streams, held 5 s each through the target (greeter ` +
+        `backend), with a grpc-js client calling through it at 200 calls/s; RSS of the target's process tree\n\n` +
+        connsTable(r.conns, table),
     );
   }
   if (r.attacks.length > 0) {
