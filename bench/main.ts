@@ -877,6 +877,7 @@ async function main(argv: string[]): Promise<number> {
           streamConnections: opts.smoke ? 2 : 100,
           streamsPerConnection: 100,
           holdSec: opts.smoke ? 1 : 5,
+          settleSec: opts.smoke ? 0.5 : 3,
           outDir: dir,
           log,
           report: (target, message) => report(results, target, message),

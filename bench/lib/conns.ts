@@ -51,6 +51,8 @@ export interface ConnsOptions {
   streamConnections: number;
   streamsPerConnection: number;
   holdSec: number;
+  /** Seconds of the good client's baseline, and of quiet after each hold. */
+  settleSec: number;
   outDir: string;
   log: (line: string) => void;
   report: (target: string, message: string) => void;
@@ -158,9 +160,9 @@ async function measureTarget(t: RunningTarget, o: ConnsOptions): Promise<ConnRow
   const rows: ConnRow[] = [];
   try {
     await waitForLine(good, /^(FIRST)$/m, 20_000);
-    await sleep(1000);
+    await sleep(Math.min(1000, o.settleSec * 1000));
     const from = now();
-    await sleep(3000);
+    await sleep(o.settleSec * 1000);
     const marks: {
       what: ConnRow["what"];
       start: number;
@@ -193,7 +195,7 @@ async function measureTarget(t: RunningTarget, o: ConnsOptions): Promise<ConnRow
       o.log(
         `bench: conns ${t.name} ${what}: ${streams > 0 ? h.opened : h.open} held, RSS ${fmt(before / 1048576, 1)} -> ${fmt(held / 1048576, 1)} MiB${note ? ` (${note})` : ""}`,
       );
-      await sleep(3000);
+      await sleep(o.settleSec * 1000);
     }
     await stop(good);
     const out = lastJson<{ calls: GoodCall[]; firstError?: string }>(goodLog);
