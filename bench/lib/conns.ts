@@ -165,6 +165,7 @@ async function measureTarget(t: RunningTarget, o: ConnsOptions): Promise<ConnRow
     await sleep(o.settleSec * 1000);
     const marks: {
       what: ConnRow["what"];
+      from: number;
       start: number;
       end: number;
       before: number;
@@ -172,6 +173,8 @@ async function measureTarget(t: RunningTarget, o: ConnsOptions): Promise<ConnRow
       count: number;
       note: string;
     }[] = [];
+    // Each hold's "before" window is the quiet spell just before it.
+    let quietFrom = from;
     for (const what of ["idle connections", "open streams"] as const) {
       const conns = what === "idle connections" ? o.connections : o.streamConnections;
       const streams = what === "idle connections" ? 0 : o.streamsPerConnection;
@@ -185,6 +188,7 @@ async function measureTarget(t: RunningTarget, o: ConnsOptions): Promise<ConnRow
       const note = await release(h.p, logFile);
       marks.push({
         what,
+        from: quietFrom,
         start: startAt,
         end: endAt,
         before,
@@ -195,14 +199,17 @@ async function measureTarget(t: RunningTarget, o: ConnsOptions): Promise<ConnRow
       o.log(
         `bench: conns ${t.name} ${what}: ${streams > 0 ? h.opened : h.open} held, RSS ${fmt(before / 1048576, 1)} -> ${fmt(held / 1048576, 1)} MiB${note ? ` (${note})` : ""}`,
       );
+      quietFrom = now();
       await sleep(o.settleSec * 1000);
     }
-    await stop(good);
+    // Calls in flight end before it prints them: a target still resetting thousands of streams at the
+    // backend may hold them a few seconds.
+    await stop(good, 20_000);
     const out = lastJson<{ calls: GoodCall[]; firstError?: string }>(goodLog);
     const calls = out?.calls ?? [];
     const idle = marks[0];
     for (const m of marks) {
-      const f = goodFigures(calls, { from, attackStart: m.start, attackEnd: m.end, to: m.end });
+      const f = goodFigures(calls, { from: m.from, attackStart: m.start, attackEnd: m.end, to: m.end });
       // A stream's share excludes its connection's: the idle rows' figure per connection, times those used.
       const connShare =
         m.what === "open streams" && idle
