@@ -10,9 +10,9 @@
  * Why one fewer than the cores: a proxy's calls cost CPU besides its workers' own (the kernel's TCP work on
  * every read and write, the gateway process, each worker's V8 helper threads: concurrent marking and
  * compiling), and a worker on every core competes with all of it, so each call costs more. On the 2 shared
- * cores of the benchmark machine the second worker raised the gateway's CPU per call from about HAProxy's to
- * 1.5 to 2.1 times it, and lowered req/s (bench/history/notes-2026.md, "--workers"; bench/RESULTS.md,
- * `grpcroute-workers-2`), so 2 cores get one worker. On a host whose cores are the gateway's own, the spare
+ * cores of the benchmark machine a second worker raised the gateway's CPU per call 1.4 to 2 times
+ * (bench/history/workers-tls-conns-2026-12.md; bench/RESULTS.md, `grpcroute-workers-2`), so 2 cores get one
+ * worker. On a host whose cores are the gateway's own, the spare
  * core is where that other work runs, and each worker keeps a core to itself.
  */
 import { readFileSync } from "node:fs";
