@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { writeSecurityDoc } from "./lib/attack-report.js";
 import { attacksPhase } from "./lib/attacks.js";
 import { checkGreeter, checkGreeterRaw } from "./lib/check.js";
+import { connsPhase, haproxyConns } from "./lib/conns.js";
 import { type Load, runH2load, writeHelloRequest } from "./lib/h2load.js";
 import { installMissing, missingBinaries, wantedBinaries } from "./lib/install.js";
 import {
@@ -21,6 +22,7 @@ import {
   runOpenLoop,
 } from "./lib/openloop.js";
 import { type BenchOptions, HELP, parseOptions, UsageError } from "./lib/options.js";
+import { recordRun } from "./lib/page.js";
 import {
   installCleanup,
   setClockTicks,
@@ -40,7 +42,6 @@ import {
   pairedP99Added,
   type Results,
   renderReport,
-  writeResults,
 } from "./lib/report.js";
 import { median, spread } from "./lib/stats.js";
 import {
@@ -62,6 +63,7 @@ import {
   type TargetKind,
   tsxGateway,
 } from "./lib/targets.js";
+import { haproxyTls, makeCert, runTlsPhase, tlsManifests } from "./lib/tls.js";
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -500,6 +502,12 @@ async function streamingPhase(
             t.name,
             `streaming ${mode} via ${t.name}: no message came through (${r?.firstError || `client exited ${code}: ${text.slice(-300)}`})`,
           );
+          // Keeps each target's list of runs in step with direct's, for the ratios of each repetition.
+          results.streamingRuns ??= {};
+          results.streamingRuns[`${mode} ${t.name}`] = [
+            ...(results.streamingRuns[`${mode} ${t.name}`] ?? []),
+            Number.NaN,
+          ];
           continue;
         }
         if (r.errors > 0)
@@ -510,6 +518,10 @@ async function streamingPhase(
           );
         const s = samples.get(t.name);
         s?.bps.push(r.bytesPerSec);
+        results.streamingRuns ??= {};
+        const runs = results.streamingRuns;
+        const key = `${mode} ${t.name}`;
+        runs[key] = [...(runs[key] ?? []), r.bytesPerSec];
         if (t.proc) s?.cpu.push(((cpu1 - cpu0) * 1e6) / Math.max(1, r.bytes / (1024 * 1024)));
         log(
           `bench: streaming ${mode} ${t.name} rep ${rep + 1}: ${(r.bytesPerSec / 1048576).toFixed(0)} MiB/s`,
@@ -526,6 +538,58 @@ async function streamingPhase(
         proxyCpuUsPerMiB: s.cpu.length > 0 ? median(s.cpu) : Number.NaN,
       });
     }
+  }
+}
+
+/** The TLS phase (bench/lib/tls.ts): serve as users start it and HAProxy, one certificate, fixed backend. */
+async function tlsRun(
+  opts: BenchOptions,
+  runtime: GatewayRuntime,
+  features: ReturnType<typeof gatewayFeatures>,
+  bodyFile: string,
+  outDir: string,
+  results: Results,
+): Promise<void> {
+  const dir = join(outDir, "tls");
+  const cert = makeCert(dir);
+  if (typeof cert === "string") {
+    results.problems.push(`tls: ${cert}`);
+    return;
+  }
+  const kinds: TargetKind[] = [
+    grpcroute({
+      name: "grpcroute",
+      runtime,
+      features,
+      settings: { workers: opts.proxyWorkers },
+      profile: opts.profile,
+      extraArgs: opts.gatewayArgs,
+      workers: "default",
+      manifests: (port) => tlsManifests(port, cert),
+    }),
+    // The smoke run checks the wiring against grpcroute alone (as its attacks do), to stay short.
+    ...(opts.smoke ? [] : [haproxyTls(cert, opts.proxyWorkers)]),
+  ].filter((k) => {
+    const why = k.unavailable();
+    if (why !== undefined) results.skipped.push(`tls ${k.name}: ${why}`);
+    return why === undefined;
+  });
+  const backend = await startBackend("fixed", dir);
+  try {
+    results.tls = await runTlsPhase(kinds, backend, {
+      reps: opts.shortReps,
+      durationSec: opts.durationSec,
+      connections: opts.connections,
+      streams: opts.streams,
+      newConnections: opts.smoke ? 50 : 2000,
+      sTimeSec: opts.smoke ? 1 : 5,
+      bodyFile,
+      outDir: dir,
+      log,
+      report: (target, message) => report(results, target, message),
+    });
+  } finally {
+    await stop(backend.proc);
   }
 }
 
@@ -596,6 +660,7 @@ async function main(argv: string[]): Promise<number> {
         "--test-reporter=dot",
         join(ROOT, "bench/lib/bench.test.ts"),
         join(ROOT, "bench/lib/attacks.test.ts"),
+        join(ROOT, "bench/lib/page.test.ts"),
       ],
       { cwd: ROOT, encoding: "utf8", timeout: 60_000 },
     );
@@ -605,7 +670,7 @@ async function main(argv: string[]): Promise<number> {
     log(`bench: self-tests ${t.status === 0 ? "passed" : "FAILED"}`);
   }
 
-  const needsLoad = opts.phases.has("unary") || opts.phases.has("latency");
+  const needsLoad = opts.phases.has("unary") || opts.phases.has("latency") || opts.phases.has("tls");
   // nghttpd is only wanted when its backend would run.
   const wanted = wantedBinaries(needsLoad ? opts.backends : []);
   const stillMissing = opts.install ? installMissing(log, wanted) : missingBinaries(wanted);
@@ -635,6 +700,7 @@ async function main(argv: string[]): Promise<number> {
     results.skipped.push("unary and latency phases: h2load is missing (Debian package nghttp2-client)");
     opts.phases.delete("unary");
     opts.phases.delete("latency");
+    if (opts.phases.delete("tls")) results.skipped.push("tls phase: h2load is missing");
   }
   const nghttpdMissing = stillMissing.includes("nghttpd");
   if (nghttpdMissing && (opts.phases.has("unary") || opts.phases.has("latency")))
@@ -645,7 +711,9 @@ async function main(argv: string[]): Promise<number> {
   const wantsGateway =
     (opts.targets.some((t) => t.startsWith("grpcroute")) &&
       (opts.phases.has("unary") || opts.phases.has("latency") || opts.phases.has("streaming"))) ||
-    (opts.phases.has("attacks") && opts.attackTargets.some((t) => t.startsWith("grpcroute")));
+    (opts.phases.has("attacks") && opts.attackTargets.some((t) => t.startsWith("grpcroute"))) ||
+    opts.phases.has("tls") ||
+    opts.phases.has("conns");
   if (wantsGateway && opts.gatewayRuntime === "dist") {
     log("bench: compiling the gateway (tsconfig.build.json -> bench/out/.../dist)");
     const built = buildGateway(outDir);
@@ -684,6 +752,26 @@ async function main(argv: string[]): Promise<number> {
       profile: opts.profile,
       extraArgs: opts.gatewayArgs,
       retryPolicy: true,
+    }),
+    // serve as users start it (no --workers: its default), and with two workers, against grpcroute-relay's
+    // --proxy-workers (one by default): what a second worker costs per call.
+    "grpcroute-default": grpcroute({
+      name: "grpcroute-default",
+      runtime,
+      features,
+      settings,
+      profile: opts.profile,
+      extraArgs: opts.gatewayArgs,
+      workers: "default",
+    }),
+    "grpcroute-workers-2": grpcroute({
+      name: "grpcroute-workers-2",
+      runtime,
+      features,
+      settings,
+      profile: opts.profile,
+      extraArgs: opts.gatewayArgs,
+      workers: 2,
     }),
     haproxy: haproxy(settings),
     "haproxy-tcp": haproxyTcp(settings),
@@ -763,6 +851,44 @@ async function main(argv: string[]): Promise<number> {
     }
   }
 
+  if (opts.phases.has("tls")) await tlsRun(opts, runtime, features, bodyFile, outDir, results);
+  if (opts.phases.has("conns")) {
+    const dir = join(outDir, "conns");
+    mkdirSync(dir, { recursive: true });
+    const backend = await startBackend("greeter", dir);
+    // HAProxy needs two descriptors per connection and this host's hard limit is 20,000 (lib/conns.ts).
+    const big = opts.smoke ? 200 : 9_900;
+    try {
+      results.conns = await connsPhase(
+        [
+          grpcroute({
+            name: "grpcroute",
+            runtime,
+            features,
+            settings,
+            profile: opts.profile,
+            extraArgs: opts.gatewayArgs,
+            workers: "default",
+          }),
+          ...(opts.smoke ? [] : [haproxyConns(opts.proxyWorkers, big + 50)]),
+        ].filter((k) => k.unavailable() === undefined),
+        backend,
+        {
+          connections: big,
+          streamConnections: opts.smoke ? 2 : 100,
+          streamsPerConnection: 100,
+          holdSec: opts.smoke ? 1 : 5,
+          settleSec: opts.smoke ? 0.5 : 3,
+          outDir: dir,
+          log,
+          report: (target, message) => report(results, target, message),
+        },
+      );
+    } finally {
+      await stop(backend.proc);
+    }
+  }
+
   if (opts.phases.has("attacks")) {
     const attackKinds = available(opts.attackTargets, "attack target");
     // A folder of its own: the greeter of the streaming phase already wrote backend-greeter.log, whose
@@ -809,8 +935,12 @@ async function main(argv: string[]): Promise<number> {
   );
   if (opts.resultsFile !== undefined) {
     const file = resolve(ROOT, opts.resultsFile);
-    writeResults(file, opts.section, results);
-    log(`bench: figures recorded in ${opts.resultsFile} (section "${opts.section}")`);
+    recordRun(file, opts.section, results);
+    log(
+      opts.section === "main" || opts.section === "attacks"
+        ? `bench: figures recorded in ${opts.resultsFile} and bench/history/runs.md`
+        : `bench: figures of section "${opts.section}" appended to bench/history/runs.md`,
+    );
   }
   if (opts.securityDoc !== undefined && results.attacks.length > 0) {
     const why = writeSecurityDoc(resolve(ROOT, opts.securityDoc), results.attacks, ["grpcroute", "haproxy"], {

@@ -43,7 +43,6 @@ import {
   type Results,
   renderReport,
   type UnaryRow,
-  writeResults,
 } from "./report.js";
 import { median, percentile, ratio, spread } from "./stats.js";
 import { gatewayManifests } from "./targets.js";
@@ -304,20 +303,6 @@ function results(section: string): Results {
 }
 
 describe("results file", () => {
-  it("replaces its own section in place and keeps the rest", () => {
-    const f = join(dir, "RESULTS.md");
-    writeFileSync(f, "# Results\n\nhand-written notes\n");
-    writeResults(f, "main", results("first"));
-    writeResults(f, "other", results("second"));
-    writeResults(f, "main", results("third"));
-    const text = readFileSync(f, "utf8");
-    assert.match(text, /hand-written notes/);
-    assert.doesNotMatch(text, /Note: first/);
-    assert.match(text, /Note: second/);
-    assert.match(text, /Note: third/);
-    assert.ok(text.indexOf("Note: third") < text.indexOf("Note: second"), "main keeps its place");
-    assert.equal(text.split("<!-- bench:main:begin -->").length, 2);
-  });
   it("the report marks the targets and groups repeated findings", () => {
     const text = renderReport(results("x"));
     assert.match(text, /MET {2}grpcroute: CPU per call <= 40 us, fixed backend \(35\.0 us/);

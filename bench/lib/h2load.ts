@@ -21,6 +21,10 @@ export interface Load {
    * bench/clients/open-loop.ts instead.
    */
   rpsPerConnection?: number;
+  /** TLS (`https://`, ALPN h2) instead of h2c. */
+  tls?: boolean;
+  /** Requests in all (`-n`) instead of `durationSec`: with `streams` 1 and as many connections, one call each. */
+  requests?: number;
 }
 
 /** What one h2load run measured. */
@@ -105,8 +109,7 @@ export async function runH2load(o: RunOptions): Promise<H2loadResult> {
     String(o.load.connections),
     "-m",
     String(o.load.streams),
-    "-D",
-    String(o.load.durationSec),
+    ...(o.load.requests !== undefined ? ["-n", String(o.load.requests)] : ["-D", String(o.load.durationSec)]),
     "-d",
     o.bodyFile,
     "-H",
@@ -117,7 +120,7 @@ export async function runH2load(o: RunOptions): Promise<H2loadResult> {
     reqLog,
   ];
   if (o.load.rpsPerConnection !== undefined) args.push("--rps", String(o.load.rpsPerConnection));
-  args.push(`http://127.0.0.1:${o.port}${o.path}`);
+  args.push(`${o.load.tls === true ? "https" : "http"}://127.0.0.1:${o.port}${o.path}`);
   const p = start(`h2load ${o.tag}`, "h2load", args, { logFile });
   // h2load stops by itself after -D seconds; the guard only matters if a target hangs every stream.
   const guard = setTimeout(() => void stop(p), (o.load.durationSec + 30) * 1000);

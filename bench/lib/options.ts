@@ -66,11 +66,15 @@ export interface BenchOptions {
 const HELP = `usage: npm run bench -- [options]     (node scripts/bench.mjs [options])
 
   --smoke                 short check that the suite works (< 60 s; no apt-get; skips what is missing)
-  --phases LIST           unary,latency,streaming,attacks,micro (all)          BENCH_PHASES
+  --phases LIST           unary,latency,streaming,tls,conns,attacks,micro      BENCH_PHASES
+                          (all)
   --backends LIST         greeter,fixed,nghttpd (smoke: fixed)                 BENCH_BACKENDS
                           (nghttpd: nghttp2's C server, no collector; Debian nghttp2-server)
-  --targets LIST          direct,grpcroute-relay,grpcroute-retry,haproxy,nginx  BENCH_TARGETS
-                          (grpcroute-relay and grpcroute both run serve; grpcroute-retry adds a TrafficPolicy)
+  --targets LIST          direct,grpcroute-relay,grpcroute-default,             BENCH_TARGETS
+                          grpcroute-workers-2,grpcroute-retry,haproxy,nginx
+                          (grpcroute-relay and grpcroute both run serve --workers as --proxy-workers;
+                          grpcroute-default runs serve with no --workers flag, as users start it;
+                          grpcroute-workers-2 runs --workers 2; grpcroute-retry adds a TrafficPolicy)
                           floors, not in the default list: node-pipe, haproxy-tcp
   --stream-targets LIST  targets of the streaming phase (all; smoke: direct, grpcroute*) BENCH_STREAM_TARGETS
   --connections N         h2load connections (8)                               BENCH_CONNECTIONS
@@ -105,7 +109,7 @@ const HELP = `usage: npm run bench -- [options]     (node scripts/bench.mjs [opt
 `;
 
 /** The phases, in the order a run takes them. */
-const PHASES = ["unary", "latency", "streaming", "attacks", "micro"] as const;
+const PHASES = ["unary", "latency", "streaming", "tls", "conns", "attacks", "micro"] as const;
 
 /** A file option: undefined when empty. */
 function optionalFile(s: string): string | undefined {
@@ -216,7 +220,11 @@ export function parseOptions(
       throw new UsageError(`--backends: unknown backend "${b}" (${BACKENDS.join(", ")})`);
   }
   const targets = list(
-    str("targets", "BENCH_TARGETS", "direct,grpcroute-relay,grpcroute-retry,haproxy,nginx"),
+    str(
+      "targets",
+      "BENCH_TARGETS",
+      "direct,grpcroute-relay,grpcroute-default,grpcroute-workers-2,grpcroute-retry,haproxy,nginx",
+    ),
   );
   if (!targets.includes("direct")) targets.unshift("direct");
   const streamTargets = list(

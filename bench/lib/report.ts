@@ -1,15 +1,16 @@
 /**
- * The figures of one run: the one-screen table printed at the end, and the section of bench/RESULTS.md it
- * replaces (between `<!-- bench:<section>:begin -->` and `<!-- bench:<section>:end -->`, so hand-written notes
- * around it survive re-runs).
+ * The figures of one run: the full report printed at the end and appended to bench/history/runs.md, and the
+ * goals of each issue, judged on them (bench/lib/page.ts writes the current page from the same rows).
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { type AttackRow, attackGoals, attackTables } from "./attack-report.js";
+import { type ConnRow, connsGoals, connsTable } from "./conns.js";
 import { openLoopConnections } from "./openloop.js";
 import type { BenchOptions } from "./options.js";
 import type { HotFunction } from "./profile.js";
 import { fmt, fmtRatio, median, ratio, spread } from "./stats.js";
 import type { GatewayFeatures } from "./targets.js";
+import { type TlsRow, tlsGoals, tlsTable } from "./tls.js";
+import { workerGoals } from "./worker-goals.js";
 
 /** Where and when the figures were taken. */
 export interface MachineInfo {
@@ -184,7 +185,13 @@ export interface Results {
   /** Latency of calls made one at a time on one connection (nothing queues). */
   serial: LatencyRow[];
   streaming: StreamingRow[];
+  /** Streaming: bytes/s of each repetition by `<mode> <target>`, in the order they ran. */
+  streamingRuns?: Record<string, number[]>;
   micro: MicroRow[];
+  /** The TLS phase: grpcroute and HAProxy terminating TLS (bench/lib/tls.ts). */
+  tls?: TlsRow[];
+  /** The conns phase: memory per idle connection and open stream (bench/lib/conns.ts). */
+  conns?: ConnRow[];
   /** The attacks phase: one row per attack and target. */
   attacks: AttackRow[];
   /** Targets or phases that could not run, and why. */
@@ -198,7 +205,7 @@ export interface Results {
 }
 
 /** A Markdown table; the first `left` columns are left-aligned, the others (figures) right-aligned. */
-function table(head: string[], rows: string[][], left = 2): string {
+export function table(head: string[], rows: string[][], left = 2): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
     `| ${cells.map((c, i) => (i < left ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ")} |`;
@@ -348,7 +355,7 @@ function rateNotes(rows: LatencyRow[]): string {
 }
 
 /** The targets of the issue, checked against this run's figures. */
-function goals(r: Results): string[] {
+export function goals(r: Results): string[] {
   const out: string[] = [];
   const mark = (ok: boolean | undefined) => (ok === undefined ? "n/a " : ok ? "MET " : "MISS");
   // A retrying TrafficPolicy whose retries are never taken costs under 5 % CPU per call (issue 18), judged
@@ -447,6 +454,9 @@ function goals(r: Results): string[] {
       );
     }
   }
+  out.push(...workerGoals(r.unary, r.options.proxyWorkers));
+  out.push(...tlsGoals(r.tls ?? []));
+  out.push(...connsGoals(r.conns ?? []));
   out.push(...attackGoals(r.attacks));
   const big = r.micro.find((m) => m.routes === 10_000);
   if (big) {
@@ -513,6 +523,19 @@ export function renderReport(r: Results): string {
       `Streaming ${fmt(o.streamSize / 1024, 0)} KiB messages, ${o.streamConcurrency} concurrent streams, ${o.streamSec} s per run\n\n${streamingTable(r)}`,
     );
   }
+  if (r.tls !== undefined && r.tls.length > 0) {
+    parts.push(
+      `TLS: grpcroute (serve's default workers) and HAProxy terminating TLS with one ECDSA P-256 certificate, ` +
+        `ALPN h2, fixed backend over h2c; medians of ${o.shortReps} interleaved repetitions\n\n${tlsTable(r.tls, table)}`,
+    );
+  }
+  if (r.conns !== undefined && r.conns.length > 0) {
+    parts.push(
+      `Connection scale: idle h2c connections, then open streams, held 5 s each through the target (greeter ` +
+        `backend), with a grpc-js client calling through it at 200 calls/s; RSS of the target's process tree\n\n` +
+        connsTable(r.conns, table),
+    );
+  }
   if (r.attacks.length > 0) {
     parts.push(
       `Attacks (each against a fresh target process; a grpc-js client calls SayHello through the target at ` +
@@ -538,17 +561,4 @@ export function renderReport(r: Results): string {
   if (r.findings.length > 0) parts.push(`Reference proxies\n\n${counted(r.findings)}`);
   if (r.problems.length > 0) parts.push(`Problems\n\n${counted(r.problems)}`);
   return parts.join("\n\n");
-}
-
-/** Replaces (or appends) this run's section of the results file, keeping everything else. */
-export function writeResults(file: string, section: string, r: Results): void {
-  const begin = `<!-- bench:${section}:begin -->`;
-  const end = `<!-- bench:${section}:end -->`;
-  const body = `${begin}\n${renderReport(r)}\n${end}`;
-  let text = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmark results\n";
-  const a = text.indexOf(begin);
-  const b = text.indexOf(end);
-  if (a >= 0 && b > a) text = text.slice(0, a) + body + text.slice(b + end.length);
-  else text = `${text.trimEnd()}\n\n## Run: ${section}\n\n${body}\n`;
-  writeFileSync(file, text.endsWith("\n") ? text : `${text}\n`);
 }

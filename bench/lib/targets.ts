@@ -438,6 +438,13 @@ export interface GatewayTargetOptions {
   extraArgs: string[];
   /** Attach a retrying TrafficPolicy to the route (retries never taken: the backend answers OK). */
   retryPolicy?: boolean;
+  /**
+   * `--workers` for this target: a count, or `default` for none at all (serve as users start it). Absent:
+   * the suite's `--proxy-workers`, like every other proxy.
+   */
+  workers?: number | "default";
+  /** The manifests for a backend port (default: {@link gatewayManifests}, an HTTP listener). */
+  manifests?: (backendPort: number) => string;
 }
 
 /**
@@ -454,7 +461,10 @@ export function grpcroute(o: GatewayTargetOptions): TargetKind {
     async start(backend, outDir) {
       const dir = join(outDir, `${o.name}-${backend.kind}`);
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, "gateway.yaml"), gatewayManifests(backend.port, o.retryPolicy === true));
+      writeFileSync(
+        join(dir, "gateway.yaml"),
+        o.manifests?.(backend.port) ?? gatewayManifests(backend.port, o.retryPolicy === true),
+      );
       const port = await freePort();
       const adminPort = await freePort();
       const args = [
@@ -467,7 +477,8 @@ export function grpcroute(o: GatewayTargetOptions): TargetKind {
         `${LISTENER_PORT}=${port}`,
       ];
       if (o.features.admin) args.push("--admin", `127.0.0.1:${adminPort}`);
-      if (o.features.workers) args.push("--workers", String(o.settings.workers));
+      const workers = o.workers ?? o.settings.workers;
+      if (o.features.workers && workers !== "default") args.push("--workers", String(workers));
       args.push(...o.extraArgs);
       const [cmd, ...pre] = o.runtime.argv;
       if (o.profile) pre.unshift("--cpu-prof", `--cpu-prof-dir=${join(dir, "profile")}`);

@@ -8,7 +8,7 @@ import type { ProtocolLimits } from "./relay/limits.js";
  * connection can hold open in the gateway, and puts on a backend, at once; gRPC clients queue calls past it.
  * With 1,000, the relay let an open-loop client that got ahead of a grpc-js backend (two connections at
  * 8,842 calls/s) pile up to 2,000 calls on it, and the backend fell further behind: p99 median 195 ms over
- * ten alternating runs, against 36 ms with 100 (bench/RESULTS.md).
+ * ten alternating runs, against 36 ms with 100 (bench/history/notes-2026.md).
  */
 export const MAX_CLIENT_STREAMS = 100;
 

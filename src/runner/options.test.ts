@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { availableParallelism } from "node:os";
 import { test } from "node:test";
+import { usableCores } from "./default-workers.js";
 import { defaultWorkers, formatHostPort, parseHostPort, parseServeArgs } from "./options.js";
 
 test("serve options: valid command lines", { timeout: 120_000 }, () => {
@@ -207,8 +208,9 @@ test("serve options: bad flags give a message naming the flag and what is expect
   }
 });
 
-test("--workers defaults to the number of cores", { timeout: 120_000 }, () => {
-  assert.equal(defaultWorkers(), Math.min(availableParallelism(), 256));
+test("--workers defaults to the usable cores less one, at least 1", { timeout: 120_000 }, () => {
+  assert.equal(defaultWorkers(), Math.max(1, Math.min(usableCores() - 1, 256)));
+  assert.ok(usableCores() <= availableParallelism());
 });
 
 test("host:port parsing and formatting round-trip, IPv6 in brackets", { timeout: 120_000 }, () => {

@@ -3,7 +3,6 @@
  * a message naming the flag, the value and what is expected (the command prints it and exits 2).
  */
 import { isIP } from "node:net";
-import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { DEFAULT_TRANSCODING_BODY_LIMIT } from "../dataplane/local/transcode.js";
 import {
@@ -16,6 +15,7 @@ import { DEFAULT_RETRY_BUFFER_BYTES } from "../dataplane/relay/retry.js";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../log/logger.js";
 import { DEFAULT_POLL_INTERVAL_MS } from "../sources/file-source.js";
 import { defaultCertDir } from "./certificates.js";
+import { defaultWorkers, MAX_WORKERS } from "./default-workers.js";
 import { applyLatticeFlag, LATTICE_FLAGS, type LatticeFlagOptions } from "./lattice-flags.js";
 
 /** The data-plane flags `serve` and `controller` share, with defaults applied. */
@@ -37,8 +37,9 @@ export interface DataplaneFlagOptions {
   /** Lattice-profile options (`--domain-suffix`, `--method-case`, `--rules-per-listener`), as `validate` takes them. */
   lattice: LatticeFlagOptions;
   /**
-   * Data-plane processes (`--workers`). Default: the number of cores. 1 runs the data plane in the gateway's
-   * own process; more run it in that many worker processes sharing the listening sockets (node:cluster).
+   * Data-plane processes (`--workers`). Default: the usable cores less one, at least 1 (default-workers.ts).
+   * 1 runs the data plane in the gateway's own process; more run it in that many worker processes sharing
+   * the listening sockets (node:cluster).
    */
   workers: number;
   /** HTTP/2 limits against abusive clients given with `--h2-*` flags (the rest keep their defaults). */
@@ -71,16 +72,12 @@ export const DEFAULT_ADMIN = { host: "127.0.0.1", port: 9901 } as const;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 export const DEFAULT_DEBOUNCE_MS = 200;
 export { DEFAULT_POLL_INTERVAL_MS };
-export const MAX_WORKERS = 256;
 /** Most `--transcoding-body-limit` takes: 1 GiB. */
 export const MAX_TRANSCODING_BODY_LIMIT = 1024 * 1024 * 1024;
 /** Most `--retry-buffer-limit` takes: 4 GiB. */
 export const MAX_RETRY_BUFFER_BYTES = 4 * 1024 * 1024 * 1024;
 
-/** `--workers` when not given: one per core. */
-export function defaultWorkers(): number {
-  return Math.max(1, Math.min(availableParallelism(), MAX_WORKERS));
-}
+export { defaultWorkers, MAX_WORKERS };
 
 export const SERVE_USAGE = `usage: grpcroute serve -f PATH [-f PATH ...] [options]
 
@@ -109,8 +106,10 @@ export function dataplaneUsage(): string {
       --log-level LEVEL        ${LOG_LEVELS.join(", ")} (default info)
       --drain-timeout MS       on SIGTERM, how long calls in flight may finish (default ${DEFAULT_DRAIN_TIMEOUT_MS})
       --cert-dir DIR           where generated listener certificates are written (default ${defaultCertDir()})
-      --workers N              data-plane processes sharing the listeners (default: one per core, here
-                               ${defaultWorkers()}); 1 keeps everything in one process
+      --workers N              data-plane processes sharing the listeners (default: one per usable core
+                               less one, at least 1, here ${defaultWorkers()}: the spare core runs the
+                               kernel's network work and the gateway's own; a container's CPU limit
+                               counts); 1 keeps everything in one process
       --domain-suffix SUFFIX   Lattice profile: suffix of assigned domain names (as validate and plan)
       --method-case CASE       Lattice profile: insensitive (default) or sensitive method matching
       --rules-per-listener N   Lattice profile: the account's rules-per-listener quota (default 10)

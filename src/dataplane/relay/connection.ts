@@ -86,7 +86,7 @@ export interface ConnectionOptions {
  * SETTINGS_INITIAL_WINDOW_SIZE we advertise by default: 128 KiB, twice a grpc-js peer's own 64 KiB. The relay
  * forwards at the pace of the slower side (whose window is what limits a stream), so a larger window only
  * parks more of the fast side's bytes here: with 1 MiB, streaming 1 MiB messages cost more relay CPU per MiB
- * and moved fewer bytes per second than with 128 KiB (bench/RESULTS.md).
+ * and moved fewer bytes per second than with 128 KiB (bench/history/notes-2026.md).
  */
 export const DEFAULT_STREAM_WINDOW = 128 << 10;
 

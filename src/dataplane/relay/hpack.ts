@@ -321,7 +321,8 @@ export class HpackEncoder {
    * larger than that, and nghttp2 refuses the block otherwise.
    */
   private pendingMinSize = -1;
-  private out = Buffer.allocUnsafe(4096);
+  // Allocated at the first block: an idle connection never encodes one, and 4 KiB each adds up over thousands.
+  private out = Buffer.alloc(0);
   /** Bumped whenever the dynamic table changes: encodings remembered under another version are stale. */
   private version = 0;
   /**

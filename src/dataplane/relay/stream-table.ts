@@ -8,7 +8,7 @@
  * dead successor is reachable from the one before it, so young-generation collections keep and promote every
  * table and the streams and calls it points at, until the next full collection, which starts the chain again.
  * In that state a quarter of what the relay allocates survived each young collection instead of 2.5 %, and the
- * collections took 2 ms instead of 0.4 (bench/RESULTS.md, "The bad runs"). This table allocates only when it
+ * collections took 2 ms instead of 0.4 (bench/history/notes-2026.md, "The bad runs"). This table allocates only when it
  * grows, and an old array it drops points at nothing newer.
  *
  * Stream ids are positive 31-bit integers; 0 marks a free slot. The ids a connection uses at once are close

@@ -44,7 +44,7 @@ export interface UpstreamOptions {
    *
    * Why: a server reads whatever a connection has queued in one go, so one connection carrying every call
    * hands a busy backend its whole backlog at once, and a grpc-js backend then holds all those calls in memory
-   * together and pays for it in garbage collection (bench/RESULTS.md, "Upstream connections of at most 32
+   * together and pays for it in garbage collection (bench/history/notes-2026.md, "Upstream connections of at most 32
    * streams"). A backend made of several processes sharing one port also keeps only as many of them busy as
    * it has connections.
    */
