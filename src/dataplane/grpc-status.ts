@@ -4,6 +4,7 @@
  * so the exports are stable.
  */
 import { constants as h2, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
+import { GRPC_STATUS_NAMES } from "../api/schema/traffic-policy.js";
 
 /** gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html). */
 export const GrpcCode = {
@@ -26,33 +27,15 @@ export const GrpcCode = {
   UNAUTHENTICATED: 16,
 } as const;
 
-/** Wire names of the headers the data plane reads or writes. */
-/** gRPC status code names, indexed by code (the gRPC status code table). */
-export const GRPC_CODE_NAMES: readonly string[] = [
-  "OK",
-  "CANCELLED",
-  "UNKNOWN",
-  "INVALID_ARGUMENT",
-  "DEADLINE_EXCEEDED",
-  "NOT_FOUND",
-  "ALREADY_EXISTS",
-  "PERMISSION_DENIED",
-  "RESOURCE_EXHAUSTED",
-  "FAILED_PRECONDITION",
-  "ABORTED",
-  "OUT_OF_RANGE",
-  "UNIMPLEMENTED",
-  "INTERNAL",
-  "UNAVAILABLE",
-  "DATA_LOSS",
-  "UNAUTHENTICATED",
-];
+/** gRPC status code names, indexed by code (the gRPC status code table; kept with the schema that reads them). */
+export const GRPC_CODE_NAMES: readonly string[] = GRPC_STATUS_NAMES;
 
 /** The name of a gRPC status code, or the number as text for codes outside the table. */
 export function grpcCodeName(code: number): string {
   return GRPC_CODE_NAMES[code] ?? String(code);
 }
 
+/** Wire names of the headers the data plane reads or writes. */
 export const HEADER_GRPC_STATUS = "grpc-status";
 export const HEADER_GRPC_MESSAGE = "grpc-message";
 export const HEADER_GRPC_TIMEOUT = "grpc-timeout";

@@ -14,6 +14,7 @@
  */
 import { hostname } from "node:os";
 import type { Logger } from "../log/logger.js";
+import { sleep } from "../util/sleep.js";
 import { KubeApiError, type KubeClient } from "./client.js";
 
 export const DEFAULT_LEASE_DURATION_S = 15;
@@ -223,20 +224,4 @@ export class LeaderElector {
       );
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

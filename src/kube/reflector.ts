@@ -15,6 +15,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { GatewayError, GW_ERR_KUBE_WATCH_GONE } from "../util/errors.js";
+import { sleep } from "../util/sleep.js";
 import { KubeApiError, type KubeClient } from "./client.js";
 import { collectionPath, type KindSpec, type RawObject } from "./kinds.js";
 
@@ -240,20 +241,4 @@ function strip(o: RawObject): unknown {
   const { status: _s, metadata, ...rest } = o;
   const { resourceVersion: _r, managedFields: _m, ...meta } = (metadata ?? {}) as Record<string, unknown>;
   return { ...rest, metadata: meta };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

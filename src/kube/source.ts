@@ -30,6 +30,7 @@ import {
   GW_ERR_KUBE_NOT_SERVED,
   GW_ERR_KUBE_WATCH_GONE,
 } from "../util/errors.js";
+import { sleep } from "../util/sleep.js";
 import type { KubeClient } from "./client.js";
 import { Discovery } from "./discovery.js";
 import { KINDS, type KindEntry, type KindSpec, objectPath, specOf } from "./kinds.js";
@@ -397,22 +398,6 @@ export class KubeSource implements ResourceSource {
       fatal: [],
     });
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** Where an object came from, for messages: its URL on the API server and its resourceVersion. */
