@@ -101,6 +101,7 @@ export class LocalServices {
       get closed() {
         return res.closed;
       },
+      queued: () => res.queued(),
     };
     void transcode({ method, path: call.path, headers, body }, out, this.context(l, call.authority, headers));
     return true;

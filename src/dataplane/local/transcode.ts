@@ -41,7 +41,17 @@ export interface TranscodeResponse {
   /** The answer is complete; `grpcStatus` is the status of the call behind it (for reports). */
   end(grpcStatus: number): void;
   readonly closed: boolean;
+  /** Bytes written and not yet sent to the client: a server stream waits while they pass the limit. */
+  queued(): number;
 }
+
+/**
+ * Answer bytes a server stream may leave unsent to a slow client before the gateway stops reading the
+ * backend's stream (HTTP/2 flow control then holds the backend); it reads again below half of it.
+ */
+export const STREAM_BACKLOG_LIMIT = 1024 * 1024;
+/** How often a paused stream looks at the client's backlog again. */
+const BACKLOG_POLL_MS = 10;
 
 /** The listener, host and services a transcoded request is served with. */
 export interface TranscodeContext {
@@ -400,6 +410,27 @@ function call(
         res.writeHead(200, { "content-type": "application/x-ndjson" });
       }
       res.write(Buffer.from(`${line}\n`));
+      if (!paused && res.queued() > STREAM_BACKLOG_LIMIT) {
+        paused = true;
+        stream.pause();
+        setTimeout(waitForClient, BACKLOG_POLL_MS);
+      }
+    };
+    let paused = false;
+    const waitForClient = (): void => {
+      if (finished) return;
+      if (res.closed) {
+        finished = true;
+        stream.close();
+        done();
+        return;
+      }
+      if (res.queued() > STREAM_BACKLOG_LIMIT / 2) {
+        setTimeout(waitForClient, BACKLOG_POLL_MS);
+        return;
+      }
+      paused = false;
+      stream.resume();
     };
     stream.on("response", (h: http2.IncomingHttpHeaders) => {
       headers = h;

@@ -85,6 +85,7 @@ export function otherHttp1Request(
       get closed() {
         return res.destroyed || res.writableEnded;
       },
+      queued: () => res.writableLength,
     };
     const served = local.serveHttp(
       { method: req.method ?? "GET", path: req.url ?? "/", headers: req.headers, body: req },
