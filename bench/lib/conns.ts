@@ -18,15 +18,21 @@
  * of the issue's 10,000, and 10,000 streams (100 connections of 100). Elsewhere raise `ulimit -n` to 2.5
  * times the connections before `npm run bench` (bench/README.md).
  */
-import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type GoodCall, goodFigures } from "./attack-report.js";
 import { checkGreeter } from "./check.js";
-import { freePort, type Proc, processTree, start, stop, waitForLine, waitForPort } from "./procs.js";
+import { type Proc, processTree, start, stop, waitForLine } from "./procs.js";
 import { sumRss } from "./rss.js";
 import { fmt, fmtRatio, ratio } from "./stats.js";
-import { type Backend, ROOT, type RunningTarget, stopTarget, type TargetKind } from "./targets.js";
+import {
+  type Backend,
+  haproxyTarget,
+  ROOT,
+  type RunningTarget,
+  stopTarget,
+  type TargetKind,
+} from "./targets.js";
 
 export interface ConnRow {
   target: string;
@@ -63,38 +69,17 @@ const now = () => performance.timeOrigin + performance.now();
 
 /** HAProxy h2c in front of the backend, with room for the phase's connections. */
 export function haproxyConns(workers: number, maxconn: number): TargetKind {
-  return {
+  return haproxyTarget({
     name: "haproxy",
-    unavailable: () =>
-      spawnSync("sh", ["-c", "command -v haproxy"]).status === 0 ? undefined : "haproxy is not installed",
-    async start(backend, outDir) {
-      const port = await freePort();
-      const dir = join(outDir, `haproxy-conns-${backend.kind}`);
-      mkdirSync(dir, { recursive: true });
-      const cfg = join(dir, "haproxy.cfg");
-      writeFileSync(
-        cfg,
-        [
-          "global",
-          `  nbthread ${workers}`,
-          `  maxconn ${maxconn}`,
-          "defaults",
-          "  mode http",
-          `  maxconn ${maxconn}`,
-          "  timeout connect 5s",
-          "  timeout client 120s",
-          "  timeout server 120s",
-          "listen pass",
-          `  bind 127.0.0.1:${port} proto h2`,
-          `  server s1 127.0.0.1:${backend.port} proto h2`,
-          "",
-        ].join("\n"),
-      );
-      const proc = start("haproxy", "haproxy", ["-db", "-f", cfg], { logFile: join(dir, "haproxy.log") });
-      await waitForPort(port, proc);
-      return { name: "haproxy", port, proc };
-    },
-  };
+    dir: "haproxy-conns",
+    workers,
+    maxconn,
+    listenerMaxconn: maxconn,
+    mode: "http",
+    timeoutS: 120,
+    bind: "proto h2",
+    server: "proto h2",
+  });
 }
 
 function lastJson<T>(file: string): T | undefined {

@@ -115,43 +115,73 @@ export const direct: TargetKind = {
  * HAProxy as target `name`: `mode http` with h2c on the bind and h2 to the server (`proto h2`), or `mode tcp`
  * passing the bytes through.
  */
-function haproxyTarget(name: string, mode: "http" | "tcp", s: ProxySettings): TargetKind {
+/** What an HAProxy target's configuration varies in; the rest is the same for every HAProxy target. */
+export interface HaproxyConfig {
+  /** Target name, also its folder under the run's output (`<dir>-<backend kind>`). */
+  name: string;
+  dir?: string;
+  workers: number;
+  maxconn: number;
+  mode: "http" | "tcp";
+  /** A `maxconn` in `defaults` too (the listener's own limit), for runs with many connections. */
+  listenerMaxconn?: number;
+  /** Client and server timeouts, in seconds. */
+  timeoutS: number;
+  /** What follows the bind address (`proto h2`, `ssl crt ... alpn h2`). */
+  bind: string;
+  /** What follows the server address (`proto h2`). */
+  server: string;
+}
+
+/** An HAProxy process in front of the backend, as `c` says. */
+export function haproxyTarget(c: HaproxyConfig): TargetKind {
   return {
-    name,
+    name: c.name,
     unavailable: () => (have("haproxy") ? undefined : "haproxy is not installed"),
     async start(backend, outDir) {
       const port = await freePort();
-      const dir = join(outDir, `${name}-${backend.kind}`);
+      const dir = join(outDir, `${c.dir ?? c.name}-${backend.kind}`);
       mkdirSync(dir, { recursive: true });
       const cfg = join(dir, "haproxy.cfg");
-      const h2 = mode === "http" ? " proto h2" : "";
+      const after = (x: string) => (x === "" ? "" : ` ${x}`);
       writeFileSync(
         cfg,
         [
           "global",
-          `  nbthread ${s.workers}`,
-          "  maxconn 4096",
+          `  nbthread ${c.workers}`,
+          `  maxconn ${c.maxconn}`,
           "defaults",
-          `  mode ${mode}`,
+          `  mode ${c.mode}`,
+          ...(c.listenerMaxconn === undefined ? [] : [`  maxconn ${c.listenerMaxconn}`]),
           "  timeout connect 5s",
-          "  timeout client 60s",
-          "  timeout server 60s",
+          `  timeout client ${c.timeoutS}s`,
+          `  timeout server ${c.timeoutS}s`,
           "listen pass",
-          `  bind 127.0.0.1:${port}${h2}`,
-          `  server s1 127.0.0.1:${backend.port}${h2}`,
+          `  bind 127.0.0.1:${port}${after(c.bind)}`,
+          `  server s1 127.0.0.1:${backend.port}${after(c.server)}`,
           "",
         ].join("\n"),
       );
-      const proc = start(name, "haproxy", ["-db", "-f", cfg], { logFile: join(dir, "haproxy.log") });
+      const proc = start(c.name, "haproxy", ["-db", "-f", cfg], { logFile: join(dir, "haproxy.log") });
       await waitForPort(port, proc);
-      return { name, port, proc };
+      return { name: c.name, port, proc };
     },
   };
 }
 
+const h2Pass = (name: string, s: ProxySettings, mode: "http" | "tcp"): HaproxyConfig => ({
+  name,
+  workers: s.workers,
+  maxconn: 4096,
+  mode,
+  timeoutS: 60,
+  bind: mode === "http" ? "proto h2" : "",
+  server: mode === "http" ? "proto h2" : "",
+});
+
 /** HAProxy in `mode http`, h2c on the bind, h2 to the server (`proto h2`). */
 export function haproxy(s: ProxySettings): TargetKind {
-  return haproxyTarget("haproxy", "http", s);
+  return haproxyTarget(h2Pass("haproxy", s, "http"));
 }
 
 /**
@@ -175,7 +205,7 @@ export const nodePipe: TargetKind = {
 
 /** HAProxy in `mode tcp`: the same pass-through in C (see {@link nodePipe}). */
 export function haproxyTcp(s: ProxySettings): TargetKind {
-  return haproxyTarget("haproxy-tcp", "tcp", s);
+  return haproxyTarget(h2Pass("haproxy-tcp", s, "tcp"));
 }
 
 /** nginx with `grpc_pass` (h2c on the listen); upstream keepalive so it reuses connections as best it can. */

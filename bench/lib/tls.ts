@@ -15,11 +15,12 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runH2load } from "./h2load.js";
-import { freePort, start, stop, treeCpuSeconds, waitForPort } from "./procs.js";
+import { start, stop, treeCpuSeconds } from "./procs.js";
 import { fmt, fmtRatio, median, ratio } from "./stats.js";
 import {
   type Backend,
   gatewayManifests,
+  haproxyTarget,
   ROOT,
   type RunningTarget,
   stopTarget,
@@ -120,37 +121,16 @@ ${indent(cert.keyPem, 4)}
 
 /** HAProxy terminating TLS (ALPN h2) with `cert`, h2c to the backend. */
 export function haproxyTls(cert: BenchCert, workers: number): TargetKind {
-  return {
+  return haproxyTarget({
     name: "haproxy",
-    unavailable: () =>
-      spawnSync("sh", ["-c", "command -v haproxy"]).status === 0 ? undefined : "haproxy is not installed",
-    async start(backend, outDir) {
-      const port = await freePort();
-      const dir = join(outDir, `haproxy-tls-${backend.kind}`);
-      mkdirSync(dir, { recursive: true });
-      const cfg = join(dir, "haproxy.cfg");
-      writeFileSync(
-        cfg,
-        [
-          "global",
-          `  nbthread ${workers}`,
-          "  maxconn 8000",
-          "defaults",
-          "  mode http",
-          "  timeout connect 5s",
-          "  timeout client 60s",
-          "  timeout server 60s",
-          "listen pass",
-          `  bind 127.0.0.1:${port} ssl crt ${cert.combinedFile} alpn h2`,
-          `  server s1 127.0.0.1:${backend.port} proto h2`,
-          "",
-        ].join("\n"),
-      );
-      const proc = start("haproxy", "haproxy", ["-db", "-f", cfg], { logFile: join(dir, "haproxy.log") });
-      await waitForPort(port, proc);
-      return { name: "haproxy", port, proc };
-    },
-  };
+    dir: "haproxy-tls",
+    workers,
+    maxconn: 8000,
+    mode: "http",
+    timeoutS: 60,
+    bind: `ssl crt ${cert.combinedFile} alpn h2`,
+    server: "proto h2",
+  });
 }
 
 /** One run of `clients/tls-handshakes.mjs`: handshakes per second, one connection after another. */

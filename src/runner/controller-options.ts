@@ -9,7 +9,14 @@ import {
   DEFAULT_RENEW_DEADLINE_S,
   DEFAULT_RETRY_PERIOD_S,
 } from "../kube/leader.js";
-import { DATAPLANE_ARGS, type DataplaneFlagOptions, dataplaneUsage, readDataplaneFlags } from "./options.js";
+import {
+  DATAPLANE_ARGS,
+  type DataplaneFlagOptions,
+  dataplaneUsage,
+  type FlagValues,
+  type ParseResult,
+  readDataplaneFlags,
+} from "./options.js";
 
 export const DEFAULT_LEASE_NAME = "grpcroute-leader";
 
@@ -62,13 +69,10 @@ admin endpoints: /healthz /readyz (200 once the first full sync is applied and e
 signals: SIGTERM or SIGINT releases the Lease, drains calls in flight and exits 0.
 `;
 
-export type ControllerParseResult =
-  | { kind: "ok"; options: ControllerOptions }
-  | { kind: "help" }
-  | { kind: "error"; message: string };
+export type ControllerParseResult = ParseResult<ControllerOptions>;
 
 export function parseControllerArgs(argv: string[]): ControllerParseResult {
-  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  let values: FlagValues;
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({

@@ -160,14 +160,15 @@ export const DATAPLANE_ARGS = {
 /** Parsed flag values as `node:util` parseArgs returns them. */
 export type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
-export type ParseResult =
-  | { kind: "ok"; options: ServeOptions }
+/** What parsing a command's arguments gives: its options, a request for help, or the first bad flag. */
+export type ParseResult<T = ServeOptions> =
+  | { kind: "ok"; options: T }
   | { kind: "help" }
   | { kind: "error"; message: string };
 
 /** Parses `serve`'s arguments. */
 export function parseServeArgs(argv: string[]): ParseResult {
-  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  let values: FlagValues;
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
